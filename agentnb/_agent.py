@@ -1,0 +1,112 @@
+"""``AgentBase``: every agent is an actor with ``reply(msg) -> msg``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Union
+
+from ._message import Msg
+
+if TYPE_CHECKING:
+    from ._config import Limits, Timeouts
+    from ._dist import DistributedAgent
+
+#: What ``reply`` receives: one message, a list of them (fan-in), or None.
+Input = Union[Msg, list[Msg], None]
+
+
+class AgentBase:
+    """Base class of agents. Subclasses implement :meth:`reply`.
+
+    The constructor's arguments are recorded, so :meth:`to_dist` can rebuild
+    the agent in another process.
+
+    Args:
+        name: the agent's name; unique per server.
+
+    Example:
+        >>> class Echo(AgentBase):
+        ...     def reply(self, x=None):
+        ...         return Msg(self.name, x.content)
+        >>> Echo("E")(Msg("user", "hi")).content
+        'hi'
+    """
+
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> AgentBase:
+        self = super().__new__(cls)
+        self._init_args = (args, dict(kwargs))
+        return self
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"an agent needs a non-empty str name, got {name!r}")
+        self.name = name
+        self.memory: list[Msg] = []
+
+    def reply(self, x: Input = None) -> Msg:
+        """Consume a message (or a list, or None) and produce one."""
+        raise NotImplementedError(f"{type(self).__name__} must implement reply(self, x)")
+
+    def observe(self, x: Input) -> None:
+        """Add messages to memory without replying."""
+        x = _resolve(x)
+        if x is None:
+            return
+        self.memory.extend(x if isinstance(x, list) else [x])
+
+    def __call__(self, x: Any = None) -> Msg:
+        """Run :meth:`reply`; placeholders in the input are resolved first."""
+        return self.reply(_resolve(x))
+
+    def to_dist(
+        self,
+        host: str = "localhost",
+        port: int | None = None,
+        launch_server: bool = True,
+        local_mode: bool = True,
+        lazy_launch: bool = False,
+        *,
+        token: str | None = None,
+        timeouts: Timeouts | None = None,
+        limits: Limits | None = None,
+    ) -> DistributedAgent:
+        """Move this agent into a gRPC server process and return its distributed version.
+
+        Args:
+            host: the server's host name or address.
+            port: the server's port; None lets the OS pick a free one. An explicit
+                port that is taken is an error.
+            launch_server: start a server process on this machine (True), or use
+                one already running at ``host:port`` (False).
+            local_mode: the launched server listens on loopback only (True) or on
+                all interfaces (False).
+            lazy_launch: start the server at the first call instead of now.
+            token: the token of a server this driver did not launch (default:
+                the ``AGENTNB_TOKEN`` environment variable).
+            timeouts: deadlines; see :class:`agentnb.Timeouts`.
+            limits: size limits of a launched server; see :class:`agentnb.Limits`.
+
+        Returns:
+            The distributed agent: calling it returns a placeholder message at once.
+        """
+        from ._dist import DistOptions, DistributedAgent
+
+        options = DistOptions.build(
+            host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits
+        )
+        return DistributedAgent.create(self, options)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
+
+
+def _resolve(x: Any) -> Any:
+    """Replace placeholders by the messages they stand for (blocking)."""
+    from ._placeholder import Placeholder
+
+    if isinstance(x, Placeholder):
+        return x.result()
+    if isinstance(x, (list, tuple)):
+        return [_resolve(item) for item in x]
+    return x

@@ -1,0 +1,221 @@
+"""``DistributedAgent``: an agent living in a server process, called from here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from ._address import host_port, is_loopback
+from ._agent import AgentBase
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._context import current_task
+from ._errors import AgentExistsError, MessageError, RemoteError, ServerUnavailableError
+from ._message import Msg
+from ._placeholder import Placeholder
+from ._proto import agentnb_pb2 as pb
+from ._runtime._client import ServerClient
+from ._runtime._codec import encode_msg
+from ._runtime._process import ServerProcess
+from ._runtime._recipe import agent_spec
+from ._runtime._session import Session, get_session
+from ._token import TOKEN_ENV, new_token
+
+log = logging.getLogger("agentnb")
+
+
+@dataclass(frozen=True)
+class DistOptions:
+    """The arguments of ``to_dist``, checked once."""
+
+    host: str
+    port: int | None
+    launch_server: bool
+    local_mode: bool
+    lazy_launch: bool
+    token: str | None
+    timeouts: Timeouts
+    limits: Limits
+
+    @classmethod
+    def build(
+        cls,
+        host: str,
+        port: int | None,
+        launch_server: bool,
+        local_mode: bool,
+        lazy_launch: bool,
+        token: str | None,
+        timeouts: Timeouts | None,
+        limits: Limits | None,
+    ) -> DistOptions:
+        if port is not None and not (0 < int(port) < 65536):
+            raise ValueError(f"port must be in 1..65535 (or None for a free port), got {port}")
+        if not launch_server and port is None:
+            raise ValueError(
+                "to_dist(launch_server=False) attaches to a running server: pass its port "
+                "(e.g. the launcher's port=12001)"
+            )
+        if launch_server and local_mode and not is_loopback(host):
+            raise ValueError(
+                f"host {host!r} is not a loopback address, but local_mode=True keeps the server "
+                "on loopback; pass local_mode=False to listen on all interfaces"
+            )
+        return cls(
+            host, port, launch_server, local_mode, lazy_launch, token,
+            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS,
+        )
+
+
+class DistributedAgent:
+    """An agent in a server process. Calling it returns a :class:`Placeholder` at once.
+
+    Calls to one agent are delivered in the order they were made, and its
+    server runs them one at a time in that order (the actor guarantee).
+    """
+
+    def __init__(self, agent: AgentBase, options: DistOptions, session: Session) -> None:
+        self.name = agent.name
+        self.class_name = type(agent).__qualname__
+        self._agent = agent
+        self._options = options
+        self._session = session
+        self._start_lock = threading.Lock()
+        self.address = ""
+        self._token: str | None = None
+        self.server: ServerProcess | None = None
+        self._order: asyncio.Lock | None = None
+
+    @classmethod
+    def create(cls, agent: AgentBase, options: DistOptions) -> DistributedAgent:
+        dist = cls(agent, options, get_session())
+        if not options.lazy_launch:
+            dist._ensure_started()
+        return dist
+
+    # -- start ---------------------------------------------------------------
+
+    def _ensure_started(self) -> None:
+        with self._start_lock:
+            if not self.address:
+                self._start()
+
+    def _start(self) -> None:
+        opts, session = self._options, self._session
+        if opts.launch_server:
+            bind = "127.0.0.1" if opts.host == "localhost" else opts.host
+            if not opts.local_mode:
+                bind = "0.0.0.0"
+            advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
+            server = session.launch(bind, opts.port, advertise, new_token(), opts.limits, opts.timeouts)
+            address, token, accepts_code = server.address, server.token, True
+        else:
+            assert opts.port is not None
+            server = None
+            address = host_port(opts.host, opts.port)
+            token = opts.token or os.environ.get(TOKEN_ENV) or None
+
+        async def create() -> pb.CreateAgentResponse:
+            client = session.client(address, token, opts.limits, opts.timeouts)
+            code = accepts_code if server else (await client.info()).accepts_code
+            return await client.create_agent(agent_spec(self._agent, address, code), replace=False)
+
+        response = session.run(create(), opts.timeouts.control)
+        if server is not None and not response.created:
+            raise AgentExistsError(
+                f"an agent named {self.name!r} already runs on the server at {address}; "
+                "give this agent another name"
+            )
+        if not response.created:
+            log.info("attached to the running agent %r on %s", self.name, address)
+        self.address, self._token, self.server = address, token, server
+        session.follow(address, token)
+
+    def _client(self) -> ServerClient:
+        opts = self._options
+        return self._session.client(self.address, self._token, opts.limits, opts.timeouts)
+
+    # -- calls ---------------------------------------------------------------
+
+    def __call__(self, x: Any = None) -> Placeholder:
+        """Send ``x`` (a Msg, a placeholder, a list of them, or None); returns at once."""
+        self._ensure_started()
+        request = pb.CallRequest(agent=self.name, task_id=uuid.uuid4().hex, caller=_caller())
+        self._fill_inputs(request, x)
+        ack = self._session.loop.submit(self._send(request))
+        return Placeholder(self, request.task_id, ack)
+
+    def observe(self, x: Any) -> None:
+        """Add messages to the remote agent's memory (in mailbox order)."""
+        self._ensure_started()
+        request = pb.ObserveRequest(agent=self.name)
+        self._fill_inputs(request, x)
+        self._session.run(self._send(request), self._options.timeouts.control)
+
+    def _fill_inputs(self, request: Any, x: Any) -> None:
+        if x is None:
+            if isinstance(request, pb.CallRequest):
+                request.no_input = True
+            return
+        items = list(x) if isinstance(x, (list, tuple)) else [x]
+        if isinstance(request, pb.CallRequest):
+            request.as_list = isinstance(x, (list, tuple))
+        limit = self._options.limits.max_message_bytes
+        for i, item in enumerate(items):
+            where = f"input {i} to agent {self.name!r}" if len(items) > 1 else f"input to agent {self.name!r}"
+            if isinstance(item, Placeholder):
+                ref = item._ref()
+                request.inputs.add().ref.CopyFrom(pb.TaskRef(address=ref[0], task_id=ref[1], agent=ref[2]))
+            elif isinstance(item, Msg):
+                request.inputs.add().message.CopyFrom(encode_msg(item, limit, where))
+            else:
+                raise MessageError(
+                    f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, "
+                    "a list of them, or None"
+                )
+
+    async def _send(self, request: Any) -> None:
+        if self._order is None:
+            self._order = asyncio.Lock()
+        async with self._order:  # FIFO: calls reach the server in the order they were made
+            if isinstance(request, pb.CallRequest):
+                await self._client().call(request)
+            else:
+                await self._client().observe(request)
+
+    async def fetch(self, task_id: str, ack: Any, timeout: float | None = None) -> Msg:
+        """The outcome of one of this agent's calls (runs on the loop)."""
+        fetching = asyncio.ensure_future(self._client().fetch(task_id, self.name, timeout))
+        try:
+            await asyncio.wrap_future(ack)
+        except BaseException:
+            fetching.cancel()
+            raise
+        try:
+            outcome = await fetching
+        except ServerUnavailableError as exc:
+            raise await self._explain(exc) from exc
+        if isinstance(outcome, RemoteError):
+            raise outcome
+        return outcome
+
+    async def _explain(self, exc: ServerUnavailableError) -> ServerUnavailableError:
+        server = self.server
+        if server is None:
+            return exc
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, server.exited.wait, 2.0)
+        return ServerUnavailableError(f"agent {self.name!r}: {exc}; {server.describe_exit()}")
+
+    def __repr__(self) -> str:
+        where = self.address or ("not started (lazy_launch)" if self._options.lazy_launch else "starting")
+        return f"<DistributedAgent {self.name!r} ({self.class_name}) on {where}>"
+
+
+def _caller() -> str:
+    task = current_task()
+    return task.agent if task is not None else "driver"

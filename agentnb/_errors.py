@@ -1,0 +1,112 @@
+"""agentnb's exceptions: one root, a small tree.
+
+Every error agentnb raises derives from :class:`AgentnbError`, and where a
+builtin means the same thing the error subclasses it too, so ``except
+TimeoutError`` and ``except ConnectionError`` keep working::
+
+    AgentnbError
+    ├── ServerLaunchError (RuntimeError)      a server process did not start
+    ├── ServerUnavailableError (ConnectionError)  a server cannot be reached
+    ├── AuthenticationError (PermissionError) wrong or missing token
+    ├── CodeNotAcceptedError (PermissionError)  code shipped to a server that refuses it
+    ├── AgentNotFoundError (LookupError)      no agent of that name on that server
+    ├── AgentExistsError (ValueError)         an agent of that name already exists
+    ├── ResultExpiredError (LookupError)      the result store dropped a result
+    ├── MessageError (ValueError)             a message that cannot travel
+    │   └── MessageTooLargeError              ... because it is over the size limit
+    ├── CallTimeoutError (TimeoutError)       a result was not ready in time
+    ├── ProtocolError (RuntimeError)          any other transport failure
+    └── RemoteError                           a remote ``reply`` raised
+
+Exceptions cross process boundaries, so each passes all its constructor
+arguments positionally to ``super().__init__`` and pickles round-trip.
+"""
+
+from __future__ import annotations
+
+
+class AgentnbError(Exception):
+    """The root of every error agentnb raises."""
+
+
+class ServerLaunchError(AgentnbError, RuntimeError):
+    """A server process did not start; the message holds its exit code and log tail."""
+
+
+class ServerUnavailableError(AgentnbError, ConnectionError):
+    """A server cannot be reached (not started, crashed, or the network is down)."""
+
+
+class AuthenticationError(AgentnbError, PermissionError):
+    """A server refused the token (wrong or missing)."""
+
+
+class CodeNotAcceptedError(AgentnbError, PermissionError):
+    """A class had to be shipped as code to a server that does not accept code."""
+
+
+class AgentNotFoundError(AgentnbError, LookupError):
+    """No agent of that name lives on that server."""
+
+
+class AgentExistsError(AgentnbError, ValueError):
+    """An agent of that name already lives on that server."""
+
+
+class ResultExpiredError(AgentnbError, LookupError):
+    """A result was evicted from the server's bounded store (or never existed)."""
+
+
+class MessageError(AgentnbError, ValueError):
+    """A message cannot travel: its content is not JSON-compatible data or bytes."""
+
+
+class MessageTooLargeError(MessageError):
+    """A message is larger than the size limit of the channel or server."""
+
+
+class CallTimeoutError(AgentnbError, TimeoutError):
+    """A result was not ready before the caller's timeout."""
+
+
+class ProtocolError(AgentnbError, RuntimeError):
+    """Any other failure of the transport."""
+
+
+class RemoteError(AgentnbError):
+    """A distributed agent's ``reply`` raised.
+
+    Attributes:
+        agent: the agent's name.
+        address: ``host:port`` of its server.
+        exc_type: the remote exception's type name.
+        remote_message: ``str()`` of the remote exception.
+        remote_traceback: the remote traceback, formatted.
+    """
+
+    def __init__(
+        self,
+        agent: str,
+        address: str,
+        exc_type: str,
+        remote_message: str,
+        remote_traceback: str = "",
+    ) -> None:
+        super().__init__(agent, address, exc_type, remote_message, remote_traceback)
+        self.agent = agent
+        self.address = address
+        self.exc_type = exc_type
+        self.remote_message = remote_message
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        return (
+            f"agent {self.agent!r} on {self.address} raised "
+            f"{self.exc_type}: {self.remote_message}"
+        )
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: show the remote traceback in the cell."""
+        lines = [f"RemoteError: {self}", "", f"Remote traceback ({self.agent} on {self.address}):"]
+        lines.extend(self.remote_traceback.rstrip().splitlines())
+        return lines

@@ -1,0 +1,45 @@
+"""Call lifecycle events, as plain Python (the graph and the notebook layer read these)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KINDS = ("queued", "running", "done", "error", "output")
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """A placeholder consumed by a call: the producing server, task and agent."""
+
+    address: str
+    task_id: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event from a server's feed.
+
+    Attributes:
+        kind: one of "queued", "running", "done", "error", "output".
+        task_id: the call's task id.
+        agent: the agent that runs the call.
+        address: ``host:port`` of that agent's server.
+        caller: who made the call ("driver", or the calling agent's name).
+        inputs: the placeholders the call consumed.
+        timestamp: server time (``time.time()``).
+        preview: short preview of the reply or error.
+        text: printed output ("output" events).
+        seq: the server's sequence number of this event.
+    """
+
+    kind: str
+    task_id: str
+    agent: str
+    address: str
+    caller: str = ""
+    inputs: tuple[InputRef, ...] = ()
+    timestamp: float = 0.0
+    preview: str = ""
+    text: str = ""
+    seq: int = 0

@@ -1,0 +1,86 @@
+"""The background event-loop thread of a process, and the one bridge into it."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """A daemon thread running an asyncio loop, started on first use.
+
+    After ``fork`` the child gets a fresh loop: loops and gRPC channels do not
+    survive a fork.
+    """
+
+    def __init__(self, name: str = "agentnb-loop") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or not self._loop.is_running():
+                self._start()
+            assert self._loop is not None
+            return self._loop
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(started.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, name=self._name, daemon=True)
+        thread.start()
+        if not started.wait(10):
+            raise RuntimeError("agentnb's event-loop thread did not start within 10 s")
+        self._loop, self._thread, self._pid = loop, thread, os.getpid()
+
+    def in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine on the loop; returns a thread-safe future."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        """Run a coroutine on the loop and wait for it, at most ``timeout`` seconds."""
+        if self.in_loop_thread():
+            coro.close()
+            raise RuntimeError("agentnb: a blocking call was made from its own event-loop thread")
+        future = self.submit(coro)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise
+
+    def call(self, fn: Callable[[], T], timeout: float) -> T:
+        """Run a plain function on the loop thread (e.g. to spawn from a long-lived thread)."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper(), timeout)
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is not None and loop.is_running() and self._pid == os.getpid():
+            loop.call_soon_threadsafe(loop.stop)
+            if thread is not None:
+                thread.join(5)

@@ -1,0 +1,118 @@
+"""The driver's session: its loop thread, clients, launched servers and event feeds.
+
+One per process, at module level. ``shutdown()`` (and an atexit backstop)
+stops every server this session launched; servers it merely attached to
+(launchers) are left alone.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._events import Event
+from ._client import ClientPool, ServerClient
+from ._feed import Feed, Listener, TaskStates
+from ._loop import LoopThread
+from ._process import ServerProcess, spawn
+
+T = TypeVar("T")
+
+
+def print_output(event: Event) -> None:
+    """Default listener: show what remote replies print, prefixed by the agent's name."""
+    if event.kind == "output":
+        text = "".join(f"[{event.agent}] {line}\n" for line in event.text.rstrip("\n").split("\n"))
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+class Session:
+    def __init__(self) -> None:
+        self.loop = LoopThread()
+        self.clients = ClientPool()
+        self.states = TaskStates()
+        self.listeners: list[Listener] = [print_output]
+        self.servers: dict[str, ServerProcess] = {}  # address -> process
+        self._by_bind: dict[tuple[str, int], ServerProcess] = {}
+        self._feeds: dict[str, Feed] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
+        return self.loop.run(coro, timeout)
+
+    def client(self, address: str, token: str | None, limits: Limits | None = None, timeouts: Timeouts | None = None) -> ServerClient:
+        """The client for a server (call on the loop thread)."""
+        return self.clients.get(address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS)
+
+    def launch(
+        self, host: str, port: int | None, advertise: str | None, token: str, limits: Limits, timeouts: Timeouts
+    ) -> ServerProcess:
+        """Start a server, or return the running one this session launched on that explicit port."""
+        with self._lock:
+            if port:
+                existing = self._by_bind.get((host, port))
+                if existing is not None and not existing.exited.is_set():
+                    return existing
+            server = spawn(
+                host, port or 0, advertise, token, limits, timeouts,
+                lambda fn: self.loop.call(fn, timeouts.launch),
+            )
+            self.servers[server.address] = server
+            if port:
+                self._by_bind[(host, port)] = server
+            return server
+
+    def follow(self, address: str, token: str | None) -> None:
+        """Start reading a server's event feed (once per server)."""
+
+        async def start() -> None:
+            feed = self._feeds.get(address)
+            if feed is None or feed.task.done():
+                self._feeds[address] = Feed(self.client(address, token), self.states, self.listeners)
+
+        self.run(start(), DEFAULT_TIMEOUTS.control)
+
+    def shutdown(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        """Stop every server this session launched; close channels and feeds."""
+        if os.getpid() != self._pid:
+            return
+        with self._lock:
+            servers = list(self.servers.values())
+            self.servers.clear()
+            self._by_bind.clear()
+        threads = [threading.Thread(target=s.stop, args=(timeouts,)) for s in servers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(3 * timeouts.stop + 1)
+
+        async def close() -> None:
+            for feed in self._feeds.values():
+                feed.task.cancel()
+            self._feeds.clear()
+            await self.clients.close()
+
+        try:
+            self.run(close(), timeouts.stop)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+
+
+def get_session() -> Session:
+    global _session
+    with _session_lock:
+        if _session is None or _session._pid != os.getpid():
+            _session = Session()
+            atexit.register(_session.shutdown)
+        return _session

@@ -1,0 +1,148 @@
+"""``python -m agentnb.server``: run an agent server in the foreground.
+
+Two ways in:
+
+* From a shell (or a launcher script) on any machine::
+
+      python -m agentnb.server --host 0.0.0.0 --port 12001 \\
+          --agent-class mypkg.agents:A --agent-kwargs '{"name": "A"}'
+
+  The token comes from ``--token``, ``--token-file`` or ``AGENTNB_TOKEN``;
+  without one a fresh token is made and printed.
+
+* From a driver (``to_dist``), with ``--handshake``: the configuration,
+  token included, arrives as one JSON line on stdin (never on the command
+  line, where other users could read it); the server answers with one
+  ``AGENTNB_READY {...}`` line on stdout, and exits when stdin closes, i.e.
+  when the driver dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+
+from .._config import DEFAULT_LIMITS, Limits
+from .._errors import ServerLaunchError
+from ._app import AgentServer, ServerConfig
+from .._token import resolve_token
+
+READY = "AGENTNB_READY"
+#: Exit code of a server that could not start (the driver shows its log tail).
+EXIT_START_FAILED = 3
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m agentnb.server", description="Run an agentnb agent server.")
+    p.add_argument("--host", default="localhost", help="address to listen on (default: localhost)")
+    p.add_argument("--port", type=int, default=0, help="port (default: 0, a free port)")
+    p.add_argument("--agent-class", help="an agent to create at start, as module:Class")
+    p.add_argument("--agent-kwargs", default="{}", help="its keyword arguments, as JSON")
+    p.add_argument("--token", help="the secret token (default: AGENTNB_TOKEN)")
+    p.add_argument("--token-file", help="read the token from this file")
+    p.add_argument("--allow-code", action="store_true", help="accept cloudpickled agent classes")
+    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_LIMITS.max_message_bytes)
+    p.add_argument("--handshake", action="store_true", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def _config_from_args(args: argparse.Namespace) -> ServerConfig:
+    token, generated = resolve_token(args.token, args.token_file)
+    if generated:
+        print(f"agentnb server token (pass it to clients as AGENTNB_TOKEN): {token}", file=sys.stderr)
+    host = "127.0.0.1" if args.host == "localhost" else args.host
+    return ServerConfig(
+        host=host,
+        port=args.port,
+        token=token,
+        accepts_code=args.allow_code,
+        limits=Limits(max_message_bytes=args.max_message_bytes),
+        agent_class=args.agent_class,
+        agent_kwargs=json.loads(args.agent_kwargs),
+    )
+
+
+def _config_from_handshake() -> tuple[ServerConfig, int]:
+    line = sys.stdin.readline()
+    if not line:
+        raise SystemExit("agentnb server: no configuration on stdin (started without a driver?)")
+    data = json.loads(line)
+    for entry in reversed(data.get("sys_path", [])):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    config = ServerConfig(
+        host=data["host"],
+        port=data["port"],
+        token=data["token"],
+        accepts_code=data["accepts_code"],
+        advertise_host=data.get("advertise_host"),
+        limits=Limits(**data.get("limits", {})),
+    )
+    return config, int(data["parent_pid"])
+
+
+def _die_with_parent(parent_pid: int, on_exit: callable) -> None:  # type: ignore[valid-type]
+    """Exit when the driver dies: the parent-death signal, and EOF on stdin."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before we could watch it
+        os._exit(0)
+
+    def watch() -> None:
+        while sys.stdin.buffer.read(4096):
+            pass
+        on_exit()
+
+    threading.Thread(target=watch, name="agentnb-parent-watch", daemon=True).start()
+
+
+async def _serve(config: ServerConfig, parent_pid: int | None) -> int:
+    server = AgentServer(config)
+    loop = asyncio.get_running_loop()
+    try:
+        await server.start()
+    except ServerLaunchError as exc:
+        print(f"agentnb server: {exc}", file=sys.stderr)
+        return EXIT_START_FAILED
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_stop)
+    if parent_pid is not None:
+        _die_with_parent(parent_pid, lambda: loop.call_soon_threadsafe(server.request_stop))
+        ready = {"address": server.address, "port": server.port, "pid": os.getpid(), "server_id": server.server_id}
+        sys.__stdout__.write(f"{READY} {json.dumps(ready)}\n")  # type: ignore[union-attr]
+        sys.__stdout__.flush()  # type: ignore[union-attr]
+        os.dup2(2, 1)  # later prints go to the log, never into the handshake pipe
+    else:
+        print(f"agentnb server listening on {server.address} (pid {os.getpid()})", file=sys.stderr)
+    await server.wait_for_stop_request()
+    # a reply stuck in user code must not keep the process alive: bound the stop
+    threading.Timer(5.0, os._exit, args=(0,)).start()
+    await server.stop(grace=1.0)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.handshake:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the driver stops us
+        config, parent_pid = _config_from_handshake()
+        code = asyncio.run(_serve(config, parent_pid))
+    else:
+        code = asyncio.run(_serve(_config_from_args(args), None))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # worker threads may be blocked in user code; do not wait for them
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The server's event feed: call lifecycle events and printed output, per subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+
+from .._proto import agentnb_pb2 as pb
+
+Kind = pb.Event.Kind
+
+
+class EventBus:
+    """Numbers events, keeps the last ``history`` for late subscribers, fans out.
+
+    A slow subscriber never blocks the server: its queue is bounded, the oldest
+    events are dropped, and the next event it gets says how many it missed.
+    """
+
+    def __init__(self, server_id: str, history: int = 10_000, queue: int = 10_000) -> None:
+        self.server_id = server_id
+        self._seq = 0
+        self._history: deque[pb.Event] = deque(maxlen=history)
+        self._queue_size = queue
+        self._subscribers: set[_Subscriber] = set()
+
+    def publish(
+        self,
+        kind: pb.Event.Kind.ValueType,
+        task_id: str,
+        agent: str,
+        *,
+        caller: str = "",
+        inputs: Iterable[pb.TaskRef] = (),
+        preview: str = "",
+        text: str = "",
+    ) -> None:
+        self._seq += 1
+        event = pb.Event(
+            seq=self._seq,
+            kind=kind,
+            task_id=task_id,
+            agent=agent,
+            caller=caller,
+            inputs=list(inputs),
+            timestamp=time.time(),
+            preview=preview,
+            text=text,
+            server_id=self.server_id,
+        )
+        self._history.append(event)
+        for sub in self._subscribers:
+            sub.put(event)
+
+    async def subscribe(self, since_seq: int) -> AsyncIterator[pb.Event]:
+        sub = _Subscriber(self._queue_size)
+        for event in self._history:
+            if event.seq > since_seq:
+                sub.put(event)
+        self._subscribers.add(sub)
+        try:
+            while True:
+                yield await sub.get()
+        finally:
+            self._subscribers.discard(sub)
+
+
+class _Subscriber:
+    def __init__(self, size: int) -> None:
+        self._queue: deque[pb.Event] = deque()
+        self._size = size
+        self._dropped = 0
+        self._ready = asyncio.Event()
+
+    def put(self, event: pb.Event) -> None:
+        if len(self._queue) >= self._size:
+            self._queue.popleft()
+            self._dropped += 1
+        self._queue.append(event)
+        self._ready.set()
+
+    async def get(self) -> pb.Event:
+        while not self._queue:
+            self._ready.clear()
+            await self._ready.wait()
+        event = self._queue.popleft()
+        if self._dropped:
+            marked = pb.Event()
+            marked.CopyFrom(event)
+            marked.dropped, self._dropped = self._dropped, 0
+            return marked
+        return event

@@ -1,0 +1,149 @@
+"""``RpcAgentServerLauncher``: run an agent server in this process, in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from types import TracebackType
+from typing import Any
+
+from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._errors import ServerLaunchError
+from ._app import AgentServer, ServerConfig
+from .._token import resolve_token
+
+
+class RpcAgentServerLauncher:
+    """Host agents on this machine for drivers elsewhere (the seed's launcher).
+
+    Args:
+        agent_class: an agent to create at start: a class, or ``"module:Class"``.
+        agent_kwargs: its constructor's keyword arguments (``name`` included).
+        host: the address to listen on; ``"localhost"`` means loopback only.
+        port: the port; None lets the OS pick one (see :attr:`port`).
+        token: the secret drivers must present; default ``token_file``, then
+            ``AGENTNB_TOKEN``, then a fresh random token (see :attr:`token`).
+        token_file: a file holding the token.
+        allow_code: accept cloudpickled classes from drivers. Off by default:
+            anyone with the token could then run code here.
+        limits: size and retention limits.
+        timeouts: ``timeouts.launch`` bounds :meth:`launch`.
+
+    Example:
+        >>> with RpcAgentServerLauncher(Echo, {"name": "E"}, port=12001) as server:
+        ...     server.wait_until_terminate()
+    """
+
+    def __init__(
+        self,
+        agent_class: type | str | None = None,
+        agent_kwargs: dict[str, Any] | None = None,
+        host: str = "localhost",
+        port: int | None = None,
+        *,
+        token: str | None = None,
+        token_file: str | os.PathLike[str] | None = None,
+        allow_code: bool = False,
+        limits: Limits = DEFAULT_LIMITS,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    ) -> None:
+        self.token, _ = resolve_token(token, token_file)
+        self._config = ServerConfig(
+            host="127.0.0.1" if host == "localhost" else host,
+            port=port or 0,
+            token=self.token,
+            accepts_code=allow_code,
+            limits=limits,
+            agent_class=agent_class,
+            agent_kwargs=dict(agent_kwargs or {}),
+        )
+        self._timeouts = timeouts
+        self._server: AgentServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def address(self) -> str:
+        """``host:port`` once launched."""
+        return self._server.address if self._server else ""
+
+    @property
+    def port(self) -> int:
+        return self._server.port if self._server else 0
+
+    def launch(self) -> None:
+        """Start serving in a background thread; returns when the server is ready."""
+        if self._thread is not None:
+            raise RuntimeError("this launcher was already launched")
+        started: dict[str, BaseException | None] = {}
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._server = AgentServer(self._config)
+            try:
+                await self._server.start()
+            except BaseException as exc:  # noqa: BLE001 - reported by launch()
+                started["error"] = exc
+                ready.set()
+                return
+            ready.set()
+            await self._server.wait_for_stop_request()
+            await self._server.stop(grace=1.0)
+
+        def run() -> None:
+            try:
+                asyncio.run(serve())
+            finally:
+                self._stopped.set()
+                ready.set()
+
+        self._thread = threading.Thread(target=run, name="agentnb-launcher", daemon=True)
+        self._thread.start()
+        if not ready.wait(self._timeouts.launch):
+            raise ServerLaunchError(
+                f"the agent server on {self._config.host}:{self._config.port} did not start "
+                f"within {self._timeouts.launch} s"
+            )
+        error = started.get("error")
+        if error is not None:
+            if isinstance(error, ServerLaunchError):
+                raise ServerLaunchError(str(error)) from error
+            raise ServerLaunchError(
+                f"the agent server on {self._config.host}:{self._config.port} failed to start: "
+                f"{type(error).__name__}: {error}"
+            ) from error
+
+    def wait_until_terminate(self, timeout: float | None = None) -> bool:
+        """Block until the server stops (a Shutdown RPC, :meth:`shutdown`, or Ctrl-C).
+
+        Returns:
+            True if it stopped, False if ``timeout`` passed first.
+        """
+        try:
+            return self._stopped.wait(timeout)
+        except KeyboardInterrupt:
+            self.shutdown()
+            raise
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop the server and wait (at most ``timeout``, default ``timeouts.stop`` + 2 s)."""
+        loop, server = self._loop, self._server
+        if loop is not None and server is not None and not self._stopped.is_set():
+            loop.call_soon_threadsafe(server.request_stop)
+        self._stopped.wait(timeout if timeout is not None else self._timeouts.stop + 2)
+
+    def __enter__(self) -> RpcAgentServerLauncher:
+        self.launch()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopped.is_set() else "running" if self._server else "not launched"
+        return f"<RpcAgentServerLauncher {self.address or self._config.host} {state}>"

@@ -1,0 +1,71 @@
+"""Text printed (or logged to stderr) by a reply becomes OUTPUT events of its task.
+
+:func:`install` replaces ``sys.stdout`` and ``sys.stderr`` once per process
+with :class:`TaskOutput`. Writes from a thread that is running a reply are
+split into lines and handed to that task's ``emit``; writes from anywhere else
+go to the stream that was there before (the server log, or a notebook cell).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+from typing import TextIO
+
+from .._context import current_task
+
+
+class TaskOutput(io.TextIOBase):
+    def __init__(self, real: TextIO) -> None:
+        self._real = real
+        self._local = threading.local()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._real, "encoding", "utf-8")
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        task = current_task()
+        if task is None:
+            return self._real.write(text)
+        buffered = getattr(self._local, "buffer", "") + text
+        *lines, rest = buffered.split("\n")
+        self._local.buffer = rest
+        if lines:
+            task.emit("\n".join(lines) + "\n")
+        return len(text)
+
+    def flush_task(self) -> None:
+        """Hand over what the current task wrote without a final newline."""
+        task, rest = current_task(), getattr(self._local, "buffer", "")
+        self._local.buffer = ""
+        if task is not None and rest:
+            task.emit(rest)
+
+    def flush(self) -> None:
+        self._real.flush()
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+
+_lock = threading.Lock()
+
+
+def install() -> None:
+    """Make this process's stdout/stderr task-aware (idempotent)."""
+    with _lock:
+        if not isinstance(sys.stdout, TaskOutput):
+            sys.stdout = TaskOutput(sys.stdout)
+        if not isinstance(sys.stderr, TaskOutput):
+            sys.stderr = TaskOutput(sys.stderr)
+
+
+def flush_task() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, TaskOutput):
+            stream.flush_task()
