@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from ._message import Msg
 
@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from ._dist import DistributedAgent
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
-Input = Union[Msg, list[Msg], None]
+Input = Msg | list[Msg] | None
 
 
 class AgentBase:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -26,6 +27,11 @@ from ._runtime._session import Session, get_session
 from ._token import TOKEN_ENV, new_token
 
 log = logging.getLogger("agentnb")
+
+#: How long a call waits before the loop sends it. A placeholder read within
+#: this window is sent by the reading thread with its reply in the same round
+#: trip (``Placeholder.result``); a call nobody reads goes out after it.
+SEND_WINDOW = 0.0005
 
 
 @dataclass(frozen=True)
@@ -66,8 +72,14 @@ class DistOptions:
                 "on loopback; pass local_mode=False to listen on all interfaces"
             )
         return cls(
-            host, port, launch_server, local_mode, lazy_launch, token,
-            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS,
+            host,
+            port,
+            launch_server,
+            local_mode,
+            lazy_launch,
+            token,
+            timeouts or DEFAULT_TIMEOUTS,
+            limits or DEFAULT_LIMITS,
         )
 
 
@@ -88,7 +100,8 @@ class DistributedAgent:
         self.address = ""
         self._token: str | None = None
         self.server: ServerProcess | None = None
-        self._order: asyncio.Lock | None = None
+        self._chain_lock = threading.Lock()
+        self._last_ack: concurrent.futures.Future[None] | None = None
 
     @classmethod
     def create(cls, agent: AgentBase, options: DistOptions) -> DistributedAgent:
@@ -106,6 +119,7 @@ class DistributedAgent:
 
     def _start(self) -> None:
         opts, session = self._options, self._session
+        token: str | None
         if opts.launch_server:
             bind = "127.0.0.1" if opts.host == "localhost" else opts.host
             if not opts.local_mode:
@@ -146,15 +160,34 @@ class DistributedAgent:
         self._ensure_started()
         request = pb.CallRequest(agent=self.name, task_id=uuid.uuid4().hex, caller=_caller())
         self._fill_inputs(request, x)
-        ack = self._session.loop.submit(self._send(request))
-        return Placeholder(self, request.task_id, ack)
+        placeholder = Placeholder(self, request)
+        with self._chain_lock:  # calls reach the server in the order they were made here
+            placeholder._prev, self._last_ack = self._last_ack, placeholder._ack
+        loop = self._session.loop.loop
+        loop.call_soon_threadsafe(loop.call_later, SEND_WINDOW, self._start_send, placeholder)
+        return placeholder
+
+    def _start_send(self, placeholder: Placeholder) -> None:
+        if not placeholder._sent:  # else a reader sent it already, in one round trip
+            asyncio.ensure_future(self._send(placeholder))
 
     def observe(self, x: Any) -> None:
         """Add messages to the remote agent's memory (in mailbox order)."""
         self._ensure_started()
         request = pb.ObserveRequest(agent=self.name)
         self._fill_inputs(request, x)
-        self._session.run(self._send(request), self._options.timeouts.control)
+        ack: concurrent.futures.Future[None] = concurrent.futures.Future()
+        with self._chain_lock:
+            prev, self._last_ack = self._last_ack, ack
+
+        async def send() -> None:
+            await _after(prev)
+            try:
+                await self._client().observe(request)
+            finally:
+                ack.set_result(None)
+
+        self._session.run(send(), self._options.timeouts.control)
 
     def _fill_inputs(self, request: Any, x: Any) -> None:
         if x is None:
@@ -168,52 +201,68 @@ class DistributedAgent:
         for i, item in enumerate(items):
             where = f"input {i} to agent {self.name!r}" if len(items) > 1 else f"input to agent {self.name!r}"
             if isinstance(item, Placeholder):
-                ref = item._ref()
-                request.inputs.add().ref.CopyFrom(pb.TaskRef(address=ref[0], task_id=ref[1], agent=ref[2]))
+                address, task_id, agent = item._ref()
+                request.inputs.add().ref.CopyFrom(pb.TaskRef(address=address, task_id=task_id, agent=agent))
             elif isinstance(item, Msg):
                 request.inputs.add().message.CopyFrom(encode_msg(item, limit, where))
             else:
                 raise MessageError(
-                    f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, "
-                    "a list of them, or None"
+                    f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )
 
-    async def _send(self, request: Any) -> None:
-        if self._order is None:
-            self._order = asyncio.Lock()
-        async with self._order:  # FIFO: calls reach the server in the order they were made
-            if isinstance(request, pb.CallRequest):
-                await self._client().call(request)
-            else:
-                await self._client().observe(request)
+    async def _send(self, placeholder: Placeholder) -> None:
+        """Send a call from the loop, after the previous call to this agent was acknowledged."""
+        await _after(placeholder._prev)
+        if not placeholder._claim_send():
+            return  # the reader sent it already, in one round trip
+        try:
+            await self._client().call(placeholder._request)
+        except BaseException as exc:
+            placeholder._ack.set_exception(exc)
+        else:
+            placeholder._ack.set_result(None)
 
-    async def fetch(self, task_id: str, ack: Any, timeout: float | None = None) -> Msg:
+    def call_and_wait(self, request: pb.CallRequest, wait: float) -> Msg | RemoteError | None:
+        """Send a call from the caller's thread and wait for its outcome (one round trip)."""
+        opts = self._options
+        client = self._session.sync_client(self.address, self._token, opts.limits, opts.timeouts)
+        return client.call_and_wait(request, wait)
+
+    async def fetch(
+        self, task_id: str, ack: concurrent.futures.Future[None], timeout: float | None = None
+    ) -> Msg:
         """The outcome of one of this agent's calls (runs on the loop)."""
-        fetching = asyncio.ensure_future(self._client().fetch(task_id, self.name, timeout))
         try:
-            await asyncio.wrap_future(ack)
-        except BaseException:
-            fetching.cancel()
-            raise
-        try:
+            fetching = asyncio.ensure_future(self._client().fetch(task_id, self.name, timeout))
+            try:
+                await asyncio.wrap_future(ack)
+            except BaseException:
+                fetching.cancel()
+                raise
             outcome = await fetching
         except ServerUnavailableError as exc:
-            raise await self._explain(exc) from exc
+            raise await self.explain(exc) from exc
         if isinstance(outcome, RemoteError):
             raise outcome
         return outcome
 
-    async def _explain(self, exc: ServerUnavailableError) -> ServerUnavailableError:
+    async def explain(self, exc: ServerUnavailableError) -> ServerUnavailableError:
+        """Add what happened to the server process, if this session launched it."""
         server = self.server
         if server is None:
             return exc
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, server.exited.wait, 2.0)
+        await asyncio.get_running_loop().run_in_executor(None, server.exited.wait, 2.0)
         return ServerUnavailableError(f"agent {self.name!r}: {exc}; {server.describe_exit()}")
 
     def __repr__(self) -> str:
         where = self.address or ("not started (lazy_launch)" if self._options.lazy_launch else "starting")
         return f"<DistributedAgent {self.name!r} ({self.class_name}) on {where}>"
+
+
+async def _after(prev: concurrent.futures.Future[None] | None) -> None:
+    """Wait until the previous call to the same agent was acknowledged (or failed)."""
+    if prev is not None and not prev.done():
+        await asyncio.wait([asyncio.wrap_future(prev)])
 
 
 def _caller() -> str:

@@ -100,10 +100,7 @@ class RemoteError(AgentnbError):
         self.remote_traceback = remote_traceback
 
     def __str__(self) -> str:
-        return (
-            f"agent {self.agent!r} on {self.address} raised "
-            f"{self.exc_type}: {self.remote_message}"
-        )
+        return f"agent {self.agent!r} on {self.address} raised {self.exc_type}: {self.remote_message}"
 
     def _render_traceback_(self) -> list[str]:
         """IPython hook: show the remote traceback in the cell."""

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ._errors import CallTimeoutError
+from ._errors import AgentnbError, CallTimeoutError, RemoteError, ServerUnavailableError
 from ._message import FIELDS, Msg, _preview
 
 if TYPE_CHECKING:
@@ -40,12 +41,15 @@ class Placeholder(Msg):
     id = _field("id")  # type: ignore[assignment]
     timestamp = _field("timestamp")  # type: ignore[assignment]
 
-    def __init__(self, agent: DistributedAgent, task_id: str, ack: concurrent.futures.Future[None]) -> None:
+    def __init__(self, agent: DistributedAgent, request: Any) -> None:
         # Msg.__init__ is not called: every field is read from the reply.
         self._agent = agent
-        self._task_id = task_id
-        self._ack = ack
+        self._request = request
+        self._task_id = request.task_id
+        self._ack: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._prev: concurrent.futures.Future[None] | None = None  # the call before, to this agent
         self._lock = threading.Lock()
+        self._sent = False
         self._fetch: concurrent.futures.Future[Msg] | None = None
 
     @property
@@ -63,12 +67,61 @@ class Placeholder(Msg):
     def _ref(self) -> tuple[str, str, str]:
         return self._agent.address, self._task_id, self._agent.name
 
+    def _claim_send(self) -> bool:
+        """Whoever claims first sends the call: the loop, or a reader (see :meth:`result`)."""
+        with self._lock:
+            if self._sent:
+                return False
+            self._sent = True
+            return True
+
     def _fetching(self) -> concurrent.futures.Future[Msg]:
         with self._lock:
             if self._fetch is None:
                 session = self._agent._session
                 self._fetch = session.loop.submit(self._agent.fetch(self._task_id, self._ack))
             return self._fetch
+
+    def _send_and_wait(self, timeout: float | None) -> None:
+        """One round trip: send the call from this thread and get the outcome with it.
+
+        Taken when the reply is read before the loop sent the call, and every
+        earlier call to this agent was acknowledged (so order is kept).
+        """
+        prev = self._prev
+        session = self._agent._session
+        if (prev is not None and not prev.done()) or session.loop.in_loop_thread() or not self._claim_send():
+            return
+        chunk = self._agent._options.timeouts.fetch_chunk
+        wait = chunk if timeout is None else min(timeout, chunk)
+        try:
+            outcome = self._agent.call_and_wait(self._request, wait)
+        except ServerUnavailableError as exc:
+            self._ack.set_exception(exc)
+            self._settle(exc=session.loop.run(self._agent.explain(exc), 10))
+            return
+        except AgentnbError as exc:
+            self._ack.set_exception(exc)
+            self._settle(exc=exc)
+            return
+        except BaseException:
+            self._ack.set_result(None)  # it may have arrived; a later read fetches it
+            raise
+        self._ack.set_result(None)
+        if isinstance(outcome, RemoteError):
+            self._settle(exc=outcome)
+        elif outcome is not None:
+            self._settle(outcome)
+
+    def _settle(self, reply: Msg | None = None, exc: BaseException | None = None) -> None:
+        future: concurrent.futures.Future[Msg] = concurrent.futures.Future()
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(reply)  # type: ignore[arg-type]
+        with self._lock:
+            if self._fetch is None:
+                self._fetch = future
 
     def result(self, timeout: float | None = None) -> Msg:
         """The reply; waits at most ``timeout`` seconds (None: as long as the call runs).
@@ -78,8 +131,12 @@ class Placeholder(Msg):
             CallTimeoutError: no reply within ``timeout``; the call goes on.
             ServerUnavailableError: the server died or cannot be reached.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._fetch is None and not self._sent:
+            self._send_and_wait(timeout)
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return self._fetching().result(timeout)
+            return self._fetching().result(remaining)
         except concurrent.futures.TimeoutError:
             if self._fetching().done():
                 raise
@@ -97,7 +154,7 @@ class Placeholder(Msg):
 
     @property
     def state(self) -> str:
-        """"sending", "queued", "running", "done" or "error"; never blocks."""
+        """ "sending", "queued", "running", "done" or "error"; never blocks."""
         fetch = self._fetch
         if fetch is not None and fetch.done():
             return "error" if fetch.exception() is not None else "done"

@@ -13,7 +13,9 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def resolve_token(token: str | None = None, token_file: str | os.PathLike[str] | None = None) -> tuple[str, bool]:
+def resolve_token(
+    token: str | None = None, token_file: str | os.PathLike[str] | None = None
+) -> tuple[str, bool]:
     """The token to use, and whether it was freshly generated."""
     if token:
         return token, False

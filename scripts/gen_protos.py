@@ -42,9 +42,7 @@ def generate() -> dict[str, str]:
         out = {}
         for name in FILES:
             text = (gen / name).read_text()
-            out[name] = text.replace(
-                "from agentnb.v1 import agentnb_pb2 as", "from . import agentnb_pb2 as"
-            )
+            out[name] = text.replace("from agentnb.v1 import agentnb_pb2 as", "from . import agentnb_pb2 as")
         return out
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentnb/v1/agentnb.proto\x12\nagentnb.v1\"\xa9\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\x12\x16\n\x0c\x63ontent_json\x18\x05 \x01(\tH\x00\x12\x17\n\rcontent_bytes\x18\x06 \x01(\x0cH\x00\x12\x10\n\x08url_json\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\tB\t\n\x07\x63ontent\":\n\x07TaskRef\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\"[\n\x05Input\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x13.agentnb.v1.MessageH\x00\x12\"\n\x03ref\x18\x02 \x01(\x0b\x32\x13.agentnb.v1.TaskRefH\x00\x42\x06\n\x04kind\"\x8e\x01\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\tby_import\x18\x02 \x01(\x0b\x32\x18.agentnb.v1.ImportRecipeH\x00\x12\x11\n\x07pickled\x18\x03 \x01(\x0cH\x00\x12\x12\n\nclass_name\x18\x04 \x01(\t\x12\x13\n\x0bsource_hash\x18\x05 \x01(\tB\x08\n\x06recipe\"7\n\x0cImportRecipe\x12\x12\n\nclass_path\x18\x01 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x02 \x01(\t\"a\n\tAgentInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x13\n\x0bsource_hash\x18\x03 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x04 \x01(\x04\x12\x0e\n\x06queued\x18\x05 \x01(\r\"_\n\x07\x46\x61ilure\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08\x65xc_type\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\ttraceback\x18\x05 \x01(\t\"J\n\x12\x43reateAgentRequest\x12#\n\x04spec\x18\x01 \x01(\x0b\x32\x15.agentnb.v1.AgentSpec\x12\x0f\n\x07replace\x18\x02 \x01(\x08\"L\n\x13\x43reateAgentResponse\x12$\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x15.agentnb.v1.AgentInfo\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"\x13\n\x11ListAgentsRequest\";\n\x12ListAgentsResponse\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.agentnb.v1.AgentInfo\"\x83\x01\n\x0b\x43\x61llRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12!\n\x06inputs\x18\x03 \x03(\x0b\x32\x11.agentnb.v1.Input\x12\x0f\n\x07\x61s_list\x18\x04 \x01(\x08\x12\x10\n\x08no_input\x18\x05 \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x06 \x01(\t\"\x0e\n\x0c\x43\x61llResponse\"%\n\x12\x46\x65tchResultRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"n\n\x13\x46\x65tchResultResponse\x12$\n\x05reply\x18\x01 \x01(\x0b\x32\x13.agentnb.v1.MessageH\x00\x12&\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x13.agentnb.v1.FailureH\x00\x42\t\n\x07outcome\"B\n\x0eObserveRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12!\n\x06inputs\x18\x02 \x03(\x0b\x32\x11.agentnb.v1.Input\"\x11\n\x0fObserveResponse\"\x16\n\x14GetServerInfoRequest\"\x9a\x01\n\x15GetServerInfoResponse\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65pts_code\x18\x04 \x01(\x08\x12\x0e\n\x06\x61gents\x18\x05 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x04\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x11\n\x0fShutdownRequest\"\x12\n\x10ShutdownResponse\"(\n\x13StreamEventsRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\"\xbd\x02\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.agentnb.v1.Event.Kind\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x05 \x01(\t\x12#\n\x06inputs\x18\x06 \x03(\x0b\x32\x13.agentnb.v1.TaskRef\x12\x11\n\ttimestamp\x18\x07 \x01(\x01\x12\x0f\n\x07preview\x18\x08 \x01(\t\x12\x0c\n\x04text\x18\t \x01(\t\x12\x11\n\tserver_id\x18\n \x01(\t\x12\x0f\n\x07\x64ropped\x18\x0b \x01(\x04\"V\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x08\n\x04\x44ONE\x10\x03\x12\t\n\x05\x45RROR\x10\x04\x12\n\n\x06OUTPUT\x10\x05\x32\xac\x05\n\x0b\x41gentServer\x12N\n\x0b\x43reateAgent\x12\x1e.agentnb.v1.CreateAgentRequest\x1a\x1f.agentnb.v1.CreateAgentResponse\x12N\n\x0b\x44\x65leteAgent\x12\x1e.agentnb.v1.DeleteAgentRequest\x1a\x1f.agentnb.v1.DeleteAgentResponse\x12K\n\nListAgents\x12\x1d.agentnb.v1.ListAgentsRequest\x1a\x1e.agentnb.v1.ListAgentsResponse\x12\x39\n\x04\x43\x61ll\x12\x17.agentnb.v1.CallRequest\x1a\x18.agentnb.v1.CallResponse\x12N\n\x0b\x46\x65tchResult\x12\x1e.agentnb.v1.FetchResultRequest\x1a\x1f.agentnb.v1.FetchResultResponse\x12\x42\n\x07Observe\x12\x1a.agentnb.v1.ObserveRequest\x1a\x1b.agentnb.v1.ObserveResponse\x12T\n\rGetServerInfo\x12 .agentnb.v1.GetServerInfoRequest\x1a!.agentnb.v1.GetServerInfoResponse\x12\x45\n\x08Shutdown\x12\x1b.agentnb.v1.ShutdownRequest\x1a\x1c.agentnb.v1.ShutdownResponse\x12\x44\n\x0cStreamEvents\x12\x1f.agentnb.v1.StreamEventsRequest\x1a\x11.agentnb.v1.Event0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentnb/v1/agentnb.proto\x12\nagentnb.v1\"\xa9\x01\n\x07Message\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\x12\x16\n\x0c\x63ontent_json\x18\x05 \x01(\tH\x00\x12\x17\n\rcontent_bytes\x18\x06 \x01(\x0cH\x00\x12\x10\n\x08url_json\x18\x07 \x01(\t\x12\x15\n\rmetadata_json\x18\x08 \x01(\tB\t\n\x07\x63ontent\":\n\x07TaskRef\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\r\n\x05\x61gent\x18\x03 \x01(\t\"[\n\x05Input\x12&\n\x07message\x18\x01 \x01(\x0b\x32\x13.agentnb.v1.MessageH\x00\x12\"\n\x03ref\x18\x02 \x01(\x0b\x32\x13.agentnb.v1.TaskRefH\x00\x42\x06\n\x04kind\"\x8e\x01\n\tAgentSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12-\n\tby_import\x18\x02 \x01(\x0b\x32\x18.agentnb.v1.ImportRecipeH\x00\x12\x11\n\x07pickled\x18\x03 \x01(\x0cH\x00\x12\x12\n\nclass_name\x18\x04 \x01(\t\x12\x13\n\x0bsource_hash\x18\x05 \x01(\tB\x08\n\x06recipe\"7\n\x0cImportRecipe\x12\x12\n\nclass_path\x18\x01 \x01(\t\x12\x13\n\x0bkwargs_json\x18\x02 \x01(\t\"a\n\tAgentInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nclass_name\x18\x02 \x01(\t\x12\x13\n\x0bsource_hash\x18\x03 \x01(\t\x12\r\n\x05\x63\x61lls\x18\x04 \x01(\x04\x12\x0e\n\x06queued\x18\x05 \x01(\r\"_\n\x07\x46\x61ilure\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x10\n\x08\x65xc_type\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x11\n\ttraceback\x18\x05 \x01(\t\"J\n\x12\x43reateAgentRequest\x12#\n\x04spec\x18\x01 \x01(\x0b\x32\x15.agentnb.v1.AgentSpec\x12\x0f\n\x07replace\x18\x02 \x01(\x08\"L\n\x13\x43reateAgentResponse\x12$\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x15.agentnb.v1.AgentInfo\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"\"\n\x12\x44\x65leteAgentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteAgentResponse\"\x13\n\x11ListAgentsRequest\";\n\x12ListAgentsResponse\x12%\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x15.agentnb.v1.AgentInfo\"\x94\x01\n\x0b\x43\x61llRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12!\n\x06inputs\x18\x03 \x03(\x0b\x32\x11.agentnb.v1.Input\x12\x0f\n\x07\x61s_list\x18\x04 \x01(\x08\x12\x10\n\x08no_input\x18\x05 \x01(\x08\x12\x0e\n\x06\x63\x61ller\x18\x06 \x01(\t\x12\x0f\n\x07wait_ms\x18\x07 \x01(\r\"@\n\x0c\x43\x61llResponse\x12\x30\n\x07outcome\x18\x01 \x01(\x0b\x32\x1f.agentnb.v1.FetchResultResponse\"%\n\x12\x46\x65tchResultRequest\x12\x0f\n\x07task_id\x18\x01 \x01(\t\"n\n\x13\x46\x65tchResultResponse\x12$\n\x05reply\x18\x01 \x01(\x0b\x32\x13.agentnb.v1.MessageH\x00\x12&\n\x07\x66\x61ilure\x18\x02 \x01(\x0b\x32\x13.agentnb.v1.FailureH\x00\x42\t\n\x07outcome\"B\n\x0eObserveRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\x12!\n\x06inputs\x18\x02 \x03(\x0b\x32\x11.agentnb.v1.Input\"\x11\n\x0fObserveResponse\"\x16\n\x14GetServerInfoRequest\"\x9a\x01\n\x15GetServerInfoResponse\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x0b\n\x03pid\x18\x02 \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65pts_code\x18\x04 \x01(\x08\x12\x0e\n\x06\x61gents\x18\x05 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x06 \x01(\x04\x12\x0f\n\x07version\x18\x07 \x01(\t\"\x11\n\x0fShutdownRequest\"\x12\n\x10ShutdownResponse\"(\n\x13StreamEventsRequest\x12\x11\n\tsince_seq\x18\x01 \x01(\x04\"\xac\x02\n\x05\x45vent\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.agentnb.v1.Event.Kind\x12\x0f\n\x07task_id\x18\x03 \x01(\t\x12\r\n\x05\x61gent\x18\x04 \x01(\t\x12\x0e\n\x06\x63\x61ller\x18\x05 \x01(\t\x12#\n\x06inputs\x18\x06 \x03(\x0b\x32\x13.agentnb.v1.TaskRef\x12\x11\n\ttimestamp\x18\x07 \x01(\x01\x12\x0f\n\x07preview\x18\x08 \x01(\t\x12\x0c\n\x04text\x18\t \x01(\t\x12\x11\n\tserver_id\x18\n \x01(\t\"V\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\n\n\x06QUEUED\x10\x01\x12\x0b\n\x07RUNNING\x10\x02\x12\x08\n\x04\x44ONE\x10\x03\x12\t\n\x05\x45RROR\x10\x04\x12\n\n\x06OUTPUT\x10\x05\"@\n\nEventBatch\x12!\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x11.agentnb.v1.Event\x12\x0f\n\x07\x64ropped\x18\x02 \x01(\x04\x32\xb1\x05\n\x0b\x41gentServer\x12N\n\x0b\x43reateAgent\x12\x1e.agentnb.v1.CreateAgentRequest\x1a\x1f.agentnb.v1.CreateAgentResponse\x12N\n\x0b\x44\x65leteAgent\x12\x1e.agentnb.v1.DeleteAgentRequest\x1a\x1f.agentnb.v1.DeleteAgentResponse\x12K\n\nListAgents\x12\x1d.agentnb.v1.ListAgentsRequest\x1a\x1e.agentnb.v1.ListAgentsResponse\x12\x39\n\x04\x43\x61ll\x12\x17.agentnb.v1.CallRequest\x1a\x18.agentnb.v1.CallResponse\x12N\n\x0b\x46\x65tchResult\x12\x1e.agentnb.v1.FetchResultRequest\x1a\x1f.agentnb.v1.FetchResultResponse\x12\x42\n\x07Observe\x12\x1a.agentnb.v1.ObserveRequest\x1a\x1b.agentnb.v1.ObserveResponse\x12T\n\rGetServerInfo\x12 .agentnb.v1.GetServerInfoRequest\x1a!.agentnb.v1.GetServerInfoResponse\x12\x45\n\x08Shutdown\x12\x1b.agentnb.v1.ShutdownRequest\x1a\x1c.agentnb.v1.ShutdownResponse\x12I\n\x0cStreamEvents\x12\x1f.agentnb.v1.StreamEventsRequest\x1a\x16.agentnb.v1.EventBatch0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,31 +58,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAGENTSRESPONSE']._serialized_start=997
   _globals['_LISTAGENTSRESPONSE']._serialized_end=1056
   _globals['_CALLREQUEST']._serialized_start=1059
-  _globals['_CALLREQUEST']._serialized_end=1190
-  _globals['_CALLRESPONSE']._serialized_start=1192
-  _globals['_CALLRESPONSE']._serialized_end=1206
-  _globals['_FETCHRESULTREQUEST']._serialized_start=1208
-  _globals['_FETCHRESULTREQUEST']._serialized_end=1245
-  _globals['_FETCHRESULTRESPONSE']._serialized_start=1247
-  _globals['_FETCHRESULTRESPONSE']._serialized_end=1357
-  _globals['_OBSERVEREQUEST']._serialized_start=1359
-  _globals['_OBSERVEREQUEST']._serialized_end=1425
-  _globals['_OBSERVERESPONSE']._serialized_start=1427
-  _globals['_OBSERVERESPONSE']._serialized_end=1444
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=1446
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=1468
-  _globals['_GETSERVERINFORESPONSE']._serialized_start=1471
-  _globals['_GETSERVERINFORESPONSE']._serialized_end=1625
-  _globals['_SHUTDOWNREQUEST']._serialized_start=1627
-  _globals['_SHUTDOWNREQUEST']._serialized_end=1644
-  _globals['_SHUTDOWNRESPONSE']._serialized_start=1646
-  _globals['_SHUTDOWNRESPONSE']._serialized_end=1664
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=1666
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=1706
-  _globals['_EVENT']._serialized_start=1709
-  _globals['_EVENT']._serialized_end=2026
-  _globals['_EVENT_KIND']._serialized_start=1940
-  _globals['_EVENT_KIND']._serialized_end=2026
-  _globals['_AGENTSERVER']._serialized_start=2029
-  _globals['_AGENTSERVER']._serialized_end=2713
+  _globals['_CALLREQUEST']._serialized_end=1207
+  _globals['_CALLRESPONSE']._serialized_start=1209
+  _globals['_CALLRESPONSE']._serialized_end=1273
+  _globals['_FETCHRESULTREQUEST']._serialized_start=1275
+  _globals['_FETCHRESULTREQUEST']._serialized_end=1312
+  _globals['_FETCHRESULTRESPONSE']._serialized_start=1314
+  _globals['_FETCHRESULTRESPONSE']._serialized_end=1424
+  _globals['_OBSERVEREQUEST']._serialized_start=1426
+  _globals['_OBSERVEREQUEST']._serialized_end=1492
+  _globals['_OBSERVERESPONSE']._serialized_start=1494
+  _globals['_OBSERVERESPONSE']._serialized_end=1511
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=1513
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=1535
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=1538
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=1692
+  _globals['_SHUTDOWNREQUEST']._serialized_start=1694
+  _globals['_SHUTDOWNREQUEST']._serialized_end=1711
+  _globals['_SHUTDOWNRESPONSE']._serialized_start=1713
+  _globals['_SHUTDOWNRESPONSE']._serialized_end=1731
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=1733
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=1773
+  _globals['_EVENT']._serialized_start=1776
+  _globals['_EVENT']._serialized_end=2076
+  _globals['_EVENT_KIND']._serialized_start=1990
+  _globals['_EVENT_KIND']._serialized_end=2076
+  _globals['_EVENTBATCH']._serialized_start=2078
+  _globals['_EVENTBATCH']._serialized_end=2142
+  _globals['_AGENTSERVER']._serialized_start=2145
+  _globals['_AGENTSERVER']._serialized_end=2834
 # @@protoc_insertion_point(module_scope)

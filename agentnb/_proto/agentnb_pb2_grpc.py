@@ -77,7 +77,7 @@ class AgentServerStub:
         self.StreamEvents = channel.unary_stream(
                 '/agentnb.v1.AgentServer/StreamEvents',
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.SerializeToString,
-                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.Event.FromString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.EventBatch.FromString,
                 _registered_method=True)
 
 
@@ -136,7 +136,8 @@ class AgentServerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamEvents(self, request, context):
-        """Call lifecycle events and agents' printed output, from `since_seq` on.
+        """Call lifecycle events and agents' printed output, from `since_seq` on,
+        in batches (a server sends at most one batch per few milliseconds).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -188,7 +189,7 @@ def add_AgentServerServicer_to_server(servicer, server):
             'StreamEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamEvents,
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.FromString,
-                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.Event.SerializeToString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.EventBatch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,7 +434,7 @@ class AgentServer:
             target,
             '/agentnb.v1.AgentServer/StreamEvents',
             agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.SerializeToString,
-            agentnb_dot_v1_dot_agentnb__pb2.Event.FromString,
+            agentnb_dot_v1_dot_agentnb__pb2.EventBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,8 +70,7 @@ def translate(exc: grpc.RpcError, address: str, what: str) -> AgentnbError:
         code == grpc.StatusCode.CANCELLED and "Cancelled" not in details
     ):
         return ServerUnavailableError(
-            f"{where}: the agent server cannot be reached ({details}); "
-            "it may have crashed or been stopped"
+            f"{where}: the agent server cannot be reached ({details}); it may have crashed or been stopped"
         )
     if code == grpc.StatusCode.NOT_FOUND:
         if reason in ("expired", "unknown_task"):
@@ -185,13 +184,11 @@ class ServerClient:
                 raise translate(exc, self.address, what) from exc
             return decode_outcome(response)
 
-    async def events(self, since_seq: int = 0) -> AsyncIterator[pb.Event]:
-        stream = self._stub.StreamEvents(
-            pb.StreamEventsRequest(since_seq=since_seq), metadata=self._metadata
-        )
+    async def events(self, since_seq: int = 0) -> AsyncIterator[pb.EventBatch]:
+        stream = self._stub.StreamEvents(pb.StreamEventsRequest(since_seq=since_seq), metadata=self._metadata)
         try:
-            async for event in stream:
-                yield event
+            async for batch in stream:
+                yield batch
         except grpc.RpcError as exc:
             raise translate(exc, self.address, "following the event feed") from exc
         finally:
@@ -200,13 +197,42 @@ class ServerClient:
     async def shutdown(self) -> None:
         await self._rpc(
             "asking the server to shut down",
-            self._stub.Shutdown(
-                pb.ShutdownRequest(), metadata=self._metadata, timeout=self.timeouts.stop
-            ),
+            self._stub.Shutdown(pb.ShutdownRequest(), metadata=self._metadata, timeout=self.timeouts.stop),
         )
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
+
+
+class SyncServerClient:
+    """A blocking client for the one-round-trip path: call and wait in the caller's thread.
+
+    Used only when a placeholder is read before its call was sent, so the
+    reading thread can send it and get the outcome in the same RPC. A sync
+    channel belongs to no event loop; grpc's blocking waits wake every
+    0.1 s, so Ctrl-C and the notebook's stop button still interrupt them.
+    """
+
+    def __init__(self, address: str, token: str | None, limits: Limits, timeouts: Timeouts) -> None:
+        self.address = address
+        self.timeouts = timeouts
+        self._channel = grpc.insecure_channel(address, options=channel_options(limits))
+        self._stub = pb_grpc.AgentServerStub(self._channel)
+        self._metadata = ((AUTH_KEY, f"Bearer {token}"),) if token else ()
+
+    def call_and_wait(self, request: pb.CallRequest, wait: float) -> Msg | RemoteError | None:
+        """Send a call; its outcome if ready within ``wait`` seconds, else None."""
+        request.wait_ms = max(1, int(wait * 1000))
+        try:
+            response = self._stub.Call(request, metadata=self._metadata, timeout=wait + self.timeouts.control)
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address, f"calling agent {request.agent!r}") from exc
+        finally:
+            request.wait_ms = 0
+        return decode_outcome(response.outcome) if response.HasField("outcome") else None
+
+    def close(self) -> None:
+        self._channel.close()
 
 
 class ClientPool:

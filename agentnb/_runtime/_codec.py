@@ -70,9 +70,7 @@ def encode_failure(failure: RemoteError) -> pb.Failure:
 
 
 def decode_failure(failure: pb.Failure) -> RemoteError:
-    return RemoteError(
-        failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback
-    )
+    return RemoteError(failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback)
 
 
 def decode_outcome(response: pb.FetchResultResponse) -> Msg | RemoteError:

@@ -48,13 +48,18 @@ class Feed:
     async def _run(self) -> None:
         address = self.client.address
         try:
-            async for raw in self.client.events(0):
-                event = decode_event(raw, address)
-                self._states.update(event)
-                for listener in list(self._listeners):
-                    try:
-                        listener(event)
-                    except Exception:  # noqa: BLE001 - a listener must not stop the feed
-                        log.exception("agentnb event listener %r failed", listener)
+            async for batch in self.client.events(0):
+                if batch.dropped:
+                    log.warning("missed %d events from %s (the driver was too slow)", batch.dropped, address)
+                for raw in batch.events:
+                    self._dispatch(decode_event(raw, address))
         except AgentnbError as exc:
             log.debug("event feed of %s ended: %s", address, exc)
+
+    def _dispatch(self, event: Event) -> None:
+        self._states.update(event)
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # noqa: BLE001 - a listener must not stop the feed
+                log.exception("agentnb event listener %r failed", listener)

@@ -34,7 +34,9 @@ PACKAGE_PARENT = str(pathlib.Path(__file__).resolve().parent.parent.parent)
 class ServerProcess:
     """A server process this driver launched."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], log_path: str, token: str, bind: tuple[str, int]) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log_path: str, token: str, bind: tuple[str, int]
+    ) -> None:
         self.proc = proc
         self.pid = proc.pid
         self.log_path = log_path
@@ -112,8 +114,13 @@ def spawn(
         # Spawned from the long-lived loop thread: the parent-death signal the
         # server sets fires when the spawning *thread* exits.
         return subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-            start_new_session=True, env=env, close_fds=True,
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+            env=env,
+            close_fds=True,
         )
 
     proc = run_in_loop_thread(popen)
@@ -165,5 +172,7 @@ def _wait_ready(server: ServerProcess, timeout: float) -> dict[str, Any]:
     line = buffer.split(b"\n", 1)[0].decode(errors="replace")
     if not line.startswith(READY + " "):
         server.stop(Timeouts(stop=1.0))
-        raise ServerLaunchError(f"the agent server sent an unexpected first line {line!r}; log: {server.log_path}")
+        raise ServerLaunchError(
+            f"the agent server sent an unexpected first line {line!r}; log: {server.log_path}"
+        )
     return json.loads(line[len(READY) + 1 :])

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._events import Event
-from ._client import ClientPool, ServerClient
+from ._client import ClientPool, ServerClient, SyncServerClient
 from ._feed import Feed, Listener, TaskStates
 from ._loop import LoopThread
 from ._process import ServerProcess, spawn
@@ -41,18 +41,39 @@ class Session:
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
         self._feeds: dict[str, Feed] = {}
+        self._sync_clients: dict[tuple[str, str | None], SyncServerClient] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
 
-    def client(self, address: str, token: str | None, limits: Limits | None = None, timeouts: Timeouts | None = None) -> ServerClient:
+    def client(
+        self, address: str, token: str | None, limits: Limits | None = None, timeouts: Timeouts | None = None
+    ) -> ServerClient:
         """The client for a server (call on the loop thread)."""
         return self.clients.get(address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS)
 
+    def sync_client(
+        self, address: str, token: str | None, limits: Limits, timeouts: Timeouts
+    ) -> SyncServerClient:
+        """The blocking client for a server (any thread)."""
+        with self._lock:
+            client = self._sync_clients.get((address, token))
+            if client is None:
+                client = self._sync_clients[(address, token)] = SyncServerClient(
+                    address, token, limits, timeouts
+                )
+            return client
+
     def launch(
-        self, host: str, port: int | None, advertise: str | None, token: str, limits: Limits, timeouts: Timeouts
+        self,
+        host: str,
+        port: int | None,
+        advertise: str | None,
+        token: str,
+        limits: Limits,
+        timeouts: Timeouts,
     ) -> ServerProcess:
         """Start a server, or return the running one this session launched on that explicit port."""
         with self._lock:
@@ -61,12 +82,16 @@ class Session:
                 if existing is not None and not existing.exited.is_set():
                     return existing
             server = spawn(
-                host, port or 0, advertise, token, limits, timeouts,
+                host,
+                port or 0,
+                advertise,
+                token,
+                limits,
+                timeouts,
                 lambda fn: self.loop.call(fn, timeouts.launch),
             )
             self.servers[server.address] = server
-            if port:
-                self._by_bind[(host, port)] = server
+            self._by_bind[(host, server.port)] = server
             return server
 
     def follow(self, address: str, token: str | None) -> None:
@@ -85,8 +110,12 @@ class Session:
             return
         with self._lock:
             servers = list(self.servers.values())
+            sync_clients = list(self._sync_clients.values())
+            self._sync_clients.clear()
             self.servers.clear()
             self._by_bind.clear()
+        for client in sync_clients:
+            client.close()
         threads = [threading.Thread(target=s.stop, args=(timeouts,)) for s in servers]
         for t in threads:
             t.start()

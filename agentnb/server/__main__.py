@@ -27,11 +27,12 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 
 from .._config import DEFAULT_LIMITS, Limits
 from .._errors import ServerLaunchError
-from ._app import AgentServer, ServerConfig
 from .._token import resolve_token
+from ._app import AgentServer, ServerConfig
 
 READY = "AGENTNB_READY"
 #: Exit code of a server that could not start (the driver shows its log tail).
@@ -87,7 +88,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
     return config, int(data["parent_pid"])
 
 
-def _die_with_parent(parent_pid: int, on_exit: callable) -> None:  # type: ignore[valid-type]
+def _die_with_parent(parent_pid: int, on_exit: Callable[[], object]) -> None:
     """Exit when the driver dies: the parent-death signal, and EOF on stdin."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -117,7 +118,12 @@ async def _serve(config: ServerConfig, parent_pid: int | None) -> int:
         loop.add_signal_handler(sig, server.request_stop)
     if parent_pid is not None:
         _die_with_parent(parent_pid, lambda: loop.call_soon_threadsafe(server.request_stop))
-        ready = {"address": server.address, "port": server.port, "pid": os.getpid(), "server_id": server.server_id}
+        ready = {
+            "address": server.address,
+            "port": server.port,
+            "pid": os.getpid(),
+            "server_id": server.server_id,
+        }
         sys.__stdout__.write(f"{READY} {json.dumps(ready)}\n")  # type: ignore[union-attr]
         sys.__stdout__.flush()  # type: ignore[union-attr]
         os.dup2(2, 1)  # later prints go to the log, never into the handshake pipe
@@ -132,7 +138,9 @@ async def _serve(config: ServerConfig, parent_pid: int | None) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     if args.handshake:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the driver stops us
         config, parent_pid = _config_from_handshake()

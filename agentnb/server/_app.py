@@ -120,5 +120,6 @@ class AgentServer:
         await self._stop_requested.wait()
 
     async def stop(self, grace: float = 1.0) -> None:
+        self.host.bus.close()
         await self._grpc.stop(grace)
         await self.host.close()

@@ -32,7 +32,7 @@ from ._store import Entry, ResultStore
 class Job:
     """One mailbox item: a call (with a result entry) or an observation (without)."""
 
-    inputs: asyncio.Task[list[Msg]]
+    inputs: asyncio.Future[list[Msg]]
     shape: str  # "none", "one" or "list"
     task_id: str = ""
     entry: Entry | None = None
@@ -114,8 +114,11 @@ class AgentHost:
             raise self._failure(name, exc) from exc
         if not isinstance(instance, AgentBase):
             raise RemoteError(
-                name, self.address, "TypeError",
-                f"{type(instance).__name__} is not an AgentBase subclass", "",
+                name,
+                self.address,
+                "TypeError",
+                f"{type(instance).__name__} is not an AgentBase subclass",
+                "",
             )
         return instance
 
@@ -131,19 +134,24 @@ class AgentHost:
 
     # -- calls --------------------------------------------------------------
 
-    def call(self, actor: Actor, request: pb.CallRequest) -> None:
+    def call(self, actor: Actor, request: pb.CallRequest) -> Entry:
         entry = self.store.register(request.task_id, actor.name)
         shape = "none" if request.no_input else "list" if request.as_list else "one"
         refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
-        self.bus.publish(
-            Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs
-        )
-        inputs = asyncio.get_running_loop().create_task(self._resolve(request.inputs))
-        actor.post(Job(inputs, shape, request.task_id, entry))
+        self.bus.publish(Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs)
+        actor.post(Job(self._inputs(request.inputs), shape, request.task_id, entry))
+        return entry
 
     def observe(self, actor: Actor, request: pb.ObserveRequest) -> None:
-        inputs = asyncio.get_running_loop().create_task(self._resolve(request.inputs))
-        actor.post(Job(inputs, "list"))
+        actor.post(Job(self._inputs(request.inputs), "list"))
+
+    def _inputs(self, inputs: Any) -> asyncio.Future[list[Msg]]:
+        """Start resolving a call's inputs now; plain messages need no task at all."""
+        if any(i.WhichOneof("kind") == "ref" for i in inputs):
+            return self.loop.create_task(self._resolve(inputs))
+        ready: asyncio.Future[list[Msg]] = self.loop.create_future()
+        ready.set_result([decode_msg(i.message) for i in inputs])
+        return ready
 
     async def _resolve(self, inputs: Any) -> list[Msg]:
         async def one(item: pb.Input) -> Msg:
@@ -158,8 +166,11 @@ class AgentHost:
                     outcome = await client.fetch(ref.task_id, ref.agent)
             except AgentnbError as exc:
                 raise RemoteError(
-                    ref.agent, ref.address, type(exc).__name__,
-                    f"could not read the reply of agent {ref.agent!r}: {exc}", "",
+                    ref.agent,
+                    ref.address,
+                    type(exc).__name__,
+                    f"could not read the reply of agent {ref.agent!r}: {exc}",
+                    "",
                 ) from exc
             except Exception as exc:  # StoreError and friends
                 raise RemoteError(ref.agent, ref.address, type(exc).__name__, str(exc), "") from exc
@@ -188,9 +199,7 @@ class AgentHost:
         )
         self._finish(actor, job, outcome, text)
 
-    def _finish(
-        self, actor: Actor, job: Job, outcome: pb.FetchResultResponse, text: str = ""
-    ) -> None:
+    def _finish(self, actor: Actor, job: Job, outcome: pb.FetchResultResponse, text: str = "") -> None:
         assert job.entry is not None
         if outcome.WhichOneof("outcome") == "failure":
             f = outcome.failure
@@ -200,15 +209,12 @@ class AgentHost:
             self.bus.publish(Kind.DONE, job.task_id, actor.name, preview=text)
         self.store.finish(job.entry, outcome)
 
-    def _reply_in_thread(
-        self, actor: Actor, task_id: str, x: Any
-    ) -> tuple[pb.FetchResultResponse, str]:
+    def _reply_in_thread(self, actor: Actor, task_id: str, x: Any) -> tuple[pb.FetchResultResponse, str]:
         def reply() -> tuple[pb.FetchResultResponse, str]:
             result = actor.instance.reply(x)
             if not isinstance(result, Msg):
                 raise TypeError(
-                    f"reply() of agent {actor.name!r} returned {type(result).__name__}; "
-                    "it must return a Msg"
+                    f"reply() of agent {actor.name!r} returned {type(result).__name__}; it must return a Msg"
                 )
             where = f"the reply of agent {actor.name!r}"
             encoded = encode_msg(result, self.max_message_bytes, where)
@@ -248,4 +254,3 @@ class AgentHost:
             actor.retire()
         self.pool.shutdown(wait=False, cancel_futures=True)
         await self.clients.close()
-

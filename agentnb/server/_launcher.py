@@ -10,8 +10,8 @@ from typing import Any
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
-from ._app import AgentServer, ServerConfig
 from .._token import resolve_token
+from ._app import AgentServer, ServerConfig
 
 
 class RpcAgentServerLauncher:

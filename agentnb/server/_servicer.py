@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import cloudpickle
 import grpc
@@ -20,7 +21,7 @@ from ._store import StoreError
 if TYPE_CHECKING:
     from ._app import AgentServer
 
-Context = grpc.aio.ServicerContext
+Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type stubs
 
 STORE_CODES = {
     "duplicate": grpc.StatusCode.ALREADY_EXISTS,
@@ -76,9 +77,13 @@ class Servicer(pb_grpc.AgentServerServicer):
             instance = await self._host.build(factory, spec.name)
         except RemoteError as exc:
             failure = json.dumps(
-                {"agent": exc.agent, "address": exc.address, "exc_type": exc.exc_type,
-                 "message": f"building the agent failed: {exc.remote_message}",
-                 "traceback": exc.remote_traceback}
+                {
+                    "agent": exc.agent,
+                    "address": exc.address,
+                    "exc_type": exc.exc_type,
+                    "message": f"building the agent failed: {exc.remote_message}",
+                    "traceback": exc.remote_traceback,
+                }
             )
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -133,9 +138,14 @@ class Servicer(pb_grpc.AgentServerServicer):
     async def Call(self, request: pb.CallRequest, context: Context) -> pb.CallResponse:
         actor = await self._actor(request.agent, context)
         try:
-            self._host.call(actor, request)
+            entry = self._host.call(actor, request)
         except StoreError as exc:
             await _abort(context, STORE_CODES[exc.reason], exc.message, exc.reason)
+        if request.wait_ms:
+            await asyncio.wait((entry.future,), timeout=request.wait_ms / 1000)
+            if not entry.future.done():
+                return pb.CallResponse()  # still running: the caller fetches it later
+            return pb.CallResponse(outcome=entry.future.result())
         return pb.CallResponse()
 
     async def FetchResult(self, request: pb.FetchResultRequest, context: Context) -> pb.FetchResultResponse:
@@ -149,7 +159,9 @@ class Servicer(pb_grpc.AgentServerServicer):
         self._host.observe(actor, request)
         return pb.ObserveResponse()
 
-    async def GetServerInfo(self, request: pb.GetServerInfoRequest, context: Context) -> pb.GetServerInfoResponse:
+    async def GetServerInfo(
+        self, request: pb.GetServerInfoRequest, context: Context
+    ) -> pb.GetServerInfoResponse:
         server = self._server
         return pb.GetServerInfoResponse(
             server_id=server.server_id,
@@ -165,6 +177,8 @@ class Servicer(pb_grpc.AgentServerServicer):
         self._server.request_stop()
         return pb.ShutdownResponse()
 
-    async def StreamEvents(self, request: pb.StreamEventsRequest, context: Context) -> AsyncIterator[pb.Event]:
-        async for event in self._host.bus.subscribe(request.since_seq):
-            yield event
+    async def StreamEvents(
+        self, request: pb.StreamEventsRequest, context: Context
+    ) -> AsyncIterator[pb.EventBatch]:
+        async for batch in self._host.bus.subscribe(request.since_seq):
+            yield batch

@@ -96,7 +96,7 @@ class ResultStore:
     def _make_room(self) -> None:
         now = time.monotonic()
         excess = len(self._entries) - self._max + 1
-        victims = []
+        victims: list[tuple[str, Entry]] = []
         for task_id, entry in self._entries.items():
             expired = entry.done_at and now - entry.done_at > self._ttl
             if entry.done_at and (expired or len(victims) < excess):

@@ -1,0 +1,91 @@
+"""Agent classes the tests use; importable, so launchers in other processes can build them."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from agentnb import AgentBase, Msg
+
+
+class Echo(AgentBase):
+    """Replies with the content it got (None for no input)."""
+
+    def reply(self, x=None):
+        content = None if x is None else [m.content for m in x] if isinstance(x, list) else x.content
+        return Msg(self.name, content)
+
+
+class Shout(AgentBase):
+    def reply(self, x=None):
+        print("got", x.content)
+        return Msg(self.name, x.content.upper())
+
+
+class Counter(AgentBase):
+    """Counts its calls; state that must survive on the server."""
+
+    def __init__(self, name: str, start: int = 0) -> None:
+        super().__init__(name)
+        self.count = start
+
+    def reply(self, x=None):
+        self.count += 1
+        return Msg(self.name, self.count)
+
+
+class Timed(AgentBase):
+    """Works for ``seconds`` and reports when it ran, in which process."""
+
+    def __init__(self, name: str, seconds: float = 0.3) -> None:
+        super().__init__(name)
+        self.seconds = seconds
+
+    def reply(self, x=None):
+        start = time.time()
+        time.sleep(self.seconds)  # the work being timed, not a synchronisation
+        inputs = [] if x is None else [m.content for m in (x if isinstance(x, list) else [x])]
+        return Msg(self.name, {"start": start, "end": time.time(), "pid": os.getpid(), "inputs": inputs})
+
+
+class Turns(AgentBase):
+    """The seed's conversation: each turn adds one; says 'exit' at ``last``."""
+
+    def __init__(self, name: str, last: int = 6) -> None:
+        super().__init__(name)
+        self.last = last
+
+    def reply(self, x=None):
+        n = 0 if x is None else x.content
+        n += 1
+        return Msg(self.name, "exit" if n >= self.last else n)
+
+
+class Fails(AgentBase):
+    def reply(self, x=None):
+        raise ValueError(f"cannot handle {x.content!r}")
+
+
+class Gate(AgentBase):
+    """Blocks in reply until a file appears (a cross-process event for tests)."""
+
+    def __init__(self, name: str, path: str) -> None:
+        super().__init__(name)
+        self.path = path
+
+    def reply(self, x=None):
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return Msg(self.name, os.getpid())
+
+
+class Memory(AgentBase):
+    def reply(self, x=None):
+        return Msg(self.name, [m.content for m in self.memory])
+
+
+class PidReporter(AgentBase):
+    def reply(self, x=None):
+        return Msg(self.name, {"pid": os.getpid(), "thread": threading.get_ident()})
