@@ -17,6 +17,8 @@ Layers, and who may import whom (a module may import from the layers below it):
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 __version__ = "0.1.0"
 
 from ._agent import AgentBase
@@ -49,6 +51,17 @@ def shutdown() -> None:
     _get_session().shutdown()
 
 
+def graph(**options: _Any) -> _Any:
+    """The live dataflow graph of this session's calls, as a notebook widget.
+
+    Needs the ``notebook`` extra (ipywidgets; graphviz's ``dot`` for the
+    drawing). See :func:`agentnb.notebook._graph.graph` for the options.
+    """
+    from .notebook._graph import graph as _graph
+
+    return _graph(**options)
+
+
 __all__ = [
     "AgentBase",
     "AgentExistsError",
@@ -73,5 +86,6 @@ __all__ = [
     "ServerUnavailableError",
     "Timeouts",
     "__version__",
+    "graph",
     "shutdown",
 ]

@@ -28,9 +28,11 @@ class Event:
         caller: who made the call ("driver", or the calling agent's name).
         inputs: the placeholders the call consumed.
         timestamp: server time (``time.time()``).
-        preview: short preview of the reply or error.
+        preview: short preview of the call's direct input ("queued", when it
+            has no placeholder inputs), the reply ("done") or the error ("error").
         text: printed output ("output" events).
         seq: the server's sequence number of this event.
+        message_id: the reply's ``Msg.id`` ("done" events).
     """
 
     kind: str
@@ -43,3 +45,4 @@ class Event:
     preview: str = ""
     text: str = ""
     seq: int = 0
+    message_id: str = ""

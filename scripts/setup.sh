@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(graphviz)
+# graphviz: the graph widget's layout; chromium: the browser tests (Playwright drives it)
+APT_PACKAGES=(graphviz chromium)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do

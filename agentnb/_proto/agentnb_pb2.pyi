@@ -218,7 +218,7 @@ class StreamEventsRequest(_message.Message):
     def __init__(self, since_seq: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id")
+    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Event.Kind]
@@ -243,6 +243,7 @@ class Event(_message.Message):
     PREVIEW_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: Event.Kind
     task_id: str
@@ -253,7 +254,8 @@ class Event(_message.Message):
     preview: str
     text: str
     server_id: str
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ...) -> None: ...
+    message_id: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("events", "dropped")

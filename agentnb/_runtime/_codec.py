@@ -93,6 +93,7 @@ def decode_event(event: pb.Event, address: str) -> Event:
         preview=event.preview,
         text=event.text,
         seq=event.seq,
+        message_id=event.message_id,
     )
 
 

@@ -44,6 +44,9 @@ class Session:
         self._sync_clients: dict[tuple[str, str | None], SyncServerClient] = {}
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        #: Follow servers' event feeds (remote prints, states, the graph).
+        #: AGENTNB_TRACE=0 turns it off, e.g. to measure what tracing costs.
+        self.tracing = os.environ.get("AGENTNB_TRACE", "1") != "0"
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
@@ -96,6 +99,8 @@ class Session:
 
     def follow(self, address: str, token: str | None) -> None:
         """Start reading a server's event feed (once per server)."""
+        if not self.tracing:
+            return
 
         async def start() -> None:
             feed = self._feeds.get(address)

@@ -19,6 +19,9 @@ BATCH_WINDOW = 0.01
 class EventBus:
     """Numbers events, keeps the last ``history`` for late subscribers, fans out.
 
+    Events are made only while someone subscribes (a driver follows every
+    server it uses, unless it runs with ``AGENTNB_TRACE=0``).
+
     A slow subscriber never blocks the server: its queue is bounded, the oldest
     events are dropped, and its next batch says how many it missed.
     """
@@ -40,7 +43,10 @@ class EventBus:
         inputs: Iterable[pb.TaskRef] = (),
         preview: str = "",
         text: str = "",
+        message_id: str = "",
     ) -> None:
+        if not self._subscribers:
+            return  # nobody traces this server: events cost nothing
         self._seq += 1
         event = pb.Event(
             seq=self._seq,
@@ -53,6 +59,7 @@ class EventBus:
             preview=preview,
             text=text,
             server_id=self.server_id,
+            message_id=message_id,
         )
         self._history.append(event)
         for sub in self._subscribers:

@@ -138,8 +138,13 @@ class AgentHost:
         entry = self.store.register(request.task_id, actor.name)
         shape = "none" if request.no_input else "list" if request.as_list else "one"
         refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
-        self.bus.publish(Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs)
-        actor.post(Job(self._inputs(request.inputs), shape, request.task_id, entry))
+        inputs = self._inputs(request.inputs)
+        # the preview of a call's direct (non-placeholder) input, for graph edges from the caller
+        text = preview(inputs.result()[0].content) if inputs.done() and request.inputs else ""
+        self.bus.publish(
+            Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs, preview=text
+        )
+        actor.post(Job(inputs, shape, request.task_id, entry))
         return entry
 
     def observe(self, actor: Actor, request: pb.ObserveRequest) -> None:
@@ -206,7 +211,8 @@ class AgentHost:
             text = preview(f"{f.exc_type}: {f.message}", 200)
             self.bus.publish(Kind.ERROR, job.task_id, actor.name, preview=text)
         else:
-            self.bus.publish(Kind.DONE, job.task_id, actor.name, preview=text)
+            message_id = outcome.reply.id
+            self.bus.publish(Kind.DONE, job.task_id, actor.name, preview=text, message_id=message_id)
         self.store.finish(job.entry, outcome)
 
     def _reply_in_thread(self, actor: Actor, task_id: str, x: Any) -> tuple[pb.FetchResultResponse, str]:

@@ -1,0 +1,6 @@
+"""The notebook layer: session registry, output routing, reprs, magics, the graph widget.
+
+Runs in the driver (the notebook kernel). Imports IPython and ipywidgets
+lazily, so plain scripts never pay for them. Nothing in ``agentnb.server``
+imports this package.
+"""
