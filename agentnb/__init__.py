@@ -43,12 +43,20 @@ from ._events import Event, InputRef
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._session import get_session as _get_session
+from ._status import SessionStatus, status
 from .server import RpcAgentServerLauncher
 
 
 def shutdown() -> None:
     """Stop every server this session launched (launchers elsewhere are left alone)."""
     _get_session().shutdown()
+
+
+def load_ipython_extension(ipython: _Any) -> None:
+    """``%load_ext agentnb``: the ``%agentnb`` magics (status, stop, graph)."""
+    from .notebook._magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def graph(**options: _Any) -> _Any:
@@ -84,8 +92,10 @@ __all__ = [
     "RpcAgentServerLauncher",
     "ServerLaunchError",
     "ServerUnavailableError",
+    "SessionStatus",
     "Timeouts",
     "__version__",
     "graph",
     "shutdown",
+    "status",
 ]

@@ -70,6 +70,7 @@ class AgentBase:
         token: str | None = None,
         timeouts: Timeouts | None = None,
         limits: Limits | None = None,
+        fresh: bool = False,
     ) -> DistributedAgent:
         """Move this agent into a gRPC server process and return its distributed version.
 
@@ -86,6 +87,10 @@ class AgentBase:
                 the ``AGENTNB_TOKEN`` environment variable).
             timeouts: deadlines; see :class:`agentnb.Timeouts`.
             limits: size limits of a launched server; see :class:`agentnb.Limits`.
+            fresh: this session keeps one live agent per class, name and address:
+                calling ``to_dist`` again (a re-run cell) returns it, state kept,
+                rebuilt if its code or arguments changed. ``fresh=True`` stops
+                it and starts a new one.
 
         Returns:
             The distributed agent: calling it returns a placeholder message at once.
@@ -95,7 +100,7 @@ class AgentBase:
         options = DistOptions.build(
             host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits
         )
-        return DistributedAgent.create(self, options)
+        return DistributedAgent.create(self, options, fresh)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
@@ -15,14 +16,20 @@ from ._address import host_port, is_loopback
 from ._agent import AgentBase
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._context import current_task
-from ._errors import AgentExistsError, MessageError, RemoteError, ServerUnavailableError
+from ._errors import (
+    AgentExistsError,
+    AgentNotFoundError,
+    MessageError,
+    RemoteError,
+    ServerUnavailableError,
+)
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._proto import agentnb_pb2 as pb
 from ._runtime._client import ServerClient
 from ._runtime._codec import encode_msg
 from ._runtime._process import ServerProcess
-from ._runtime._recipe import agent_spec
+from ._runtime._recipe import agent_spec, fingerprint
 from ._runtime._session import Session, get_session
 from ._token import TOKEN_ENV, new_token
 
@@ -100,15 +107,92 @@ class DistributedAgent:
         self.address = ""
         self._token: str | None = None
         self.server: ServerProcess | None = None
+        self._fingerprint = fingerprint(agent)
+        self._key: tuple[Any, ...] = ()
         self._chain_lock = threading.Lock()
         self._last_ack: concurrent.futures.Future[None] | None = None
 
     @classmethod
-    def create(cls, agent: AgentBase, options: DistOptions) -> DistributedAgent:
-        dist = cls(agent, options, get_session())
+    def create(cls, agent: AgentBase, options: DistOptions, fresh: bool = False) -> DistributedAgent:
+        """The distributed version of ``agent``, reusing this session's live one if it can.
+
+        Same class, name and address as a live agent of this session (a
+        re-run notebook cell): that agent is returned, its state kept. If the
+        class code or constructor arguments changed, the live agent is rebuilt
+        in place (its state starts over) and a one-line notice says so.
+        ``fresh=True`` stops the live one and starts anew.
+        """
+        session = get_session()
+        if "ipykernel" in sys.modules:  # in a Jupyter kernel: cells get their output
+            from .notebook._kernel import activate
+
+            activate(session)
+        kind = type(agent)
+        key = (kind.__module__, kind.__qualname__, agent.name, options.host, options.port,
+               options.launch_server, options.local_mode)  # fmt: skip
+        with session.registry_lock:
+            live = session.registry.get(key)
+            if live is not None and (fresh or not live.alive()):
+                session.registry.pop(key)
+                if fresh:
+                    live.stop()
+                live = None
+            if live is None:
+                dist = session.registry[key] = cls(agent, options, session)
+                dist._key = key
+        if live is not None:
+            live._adopt(agent)
+            return live
         if not options.lazy_launch:
-            dist._ensure_started()
+            try:
+                dist._ensure_started()
+            except BaseException:
+                session.registry.pop(key, None)
+                raise
         return dist
+
+    def alive(self) -> bool:
+        """False once the server this session launched for it has exited (never blocks)."""
+        return self.server is None or not self.server.exited.is_set()
+
+    def _adopt(self, agent: AgentBase) -> None:
+        """A re-run ``to_dist``: keep the live agent, rebuilding it if its code or arguments changed."""
+        new = fingerprint(agent)
+        if new == self._fingerprint:
+            log.info("reattached to the live agent %r on %s", self.name, self.address or "(lazy)")
+            return
+        code_changed = new.split(":")[0] != self._fingerprint.split(":")[0]
+        self._agent, self._fingerprint = agent, new
+        self.class_name = type(agent).__qualname__
+        if not self.address:
+            return  # lazy and not started: it will start with the new code
+        opts = self._options
+
+        async def rebuild() -> None:
+            client = self._client()
+            code = True if self.server else (await client.info()).accepts_code
+            await client.create_agent(agent_spec(agent, self.address, code), replace=True)
+
+        self._session.run(rebuild(), opts.timeouts.control)
+        what = "the new code of its class" if code_changed else "new constructor arguments"
+        notice(f"agentnb: rebuilt agent {self.name!r} on {self.address} with {what} (its state starts over)")
+
+    def stop(self) -> None:
+        """Delete the agent from its server; stop the server if this session launched it for it alone."""
+        session = self._session
+        with session.registry_lock:
+            if session.registry.get(self._key) is self:
+                session.registry.pop(self._key)
+            others = any(d.server is self.server for d in session.registry.values())
+        if not self.address:
+            return
+        if self.server is not None and not others:
+            session.stop_server(self.server)
+        elif self.alive():
+            try:
+                session.run(self._client().delete_agent(self.name), self._options.timeouts.control)
+            except AgentNotFoundError:
+                pass
 
     # -- start ---------------------------------------------------------------
 
@@ -161,6 +245,7 @@ class DistributedAgent:
         request = pb.CallRequest(agent=self.name, task_id=uuid.uuid4().hex, caller=_caller())
         self._fill_inputs(request, x)
         placeholder = Placeholder(self, request)
+        self._session.remember_origin(request.task_id)
         with self._chain_lock:  # calls reach the server in the order they were made here
             placeholder._prev, self._last_ack = self._last_ack, placeholder._ack
         loop = self._session.loop.loop
@@ -254,6 +339,11 @@ class DistributedAgent:
         await asyncio.get_running_loop().run_in_executor(None, server.exited.wait, 2.0)
         return ServerUnavailableError(f"agent {self.name!r}: {exc}; {server.describe_exit()}")
 
+    def _repr_html_(self) -> str:
+        from .notebook._reprs import agent_html
+
+        return agent_html(self)
+
     def __repr__(self) -> str:
         where = self.address or ("not started (lazy_launch)" if self._options.lazy_launch else "starting")
         return f"<DistributedAgent {self.name!r} ({self.class_name}) on {where}>"
@@ -263,6 +353,11 @@ async def _after(prev: concurrent.futures.Future[None] | None) -> None:
     """Wait until the previous call to the same agent was acknowledged (or failed)."""
     if prev is not None and not prev.done():
         await asyncio.wait([asyncio.wrap_future(prev)])
+
+
+def notice(text: str) -> None:
+    """A one-line notice for the user (shown in the notebook cell that caused it)."""
+    print(text, file=sys.stdout, flush=True)
 
 
 def _caller() -> str:

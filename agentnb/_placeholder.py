@@ -173,6 +173,11 @@ class Placeholder(Msg):
 
     __hash__ = object.__hash__  # type: ignore[assignment]
 
+    def _repr_html_(self) -> str:
+        from .notebook._reprs import placeholder_html
+
+        return placeholder_html(self)
+
     def __repr__(self) -> str:
         state = self.state
         fetch = self._fetch

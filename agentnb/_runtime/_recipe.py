@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import marshal
+import uuid
 from typing import Any
 
 import cloudpickle
@@ -16,12 +18,35 @@ from .._proto import agentnb_pb2 as pb
 
 
 def source_hash(cls: type) -> str:
-    """A short hash of the class's source (empty if the source is unknown)."""
+    """A short hash of the class's code, to notice when a notebook cell edited it.
+
+    The source when Python can find it; otherwise (classes defined in a
+    notebook cell have no file) the bytecode of the methods defined on the
+    class and on its bases below AgentBase.
+    """
+    digest = hashlib.sha256()
     try:
-        source = inspect.getsource(cls)
+        digest.update(inspect.getsource(cls).encode())
     except (OSError, TypeError):
-        return ""
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+        for klass in cls.__mro__:
+            if klass is AgentBase or klass is object:
+                continue
+            digest.update(klass.__qualname__.encode())
+            for name, value in sorted(vars(klass).items()):
+                code = getattr(getattr(value, "__func__", value), "__code__", None)
+                if code is not None:
+                    digest.update(name.encode() + marshal.dumps(code))
+    return digest.hexdigest()[:16]
+
+
+def fingerprint(agent: AgentBase) -> str:
+    """Class code plus constructor arguments: what a rebuilt agent depends on."""
+    args, kwargs = agent._init_args
+    try:
+        arguments = hashlib.sha256(cloudpickle.dumps((args, sorted(kwargs.items())))).hexdigest()[:16]
+    except Exception:  # noqa: BLE001 - unpicklable arguments: treat every run as new
+        arguments = uuid.uuid4().hex
+    return f"{source_hash(type(agent))}:{arguments}"
 
 
 def importable(cls: type) -> bool:

@@ -11,7 +11,8 @@ import atexit
 import os
 import sys
 import threading
-from collections.abc import Coroutine
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
@@ -38,15 +39,29 @@ class Session:
         self.clients = ClientPool()
         self.states = TaskStates()
         self.listeners: list[Listener] = [print_output]
+        #: Set by the notebook layer: called in the caller's thread at each call,
+        #: it returns where that call came from (the cell), kept in ``origins``.
+        self.origin_hook: Callable[[], Any] | None = None
+        self.origins: OrderedDict[str, Any] = OrderedDict()
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
         self._feeds: dict[str, Feed] = {}
         self._sync_clients: dict[tuple[str, str | None], SyncServerClient] = {}
         self._lock = threading.Lock()
+        #: Live distributed agents by (module, class, name, host, port, launch, local).
+        self.registry: dict[tuple[Any, ...], Any] = {}
+        self.registry_lock = threading.RLock()
         self._pid = os.getpid()
         #: Follow servers' event feeds (remote prints, states, the graph).
         #: AGENTNB_TRACE=0 turns it off, e.g. to measure what tracing costs.
         self.tracing = os.environ.get("AGENTNB_TRACE", "1") != "0"
+
+    def remember_origin(self, task_id: str) -> None:
+        hook = self.origin_hook
+        if hook is not None:
+            self.origins[task_id] = hook()
+            if len(self.origins) > 100_000:
+                self.origins.popitem(last=False)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
@@ -109,10 +124,19 @@ class Session:
 
         self.run(start(), DEFAULT_TIMEOUTS.control)
 
+    def stop_server(self, server: ServerProcess, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        """Stop one server this session launched."""
+        with self._lock:
+            self.servers.pop(server.address, None)
+            self._by_bind = {k: v for k, v in self._by_bind.items() if v is not server}
+        server.stop(timeouts)
+
     def shutdown(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         """Stop every server this session launched; close channels and feeds."""
         if os.getpid() != self._pid:
             return
+        with self.registry_lock:
+            self.registry.clear()
         with self._lock:
             servers = list(self.servers.values())
             sync_clients = list(self._sync_clients.values())
@@ -139,7 +163,8 @@ class Session:
             pass
 
 
-_session: Session | None = None
+# Survive importlib.reload / %autoreload of this module: keep the live session.
+_session: Session | None = globals().get("_session")
 _session_lock = threading.Lock()
 
 

@@ -1,0 +1,51 @@
+"""``%load_ext agentnb`` adds ``%agentnb status | stop [name ...] | graph``."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+USAGE = "usage: %agentnb status | %agentnb stop [name ...] | %agentnb graph"
+
+
+@magics_class
+class AgentnbMagics(Magics):
+    @line_magic
+    def agentnb(self, line: str) -> Any:
+        """%agentnb status | stop [name ...] | graph"""
+        import agentnb
+
+        words = shlex.split(line)
+        command, args = (words[0], words[1:]) if words else ("status", [])
+        if command == "status":
+            return agentnb.status()
+        if command == "stop":
+            if not args:
+                agentnb.shutdown()
+                print("agentnb: stopped every server this session launched")
+                return None
+            return _stop(args)
+        if command == "graph":
+            return agentnb.graph()
+        raise ValueError(f"unknown %agentnb command {command!r}; {USAGE}")
+
+
+def _stop(names: list[str]) -> None:
+    from .._runtime._session import get_session
+
+    session = get_session()
+    with session.registry_lock:
+        found = [a for a in session.registry.values() if a.name in names]
+    missing = set(names) - {a.name for a in found}
+    if missing:
+        known = ", ".join(sorted({a.name for a in session.registry.values()})) or "none"
+        raise ValueError(f"no agent named {', '.join(sorted(missing))} in this session (agents: {known})")
+    for agent in found:
+        agent.stop()
+        print(f"agentnb: stopped agent {agent.name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(AgentnbMagics)

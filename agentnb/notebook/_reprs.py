@@ -1,0 +1,78 @@
+"""HTML reprs for agents, placeholders and the session. Local state only: never blocks."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+from .._message import _preview
+
+if TYPE_CHECKING:
+    from .._dist import DistributedAgent
+    from .._placeholder import Placeholder
+    from .._status import SessionStatus
+
+COLOURS = {
+    "sending": "#9e9e9e",
+    "queued": "#9e9e9e",
+    "running": "#1e88e5",
+    "done": "#43a047",
+    "error": "#e53935",
+    "not started": "#9e9e9e",
+    "server exited": "#e53935",
+}
+
+
+def _badge(state: str) -> str:
+    colour = COLOURS.get(state, "#9e9e9e")
+    return (
+        f'<span style="background:{colour};color:white;border-radius:3px;padding:0 4px;'
+        f'font-size:90%">{html.escape(state)}</span>'
+    )
+
+
+def agent_html(agent: DistributedAgent) -> str:
+    state = "not started" if not agent.address else "running" if agent.alive() else "server exited"
+    where = html.escape(agent.address or "(starts at the first call)")
+    pid = f", pid {agent.server.pid}" if agent.server is not None else ""
+    return (
+        f"<div><b>{html.escape(agent.name)}</b> <code>{html.escape(agent.class_name)}</code> "
+        f"on <code>{where}</code>{pid} {_badge(state)}</div>"
+    )
+
+
+def placeholder_html(p: Placeholder) -> str:
+    state = p.state
+    body = f"reply of <b>{html.escape(p.agent_name)}</b> {_badge(state)}"
+    fetch = p._fetch
+    if fetch is not None and fetch.done():
+        error = fetch.exception()
+        if error is None:
+            reply = fetch.result()
+            body += f": <code>{html.escape(_preview(reply.content, 200))}</code>"
+        else:
+            body += f": <code>{html.escape(str(error)[:300])}</code>"
+    elif state == "done":
+        body += " (read <code>.content</code> to fetch it)"
+    return f"<div>{body} <small>task {html.escape(p.task_id[:8])}</small></div>"
+
+
+def status_html(status: SessionStatus) -> str:
+    rows = "".join(
+        f"<tr><td><b>{html.escape(a.name)}</b></td><td><code>{html.escape(a.class_name)}</code></td>"
+        f"<td><code>{html.escape(a.address or '-')}</code></td><td>{_badge(a.state)}</td></tr>"
+        for a in status.agents
+    )
+    servers = "".join(
+        f"<tr><td><code>{html.escape(s.address)}</code></td><td>{s.pid}</td>"
+        f"<td>{_badge('running' if s.alive else 'server exited')} {html.escape(s.exit)}</td>"
+        f"<td>{html.escape(', '.join(s.agents) or '-')}</td></tr>"
+        for s in status.servers
+    )
+    return (
+        "<div><b>agentnb session</b>"
+        "<table><tr><th>agent</th><th>class</th><th>address</th><th>state</th></tr>"
+        f"{rows}</table>"
+        "<table><tr><th>server</th><th>pid</th><th>state</th><th>agents</th></tr>"
+        f"{servers}</table></div>"
+    )
