@@ -8,6 +8,7 @@ stops every server this session launched; servers it merely attached to
 from __future__ import annotations
 
 import atexit
+import concurrent.futures
 import os
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._events import Event
+from .._token import new_token
 from ._client import ClientPool, ServerClient, SyncServerClient
 from ._feed import Feed, Listener, TaskStates
 from ._loop import LoopThread
@@ -46,6 +48,9 @@ class Session:
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
         self._feeds: dict[str, Feed] = {}
+        self._spare: tuple[tuple[Any, ...], concurrent.futures.Future[ServerProcess]] | None = None
+        #: Keep one server started ahead for the next to_dist() (notebooks turn it on).
+        self.keep_spare = False
         self._sync_clients: dict[tuple[str, str | None], SyncServerClient] = {}
         self._lock = threading.Lock()
         #: Live distributed agents by (module, class, name, host, port, launch, local).
@@ -93,24 +98,63 @@ class Session:
         limits: Limits,
         timeouts: Timeouts,
     ) -> ServerProcess:
-        """Start a server, or return the running one this session launched on that explicit port."""
+        """Start a server, or return the running one this session launched on that explicit port.
+
+        With ``keep_spare`` (on in notebooks), a server for the default case
+        (any free port) is started ahead in the background, so the next
+        ``to_dist()`` takes a ready one instead of waiting for a process start.
+        """
         with self._lock:
             if port:
                 existing = self._by_bind.get((host, port))
                 if existing is not None and not existing.exited.is_set():
                     return existing
-            server = spawn(
-                host,
-                port or 0,
-                advertise,
-                token,
-                limits,
-                timeouts,
-                lambda fn: self.loop.call(fn, timeouts.launch),
-            )
+            server = None if port else self._take_spare((host, advertise, limits), timeouts)
+            if server is None:
+                server = self._spawn(host, port or 0, advertise, token, limits, timeouts)
             self.servers[server.address] = server
             self._by_bind[(host, server.port)] = server
-            return server
+        if self.keep_spare and not port:
+            self._start_spare((host, advertise, limits), timeouts)
+        return server
+
+    def _spawn(
+        self, host: str, port: int, advertise: str | None, token: str, limits: Limits, timeouts: Timeouts
+    ) -> ServerProcess:
+        return spawn(
+            host, port, advertise, token, limits, timeouts, lambda fn: self.loop.call(fn, timeouts.launch)
+        )
+
+    def _take_spare(self, key: tuple[Any, ...], timeouts: Timeouts) -> ServerProcess | None:
+        """The spare server if it suits (waiting for it if it is still starting), else None."""
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        spare_key, future = spare
+        if spare_key != key:
+            threading.Thread(target=_stop_when_started, args=(future,), daemon=True).start()
+            return None
+        try:
+            server = future.result(timeouts.launch)
+        except BaseException:  # noqa: BLE001 - a spare that failed to start is not used
+            return None
+        return None if server.exited.is_set() else server
+
+    def _start_spare(self, key: tuple[Any, ...], timeouts: Timeouts) -> None:
+        with self._lock:
+            if self._spare is not None:
+                return
+            future: concurrent.futures.Future[ServerProcess] = concurrent.futures.Future()
+            self._spare = (key, future)
+        host, advertise, limits = key
+
+        def start() -> None:
+            try:
+                future.set_result(self._spawn(host, 0, advertise, new_token(), limits, timeouts))
+            except BaseException as exc:  # noqa: BLE001 - a failed spare is simply not used
+                future.set_exception(exc)
+
+        threading.Thread(target=start, name="agentnb-spare", daemon=True).start()
 
     def follow(self, address: str, token: str | None) -> None:
         """Start reading a server's event feed (once per server)."""
@@ -138,6 +182,9 @@ class Session:
         with self.registry_lock:
             self.registry.clear()
         with self._lock:
+            spare, self._spare = self._spare, None
+            if spare is not None:
+                _stop_when_started(spare[1], timeouts)
             servers = list(self.servers.values())
             sync_clients = list(self._sync_clients.values())
             self._sync_clients.clear()
@@ -164,6 +211,16 @@ class Session:
 
 
 # Survive importlib.reload / %autoreload of this module: keep the live session.
+def _stop_when_started(
+    future: concurrent.futures.Future[ServerProcess], timeouts: Timeouts = DEFAULT_TIMEOUTS
+) -> None:
+    try:
+        server = future.result(timeouts.launch)
+    except BaseException:  # noqa: BLE001 - it never started: nothing to stop
+        return
+    server.stop(timeouts)
+
+
 _session: Session | None = globals().get("_session")
 _session_lock = threading.Lock()
 

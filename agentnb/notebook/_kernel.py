@@ -4,6 +4,7 @@
   cell's parent header, and printed lines from that call are written with that
   parent (ipykernel >= 7 sends background-thread output to the *latest* cell
   otherwise).
+* A spare server is kept started ahead, so ``to_dist()`` in a cell is fast.
 * ``asyncio.run(main())`` works in a cell: the kernel's loop is already running,
   so asyncio is made reentrant with ``nest_asyncio2`` (the maintained fork;
   the original package is archived and, under ipykernel 7.4, silently dropped
@@ -65,6 +66,7 @@ def activate(session: Session) -> bool:
     session.origin_hook = shell.get_parent
     listeners = session.listeners
     listeners[:] = [CellOutput(shell, session) if x is print_output else x for x in listeners]
+    session.keep_spare = True  # the next to_dist() in a cell takes a server started ahead
     enable_nested_asyncio()
     return True
 
