@@ -118,10 +118,11 @@ def test_the_stop_button_does_not_kill_servers(kernel: Kernel, tmp_path) -> None
 
 PRINTER = """
 from agentnb import AgentBase, Msg
-import os, time
+import logging, os, time
 class Printer(AgentBase):
     def reply(self, x=None):
         print("working on", x.content)
+        logging.getLogger("printer").warning("careful with %s", x.content)
         if x.content == "later":
             while not os.path.exists({gate!r}):
                 time.sleep(0.01)
@@ -136,6 +137,7 @@ def test_remote_print_shows_in_the_calling_cell_even_while_another_runs(kernel: 
     kernel.execute(PRINTER.format(gate=str(gate)))
     now = kernel.execute('p(Msg("user", "now")).content')
     kernel.wait_for_output(now, "[P] working on now")
+    kernel.wait_for_output(now, "[P] WARNING printer: careful with now")  # logging too
     later = kernel.execute('pending = p(Msg("user", "later"))')
     kernel.wait_for_output(later, "[P] working on later")
     # another cell is running while the agent prints its second line

@@ -66,6 +66,7 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         limits=Limits(max_message_bytes=args.max_message_bytes),
         agent_class=args.agent_class,
         agent_kwargs=json.loads(args.agent_kwargs),
+        own_process=True,
     )
 
 
@@ -84,6 +85,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
         accepts_code=data["accepts_code"],
         advertise_host=data.get("advertise_host"),
         limits=Limits(**data.get("limits", {})),
+        own_process=True,
     )
     return config, int(data["parent_pid"])
 

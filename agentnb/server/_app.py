@@ -42,6 +42,8 @@ class ServerConfig:
         limits: size and retention limits.
         agent_class: an agent to create at start (a class or "module:Class").
         agent_kwargs: its constructor's keyword arguments.
+        own_process: the server is the whole process (``python -m agentnb.server``),
+            not a launcher's thread in someone else's program.
     """
 
     host: str = "127.0.0.1"
@@ -52,6 +54,7 @@ class ServerConfig:
     limits: Limits = DEFAULT_LIMITS
     agent_class: Any = None
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
+    own_process: bool = False
 
 
 class AgentServer:
@@ -96,6 +99,7 @@ class AgentServer:
         pb_grpc.add_AgentServerServicer_to_server(Servicer(self), self._grpc)
         await self._grpc.start()
         _output.install()
+        _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
             await self._create_configured_agent()
         log.info("agentnb server %s listening on %s", self.server_id, self.address)

@@ -9,6 +9,7 @@ go to the stream that was there before (the server log, or a notebook cell).
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import threading
 from typing import TextIO
@@ -69,3 +70,40 @@ def flush_task() -> None:
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, TaskOutput):
             stream.flush_task()
+
+
+class TaskLogHandler(logging.Handler):
+    """Log records made while running a reply become that task's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        task = current_task()
+        if task is not None:
+            try:
+                task.emit(self.format(record) + "\n")
+            except Exception:  # noqa: BLE001 - logging must never raise
+                self.handleError(record)
+
+
+def _not_in_task(record: logging.LogRecord) -> bool:
+    return current_task() is None
+
+
+def install_logging(exclusive: bool) -> None:
+    """Route replies' log records to their task (idempotent).
+
+    Args:
+        exclusive: this process is a server (``python -m agentnb.server``): keep
+            replies' records out of its own log, they go to the caller instead.
+    """
+    root = logging.getLogger()
+    with _lock:
+        if any(isinstance(h, TaskLogHandler) for h in root.handlers):
+            return
+        if exclusive:
+            for handler in root.handlers:
+                handler.addFilter(_not_in_task)
+        root.addHandler(TaskLogHandler())
