@@ -78,21 +78,26 @@ class ServerProcess:
         )
 
     def stop(self, timeouts: Timeouts) -> None:
-        """Wait for a graceful exit, then SIGTERM, then SIGKILL; each stage bounded."""
+        """Wait for a graceful exit, then SIGTERM, then SIGKILL; each stage bounded.
+
+        The log of a server that stopped cleanly is deleted; others are kept
+        for the error messages that point at them.
+        """
         if self.proc.stdin is not None and not self.proc.stdin.closed:
             try:
                 self.proc.stdin.close()  # the lifeline: the server stops when it closes
             except OSError:
                 pass
-        if self.exited.wait(timeouts.stop):
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.kill(self.pid, sig)
-            except ProcessLookupError:
-                return
-            if self.exited.wait(timeouts.stop):
-                return
+        if not self.exited.wait(timeouts.stop):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.kill(self.pid, sig)
+                except ProcessLookupError:
+                    break
+                if self.exited.wait(timeouts.stop):
+                    break
+        if self.returncode == 0:
+            pathlib.Path(self.log_path).unlink(missing_ok=True)
 
 
 def spawn(
