@@ -25,9 +25,8 @@ from ._errors import (
 )
 from ._message import Msg
 from ._placeholder import Placeholder
-from ._proto import agentnb_pb2 as pb
 from ._runtime._client import ServerClient
-from ._runtime._codec import encode_msg
+from ._runtime._codec import Ref, call_request, encode_inputs, observe_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import agent_spec, fingerprint
 from ._runtime._session import Session, get_session
@@ -217,7 +216,7 @@ class DistributedAgent:
             address = host_port(opts.host, opts.port)
             token = opts.token or os.environ.get(TOKEN_ENV) or None
 
-        async def create() -> pb.CreateAgentResponse:
+        async def create() -> Any:
             client = session.client(address, token, opts.limits, opts.timeouts)
             code = accepts_code if server else (await client.info()).accepts_code
             return await client.create_agent(agent_spec(self._agent, address, code), replace=False)
@@ -242,8 +241,8 @@ class DistributedAgent:
     def __call__(self, x: Any = None) -> Placeholder:
         """Send ``x`` (a Msg, a placeholder, a list of them, or None); returns at once."""
         self._ensure_started()
-        request = pb.CallRequest(agent=self.name, task_id=uuid.uuid4().hex, caller=_caller())
-        self._fill_inputs(request, x)
+        shape, inputs = self._inputs(x)
+        request = call_request(self.name, uuid.uuid4().hex, _caller(), shape, inputs)
         placeholder = Placeholder(self, request)
         self._session.remember_origin(request.task_id)
         with self._chain_lock:  # calls reach the server in the order they were made here
@@ -259,8 +258,7 @@ class DistributedAgent:
     def observe(self, x: Any) -> None:
         """Add messages to the remote agent's memory (in mailbox order)."""
         self._ensure_started()
-        request = pb.ObserveRequest(agent=self.name)
-        self._fill_inputs(request, x)
+        request = observe_request(self.name, self._inputs(x)[1])
         ack: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._chain_lock:
             prev, self._last_ack = self._last_ack, ack
@@ -274,26 +272,26 @@ class DistributedAgent:
 
         self._session.run(send(), self._options.timeouts.control)
 
-    def _fill_inputs(self, request: Any, x: Any) -> None:
+    def _inputs(self, x: Any) -> tuple[str, list[Any]]:
+        """How ``reply`` receives ``x`` ("none", "one" or "list") and the encoded inputs."""
         if x is None:
-            if isinstance(request, pb.CallRequest):
-                request.no_input = True
-            return
+            return "none", []
         items = list(x) if isinstance(x, (list, tuple)) else [x]
-        if isinstance(request, pb.CallRequest):
-            request.as_list = isinstance(x, (list, tuple))
-        limit = self._options.limits.max_message_bytes
+        parts: list[Msg | Ref] = []
         for i, item in enumerate(items):
-            where = f"input {i} to agent {self.name!r}" if len(items) > 1 else f"input to agent {self.name!r}"
             if isinstance(item, Placeholder):
-                address, task_id, agent = item._ref()
-                request.inputs.add().ref.CopyFrom(pb.TaskRef(address=address, task_id=task_id, agent=agent))
+                parts.append(item._ref())
             elif isinstance(item, Msg):
-                request.inputs.add().message.CopyFrom(encode_msg(item, limit, where))
+                parts.append(item)
             else:
+                where = (
+                    f"input {i} to agent {self.name!r}" if len(items) > 1 else f"input to agent {self.name!r}"
+                )
                 raise MessageError(
                     f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )
+        shape = "list" if isinstance(x, (list, tuple)) else "one"
+        return shape, encode_inputs(parts, self._options.limits.max_message_bytes, self.name)
 
     async def _send(self, placeholder: Placeholder) -> None:
         """Send a call from the loop, after the previous call to this agent was acknowledged."""
@@ -307,7 +305,7 @@ class DistributedAgent:
         else:
             placeholder._ack.set_result(None)
 
-    def call_and_wait(self, request: pb.CallRequest, wait: float) -> Msg | RemoteError | None:
+    def call_and_wait(self, request: Any, wait: float) -> Msg | RemoteError | None:
         """Send a call from the caller's thread and wait for its outcome (one round trip)."""
         opts = self._options
         client = self._session.sync_client(self.address, self._token, opts.limits, opts.timeouts)

@@ -71,5 +71,5 @@ def test_the_layers_import_only_what_the_dependency_rule_allows() -> None:
             assert not any(n.startswith("agentnb.notebook") for n in names), rel
         else:  # the facade: no gRPC, no stubs except through the runtime
             assert "grpc" not in names, rel
-        if rel.parts[0] not in ("server", "_runtime") and rel.name != "_dist.py":
+        if rel.parts[0] not in ("server", "_runtime"):
             assert not any(n.startswith("agentnb._proto") for n in names), rel

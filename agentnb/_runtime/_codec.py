@@ -59,6 +59,35 @@ def decode_msg(msg: pb.Message) -> Msg:
     )
 
 
+#: A placeholder as it travels: (producing server's address, task id, agent name).
+Ref = tuple[str, str, str]
+
+
+def encode_inputs(items: list[Msg | Ref], max_bytes: int, agent: str) -> list[pb.Input]:
+    """Encode a call's inputs: messages inline, placeholders as references."""
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, Msg):
+            where = f"input {i} to agent {agent!r}" if len(items) > 1 else f"input to agent {agent!r}"
+            out.append(pb.Input(message=encode_msg(item, max_bytes, where)))
+        else:
+            address, task_id, producer = item
+            out.append(pb.Input(ref=pb.TaskRef(address=address, task_id=task_id, agent=producer)))
+    return out
+
+
+def call_request(agent: str, task_id: str, caller: str, shape: str, inputs: list[pb.Input]) -> pb.CallRequest:
+    """A Call; ``shape`` is how reply receives the inputs: "none", "one" or "list"."""
+    return pb.CallRequest(
+        agent=agent, task_id=task_id, caller=caller, inputs=inputs,
+        no_input=shape == "none", as_list=shape == "list",
+    )  # fmt: skip
+
+
+def observe_request(agent: str, inputs: list[pb.Input]) -> pb.ObserveRequest:
+    return pb.ObserveRequest(agent=agent, inputs=inputs)
+
+
 def encode_failure(failure: RemoteError) -> pb.Failure:
     return pb.Failure(
         agent=failure.agent,
