@@ -6,10 +6,14 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from .._proto import agentnb_pb2 as pb
 
 Kind = pb.Event.Kind
+
+#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id)
+_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str]
 
 #: A subscriber gets at most one batch per this many seconds: one write for
 #: many events under load, and still well inside the graph's 50 ms budget.
@@ -29,7 +33,7 @@ class EventBus:
     def __init__(self, server_id: str, history: int = 10_000, queue: int = 10_000) -> None:
         self.server_id = server_id
         self._seq = 0
-        self._history: deque[pb.Event] = deque(maxlen=history)
+        self._history: deque[_Raw] = deque(maxlen=history)
         self._queue_size = queue
         self._subscribers: set[_Subscriber] = set()
 
@@ -48,19 +52,10 @@ class EventBus:
         if not self._subscribers:
             return  # nobody traces this server: events cost nothing
         self._seq += 1
-        event = pb.Event(
-            seq=self._seq,
-            kind=kind,
-            task_id=task_id,
-            agent=agent,
-            caller=caller,
-            inputs=list(inputs),
-            timestamp=time.time(),
-            preview=preview,
-            text=text,
-            server_id=self.server_id,
-            message_id=message_id,
-        )
+        # a plain tuple now; the proto is built when a batch goes out, off the call's path
+        event: _Raw = (
+            self._seq, kind, task_id, agent, caller, tuple(inputs), time.time(), preview, text, message_id
+        )  # fmt: skip
         self._history.append(event)
         for sub in self._subscribers:
             sub.put(event)
@@ -73,11 +68,11 @@ class EventBus:
     async def subscribe(self, since_seq: int) -> AsyncIterator[pb.EventBatch]:
         sub = _Subscriber(self._queue_size)
         for event in self._history:
-            if event.seq > since_seq:
+            if event[0] > since_seq:
                 sub.put(event)
         self._subscribers.add(sub)
         try:
-            while (batch := await sub.next_batch()) is not None:
+            while (batch := await sub.next_batch(self.server_id)) is not None:
                 yield batch
         finally:
             self._subscribers.discard(sub)
@@ -85,13 +80,13 @@ class EventBus:
 
 class _Subscriber:
     def __init__(self, size: int) -> None:
-        self._queue: deque[pb.Event] = deque()
+        self._queue: deque[_Raw] = deque()
         self._size = size
         self._dropped = 0
         self._ready = asyncio.Event()
         self._closed = False
 
-    def put(self, event: pb.Event) -> None:
+    def put(self, event: _Raw) -> None:
         if len(self._queue) >= self._size:
             self._queue.popleft()
             self._dropped += 1
@@ -102,7 +97,7 @@ class _Subscriber:
         self._closed = True
         self._ready.set()
 
-    async def next_batch(self) -> pb.EventBatch | None:
+    async def next_batch(self, server_id: str) -> pb.EventBatch | None:
         while not self._queue:
             if self._closed:
                 return None
@@ -110,7 +105,15 @@ class _Subscriber:
             await self._ready.wait()
         if not self._closed:
             await asyncio.sleep(BATCH_WINDOW)  # let a burst gather into one write
-        batch = pb.EventBatch(events=list(self._queue), dropped=self._dropped)
+        batch = pb.EventBatch(events=[_proto(e, server_id) for e in self._queue], dropped=self._dropped)
         self._queue.clear()
         self._dropped = 0
         return batch
+
+
+def _proto(raw: _Raw, server_id: str) -> pb.Event:
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id = raw
+    return pb.Event(
+        seq=seq, kind=kind, task_id=task_id, agent=agent, caller=caller, inputs=inputs,
+        timestamp=timestamp, preview=preview, text=text, server_id=server_id, message_id=message_id,
+    )  # fmt: skip
