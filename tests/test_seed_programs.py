@@ -8,6 +8,8 @@ import sys
 
 from agents import Timed, Turns
 
+import agentnb
+
 
 def test_the_conversation_loop_runs_until_exit() -> None:
     a = Turns(name="A").to_dist()
@@ -87,6 +89,10 @@ def test_the_two_machine_program_with_launchers(tmp_path) -> None:
             x = b(x)
         assert x.name == "B"
         assert a.server is None and b.server is None  # attached, not launched
+        agentnb.shutdown()  # stops what this driver launched: nothing here
+        assert all(p.poll() is None for p in procs)
+        a2 = Turns(name="A").to_dist(host="127.0.0.2", port=ip_a_port, launch_server=False)
+        assert a2(None).content == 1  # the launcher still serves
     finally:
         os.environ.pop("AGENTNB_TOKEN", None)
         for p in procs:
