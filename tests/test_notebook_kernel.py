@@ -97,7 +97,7 @@ def test_servers_exit_when_the_kernel_shuts_down_or_restarts(kernel: Kernel) -> 
     pids = eval(kernel.execute(SERVERS).value())
     kernel.km.restart_kernel(now=False)
     assert all(wait_for_exit(pid, 5) for pid in pids), "a server outlived its kernel's restart"
-    kernel.kc.wait_for_ready(timeout=60)
+    # no kc.wait_for_ready() here: it reads IOPub, which the reader thread owns
     pids = eval(kernel.execute(SERVERS).value())
     kernel.shutdown(now=False)
     assert all(wait_for_exit(pid, 5) for pid in pids), "a server outlived its kernel's shutdown"
