@@ -16,6 +16,8 @@ TimeoutError`` and ``except ConnectionError`` keep working::
     │   └── MessageTooLargeError              ... because it is over the size limit
     ├── CallTimeoutError (TimeoutError)       a result was not ready in time
     ├── ProtocolError (RuntimeError)          any other transport failure
+    ├── GraphvizError (RuntimeError)          graphviz could not lay the graph out
+    │   └── GraphvizMissingError              ... because it is not installed
     └── RemoteError                           a remote ``reply`` raised
 
 Exceptions cross process boundaries, so each passes all its constructor
@@ -71,6 +73,14 @@ class CallTimeoutError(AgentnbError, TimeoutError):
 
 class ProtocolError(AgentnbError, RuntimeError):
     """Any other failure of the transport."""
+
+
+class GraphvizError(AgentnbError, RuntimeError):
+    """Graphviz could not lay the graph out (missing, failed or too slow)."""
+
+
+class GraphvizMissingError(GraphvizError):
+    """The graphviz program is not on PATH."""
 
 
 class RemoteError(AgentnbError):

@@ -33,6 +33,8 @@ class Event:
         text: printed output ("output" events).
         seq: the server's sequence number of this event.
         message_id: the reply's ``Msg.id`` ("done" events).
+        direct_inputs: how many inputs came as messages from the caller rather
+            than as placeholders ("queued" events).
     """
 
     kind: str
@@ -46,3 +48,4 @@ class Event:
     text: str = ""
     seq: int = 0
     message_id: str = ""
+    direct_inputs: int = 0

@@ -218,7 +218,7 @@ class StreamEventsRequest(_message.Message):
     def __init__(self, since_seq: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id")
+    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Event.Kind]
@@ -244,6 +244,7 @@ class Event(_message.Message):
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_INPUTS_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: Event.Kind
     task_id: str
@@ -255,7 +256,8 @@ class Event(_message.Message):
     text: str
     server_id: str
     message_id: str
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ...) -> None: ...
+    direct_inputs: int
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("events", "dropped")

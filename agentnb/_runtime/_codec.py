@@ -123,6 +123,7 @@ def decode_event(event: pb.Event, address: str) -> Event:
         text=event.text,
         seq=event.seq,
         message_id=event.message_id,
+        direct_inputs=event.direct_inputs,
     )
 
 

@@ -7,6 +7,7 @@ stops every server this session launched; servers it merely attached to
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
 import os
@@ -199,6 +200,12 @@ class Session:
             t.join(3 * timeouts.stop + 1)
 
         async def close() -> None:
+            # The servers are stopping: let their feeds deliver what they still
+            # hold (a reply's last printed lines), briefly, before closing.
+            stopped = {server.address for server in servers}
+            ending = [f.task for address, f in self._feeds.items() if address in stopped]
+            if ending:
+                await asyncio.wait(ending, timeout=1.0)
             for feed in self._feeds.values():
                 feed.task.cancel()
             self._feeds.clear()

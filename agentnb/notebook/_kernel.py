@@ -67,6 +67,9 @@ def activate(session: Session) -> bool:
     listeners = session.listeners
     listeners[:] = [CellOutput(shell, session) if x is print_output else x for x in listeners]
     session.keep_spare = True  # the next to_dist() in a cell takes a server started ahead
+    from ._graph import install_event_log
+
+    install_event_log(session)  # so a graph() made after some calls still shows them
     enable_nested_asyncio()
     return True
 

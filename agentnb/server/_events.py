@@ -12,8 +12,8 @@ from .._proto import agentnb_pb2 as pb
 
 Kind = pb.Event.Kind
 
-#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id)
-_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str]
+#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct_inputs)
+_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int]
 
 #: A subscriber gets at most one batch per this many seconds: one write for
 #: many events under load, and still well inside the graph's 50 ms budget.
@@ -48,13 +48,15 @@ class EventBus:
         preview: str = "",
         text: str = "",
         message_id: str = "",
+        direct_inputs: int = 0,
     ) -> None:
         if not self._subscribers:
             return  # nobody traces this server: events cost nothing
         self._seq += 1
         # a plain tuple now; the proto is built when a batch goes out, off the call's path
         event: _Raw = (
-            self._seq, kind, task_id, agent, caller, tuple(inputs), time.time(), preview, text, message_id
+            self._seq, kind, task_id, agent, caller, tuple(inputs), time.time(), preview, text, message_id,
+            direct_inputs,
         )  # fmt: skip
         self._history.append(event)
         for sub in self._subscribers:
@@ -112,8 +114,9 @@ class _Subscriber:
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:
-    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id = raw
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct = raw
     return pb.Event(
         seq=seq, kind=kind, task_id=task_id, agent=agent, caller=caller, inputs=inputs,
         timestamp=timestamp, preview=preview, text=text, server_id=server_id, message_id=message_id,
+        direct_inputs=direct,
     )  # fmt: skip

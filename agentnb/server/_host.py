@@ -138,12 +138,14 @@ class AgentHost:
         entry = self.store.register(request.task_id, actor.name)
         shape = "none" if request.no_input else "list" if request.as_list else "one"
         refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
+        direct = [i.message for i in request.inputs if i.WhichOneof("kind") == "message"]
         inputs = self._inputs(request.inputs)
-        # the preview of a call's direct (non-placeholder) input, for graph edges from the caller
-        text = preview(inputs.result()[0].content) if inputs.done() and request.inputs else ""
+        # the preview of a call's first direct (non-placeholder) input, for the caller's graph edge
+        text = preview(decode_msg(direct[0]).content) if direct else ""
         self.bus.publish(
-            Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs, preview=text
-        )
+            Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs, preview=text,
+            direct_inputs=len(direct),
+        )  # fmt: skip
         actor.post(Job(inputs, shape, request.task_id, entry))
         return entry
 

@@ -1,0 +1,423 @@
+"""The dataflow model behind ``agentnb.graph()``: agents as nodes, messages as edges.
+
+Plain Python (no widget, no IPython), fed with :class:`agentnb.Event` objects
+from the driver session's listeners (so one model sees one session: the
+servers this driver follows), and testable from recorded event sequences.
+
+* A **call** is one task: queued, running, then done or error.
+* A **message** is one input of a call. A call to X that consumed placeholders
+  carries one message from each placeholder's producing agent to X (its
+  preview is that producer's reply); a call whose input came straight from
+  its caller (one or more ``Msg``, or no input at all) carries one message
+  caller -> X (``caller`` is ``"driver"`` or the calling agent). A message's
+  state is the state of the call that consumes it.
+* An **edge** groups the messages between two agents (``group=True``, with a
+  count), or is one message (``group=False``). Its state is the state of its
+  latest message.
+* A **node** is an agent (or the driver) that an edge touches or that has a
+  call in progress. Its state: running if any of its calls runs, else queued
+  if any waits, else the outcome of its last call (done or error), else idle.
+
+Events from different servers arrive in any order (a consumer's "queued" may
+come before its producer's), and replays repeat them: applying an event is
+idempotent and order-independent per task (states only move forward).
+
+Versions: ``version`` changes with anything visible; ``shape_version`` only
+when a node or edge appears or disappears; ``label_version`` when an edge
+gains or loses a label. A renderer lays the graph out again only when the
+shape (or label presence) changed, and recolours otherwise.
+
+Thread safety: :meth:`GraphModel.apply` runs on the driver's loop thread;
+:meth:`GraphModel.snapshot` returns an immutable view for any other thread.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import asdict
+from typing import Any
+
+from .._events import Event, InputRef
+from ._graph_views import DRIVER, STATES, EdgeView, MessageView, ModelOptions, NodeView, Snapshot, edge_label
+
+__all__ = [
+    "DRIVER",
+    "STATES",
+    "EdgeView",
+    "GraphModel",
+    "MessageView",
+    "ModelOptions",
+    "NodeView",
+    "Snapshot",
+]
+
+_RANK = {"queued": 0, "running": 1, "done": 2, "error": 2}
+
+
+class _Call:
+    __slots__ = (
+        "task_id", "agent", "address", "caller", "state", "known", "input_preview",
+        "queued_at", "started_at", "finished_at", "reply", "message_id", "error", "messages",
+    )  # fmt: skip
+
+    def __init__(self, task_id: str, agent: str, address: str) -> None:
+        self.task_id, self.agent, self.address = task_id, agent, address
+        self.caller = ""
+        self.state = ""
+        self.known = False  # its "queued" event (with caller and inputs) was seen
+        self.input_preview = self.reply = self.message_id = self.error = ""
+        self.queued_at: float | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.messages: list[_Message] = []
+
+
+class _Message:
+    __slots__ = ("seq", "source", "target", "call", "source_task", "preview", "message_id", "ready_at",
+                 "edge")  # fmt: skip
+
+    def __init__(self, seq: int, source: str, call: _Call, source_task: str) -> None:
+        self.seq, self.source, self.target, self.call = seq, source, call.agent, call
+        self.source_task = source_task
+        self.preview = self.message_id = ""
+        self.ready_at: float | None = None
+        self.edge: _Edge | None = None  # None once out of scope
+
+    def view(self) -> MessageView:
+        c = self.call
+        return MessageView(self.source, self.target, c.task_id, self.source_task, c.state or "queued",
+                           self.preview, self.message_id, self.ready_at, c.queued_at, c.started_at,
+                           c.finished_at, c.error)  # fmt: skip
+
+
+class _Edge:
+    __slots__ = ("key", "source", "target", "count", "counts", "latest", "labelled", "cached")
+
+    def __init__(self, key: tuple[Any, ...], source: str, target: str) -> None:
+        self.key, self.source, self.target = key, source, target
+        self.count = 0
+        self.counts = dict.fromkeys(STATES, 0)
+        self.latest: _Message | None = None
+        self.labelled = False
+        self.cached: EdgeView | None = None  # the view, until something changes
+
+    def view(self) -> EdgeView:
+        if self.cached is None:
+            m = self.latest
+            assert m is not None
+            state, label = m.call.state or "queued", edge_label(m.preview, self.count)
+            self.cached = EdgeView(self.key, self.source, self.target, state, self.count, dict(self.counts),
+                                   label, m.view())  # fmt: skip
+        return self.cached
+
+
+class _Node:
+    __slots__ = (
+        "name",
+        "address",
+        "counts",
+        "last",
+        "edges",
+        "present",
+        "last_reply",
+        "last_error",
+        "cached",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.address = ""
+        self.counts = dict.fromkeys(STATES, 0)  # queued/running: now; done/error: in total
+        self.last = ""
+        self.edges = 0
+        self.present = False
+        self.last_reply = self.last_error = ""
+        self.cached: NodeView | None = None  # the view, until something changes
+
+    @property
+    def state(self) -> str:
+        counts = self.counts
+        return "running" if counts["running"] else "queued" if counts["queued"] else self.last or "idle"
+
+    def view(self) -> NodeView:
+        if self.cached is None:
+            c = self.counts
+            self.cached = NodeView(self.name, self.state, self.address, c["queued"], c["running"], c["done"],
+                                   c["error"], self.last_reply, self.last_error)  # fmt: skip
+        return self.cached
+
+
+class GraphModel:
+    """Agents and the messages between them, built from call lifecycle events."""
+
+    def __init__(self, options: ModelOptions | None = None) -> None:
+        self.options = options or ModelOptions()
+        self._scope_size = self.options.scope()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self._waiting: OrderedDict[str, list[_Message]] = OrderedDict()  # producer task -> its messages
+        self._nodes: dict[str, _Node] = {}
+        self._edges: dict[Hashable, _Edge] = {}
+        self._scope: deque[_Message] = deque()
+        self._log: deque[_Message] = deque(maxlen=self.options.keep)
+        self._seq = 0
+        self.version = self.shape_version = self.label_version = 0
+
+    # -- feeding -----------------------------------------------------------
+
+    def apply(self, event: Event) -> bool:
+        """Merge one event; True if anything visible changed. Cheap; call from any thread."""
+        if event.kind not in _RANK or not event.task_id:
+            return False
+        with self._lock:
+            call = self._apply(event)
+            if call is None:
+                return False
+            self._touch(call)
+            self.version += 1
+            self._changed.notify_all()
+            return True
+
+    def extend(self, events: Iterable[Event]) -> bool:
+        """Merge many events (a recording, a replay); True if anything changed."""
+        changed = False
+        for event in events:
+            changed = self.apply(event) or changed
+        return changed
+
+    def _apply(self, event: Event) -> _Call | None:
+        """Merge an event into its call; the call if anything changed, else None."""
+        call = self._calls.get(event.task_id)
+        if call is None:
+            call = self._calls[event.task_id] = _Call(event.task_id, event.agent, event.address)
+            self._node(event.agent).address = event.address
+            if len(self._calls) > self.options.calls:
+                self._calls.popitem(last=False)
+        if event.kind == "queued":
+            if call.known:
+                return None  # a repeat (a replayed feed)
+            call.known = True
+            call.caller, call.input_preview = event.caller or DRIVER, event.preview
+            call.queued_at = event.timestamp
+            if not call.state:
+                self._move(call, "queued")
+            self._add_messages(call, event.inputs, event.direct_inputs)
+            return call
+        if event.kind == "running":  # its time counts even when it arrives after the outcome
+            moved, late = self._move(call, "running"), call.started_at is None
+            call.started_at = event.timestamp if late else call.started_at
+            return call if moved or late else None
+        if not self._move(call, event.kind):
+            return None
+        self._finish(call, event)
+        return call
+
+    def _touch(self, call: _Call) -> None:
+        """Drop the cached views a change to this call may have made stale."""
+        self._node(call.agent).cached = None
+        for msg in call.messages:
+            if msg.edge is not None:
+                msg.edge.cached = None
+
+    def _move(self, call: _Call, state: str) -> bool:
+        """Move a call forward to ``state`` (never back); update its node and edges."""
+        old = call.state
+        if old and _RANK[state] <= _RANK[old]:
+            return False
+        call.state = state
+        node = self._node(call.agent)
+        if old:
+            node.counts[old] -= 1
+        node.counts[state] += 1
+        for msg in call.messages:  # none yet for a new call
+            if msg.edge is not None:
+                msg.edge.counts[old] -= 1
+                msg.edge.counts[state] += 1
+        self._presence(node)
+        return True
+
+    def _finish(self, call: _Call, event: Event) -> None:
+        node = self._node(call.agent)
+        call.finished_at = event.timestamp
+        node.last = event.kind
+        if event.kind == "done":
+            call.reply = node.last_reply = event.preview
+            call.message_id = event.message_id
+        else:
+            call.error = node.last_error = event.preview
+        for msg in self._waiting.pop(call.task_id, ()):
+            self._carry(msg, call)
+
+    def _carry(self, msg: _Message, producer: _Call) -> None:
+        """The message now carries its producer's outcome (reply preview, id, time)."""
+        msg.preview = producer.reply if producer.state == "done" else f"error: {producer.error}"
+        msg.message_id, msg.ready_at = producer.message_id, producer.finished_at
+        if msg.edge is not None:
+            msg.edge.cached = None
+            if msg.edge.latest is msg:
+                self._relabel(msg.edge)
+
+    def _add_messages(self, call: _Call, inputs: tuple[InputRef, ...], direct: int) -> None:
+        sources = [(ref.agent, ref.task_id) for ref in inputs]
+        if direct or not inputs:  # messages straight from the caller, or no input at all
+            sources.append((call.caller, ""))
+        for source, source_task in sources:
+            self._seq += 1
+            msg = _Message(self._seq, source, call, source_task)
+            if not source_task:
+                msg.preview, msg.ready_at = call.input_preview, call.queued_at
+            else:
+                producer = self._calls.get(source_task)
+                if producer is not None and producer.state in ("done", "error"):
+                    self._carry(msg, producer)
+                else:
+                    self._waiting.setdefault(source_task, []).append(msg)
+                    if len(self._waiting) > self.options.calls:
+                        self._waiting.popitem(last=False)
+            call.messages.append(msg)
+            self._log.append(msg)
+            self._enter_scope(msg)
+
+    # -- scope: edges and nodes ------------------------------------------------
+
+    def _enter_scope(self, msg: _Message) -> None:
+        key: tuple[Any, ...] = (msg.source, msg.target)
+        if not self.options.group:
+            key += (msg.seq,)
+        edge = self._edges.get(key)
+        if edge is None:
+            edge = self._edges[key] = _Edge(key, msg.source, msg.target)
+            self.shape_version += 1
+            for name in (msg.source, msg.target):
+                node = self._node(name)
+                node.edges += 1
+                self._presence(node)
+        edge.count += 1
+        edge.cached = None
+        edge.counts[msg.call.state or "queued"] += 1
+        edge.latest, msg.edge = msg, edge
+        self._relabel(edge)
+        size = self._scope_size
+        if size is not None:
+            self._scope.append(msg)
+            while len(self._scope) > size:
+                self._leave_scope(self._scope.popleft())
+
+    def _leave_scope(self, msg: _Message) -> None:
+        edge, msg.edge = msg.edge, None
+        if edge is None:
+            return
+        edge.count -= 1
+        edge.cached = None
+        edge.counts[msg.call.state or "queued"] -= 1
+        if edge.count:
+            return
+        del self._edges[edge.key]
+        self.shape_version += 1
+        for name in (edge.source, edge.target):
+            node = self._node(name)
+            node.edges -= 1
+            self._presence(node)
+
+    def _relabel(self, edge: _Edge) -> None:
+        assert edge.latest is not None
+        labelled = bool(edge_label(edge.latest.preview, edge.count))
+        if labelled != edge.labelled:
+            edge.labelled = labelled
+            self.label_version += 1
+
+    def _node(self, name: str) -> _Node:
+        node = self._nodes.get(name)
+        if node is None:
+            node = self._nodes[name] = _Node(name)
+        return node
+
+    def _presence(self, node: _Node) -> None:
+        present = node.edges > 0 or node.counts["queued"] + node.counts["running"] > 0
+        if present != node.present:
+            node.present = present
+            self.shape_version += 1
+
+    # -- reading -------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """An immutable view of what the graph shows now."""
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> Snapshot:
+        nodes = tuple(n.view() for n in self._nodes.values() if n.present)
+        edges = tuple(e.view() for e in self._edges.values())
+        return Snapshot(nodes, edges, self.version, self.shape_version, self.label_version, self._seq)
+
+    def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> Snapshot:
+        """Block until ``predicate(snapshot)`` holds (checked at each change).
+
+        Raises:
+            TimeoutError: it did not hold within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(snap := self._snapshot()):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"the graph did not reach the expected state in {timeout} s: {snap}")
+                self._changed.wait(remaining)
+            return snap
+
+    def messages(self) -> list[MessageView]:
+        """The last ``keep`` messages, oldest first (in and out of scope)."""
+        with self._lock:
+            return [m.view() for m in self._log]
+
+    def as_dict(self, messages: bool = False) -> dict[str, Any]:
+        """The graph as plain data: nodes, edges (and the kept messages)."""
+        snap = self.snapshot()
+        out: dict[str, Any] = {
+            "version": snap.version,
+            "shape_version": snap.shape_version,
+            "nodes": [dict(asdict(n), calls=n.calls) for n in snap.nodes],
+            "edges": [asdict(e) for e in snap.edges],
+        }
+        if messages:
+            out["messages"] = [asdict(m) for m in self.messages()]
+        return out
+
+    def to_json(self, messages: bool = False, **dumps: Any) -> str:
+        """:meth:`as_dict` as JSON text."""
+        return json.dumps(self.as_dict(messages), **dumps)
+
+    def to_dot(self, **render: Any) -> str:
+        """The graph as graphviz DOT source (``render``: :class:`RenderOptions` fields)."""
+        from ._graph_render import RenderOptions, dot_source
+
+        return dot_source(self.snapshot(), RenderOptions(**render))
+
+    def to_svg(self, **render: Any) -> str:
+        """The graph laid out as SVG by graphviz, in this thread (raises GraphvizError without it)."""
+        from ._graph_render import GraphRenderer, RenderOptions
+
+        return GraphRenderer(RenderOptions(**render)).svg(self.snapshot())
+
+    def clear(self) -> None:
+        """Forget everything (the next snapshot is empty; versions keep counting up)."""
+        with self._lock:
+            self._calls.clear()
+            self._waiting.clear()
+            self._nodes.clear()
+            self._edges.clear()
+            self._scope.clear()
+            self._log.clear()
+            self.version += 1
+            self.shape_version += 1
+            self._changed.notify_all()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            shown = sum(n.present for n in self._nodes.values())
+            return f"<GraphModel {shown} agents, {len(self._edges)} edges, {self._seq} messages>"
