@@ -214,6 +214,10 @@ def test_magics_show_status_and_stop_agents(kernel: Kernel) -> None:
     assert "agent 'A'" not in status and "agent 'B'" in status
     bad = kernel.execute("%agentnb stop Z", allow_errors=True)
     assert "no agent named Z" in bad.errors[0]["evalue"]
+    graph = kernel.execute(
+        "b(None).content\ng = %agentnb graph\ng.wait_for(lambda s: len(s.nodes) == 2, 30)\ntype(g).__name__"
+    )
+    assert graph.value() == "'LiveGraph'"
 
 
 def test_reattach_is_fast(kernel: Kernel) -> None:
