@@ -137,3 +137,27 @@ def test_shutdown_stops_every_server_the_session_launched() -> None:
     agentnb.shutdown()
     assert all(s.exited.is_set() for s in servers)
     assert get_session().servers == {}
+
+
+def test_malformed_requests_are_refused_and_the_server_keeps_serving() -> None:
+    import grpc
+
+    from agentnb._proto import agentnb_pb2 as pb
+
+    e = Echo(name="E").to_dist()
+    auth = (("authorization", f"Bearer {e.server.token}"),)
+    with grpc.insecure_channel(e.address) as channel:
+        raw = channel.unary_unary("/agentnb.v1.AgentServer/Call")
+        with pytest.raises(grpc.RpcError) as garbage:
+            raw(b"\xff\xff\xffnot a protobuf", metadata=auth, timeout=10)
+        assert garbage.value.code() != grpc.StatusCode.OK
+        bad_json = pb.CallRequest(agent="E", task_id="t1")
+        bad_json.inputs.add().message.CopyFrom(pb.Message(name="user", content_json="{not json"))
+        call = channel.unary_unary(
+            "/agentnb.v1.AgentServer/Call", request_serializer=pb.CallRequest.SerializeToString
+        )
+        with pytest.raises(grpc.RpcError) as malformed:
+            call(bad_json, metadata=auth, timeout=10)
+        assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "input 0 to agent 'E' from 'user' is malformed" in malformed.value.details()
+    assert e(Msg("user", "still serving")).content == "still serving"

@@ -43,20 +43,19 @@ def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
     return out
 
 
-def decode_msg(msg: pb.Message) -> Msg:
-    if msg.WhichOneof("content") == "content_bytes":
-        content: Any = msg.content_bytes
-    else:
-        content = json.loads(msg.content_json) if msg.content_json else None
-    return Msg(
-        msg.name,
-        content,
-        msg.role,
-        url=json.loads(msg.url_json) if msg.url_json else None,
-        metadata=json.loads(msg.metadata_json) if msg.metadata_json else None,
-        id=msg.id,
-        timestamp=msg.timestamp,
-    )
+def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
+    """Decode a Msg; raise MessageError naming ``where`` if its JSON fields are malformed."""
+    try:
+        if msg.WhichOneof("content") == "content_bytes":
+            content: Any = msg.content_bytes
+        else:
+            content = json.loads(msg.content_json) if msg.content_json else None
+        url = json.loads(msg.url_json) if msg.url_json else None
+        metadata = json.loads(msg.metadata_json) if msg.metadata_json else None
+    except ValueError as exc:
+        problem = f"its JSON does not parse ({exc})"
+        raise MessageError(f"{where} from {msg.name!r} is malformed: {problem}") from exc
+    return Msg(msg.name, content, msg.role, url=url, metadata=metadata, id=msg.id, timestamp=msg.timestamp)
 
 
 #: A placeholder as it travels: (producing server's address, task id, agent name).

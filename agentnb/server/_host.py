@@ -135,35 +135,45 @@ class AgentHost:
     # -- calls --------------------------------------------------------------
 
     def call(self, actor: Actor, request: pb.CallRequest) -> Entry:
+        """Queue a call; a malformed input raises MessageError before anything is queued."""
+        decoded = self._decode(request.inputs, actor.name)
         entry = self.store.register(request.task_id, actor.name)
         shape = "none" if request.no_input else "list" if request.as_list else "one"
         refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
-        direct = [i.message for i in request.inputs if i.WhichOneof("kind") == "message"]
-        inputs = self._inputs(request.inputs)
+        inputs = self._inputs(request.inputs, decoded)
         # the preview of a call's first direct (non-placeholder) input, for the caller's graph edge
-        text = preview(decode_msg(direct[0]).content) if direct else ""
+        text = preview(next(iter(decoded.values())).content) if decoded else ""
         self.bus.publish(
             Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs, preview=text,
-            direct_inputs=len(direct),
+            direct_inputs=len(decoded),
         )  # fmt: skip
         actor.post(Job(inputs, shape, request.task_id, entry))
         return entry
 
     def observe(self, actor: Actor, request: pb.ObserveRequest) -> None:
-        actor.post(Job(self._inputs(request.inputs), "list"))
+        actor.post(Job(self._inputs(request.inputs, self._decode(request.inputs, actor.name)), "list"))
 
-    def _inputs(self, inputs: Any) -> asyncio.Future[list[Msg]]:
+    @staticmethod
+    def _decode(inputs: Any, agent: str) -> dict[int, Msg]:
+        """The inputs sent as messages, decoded, by position."""
+        return {
+            i: decode_msg(item.message, f"input {i} to agent {agent!r}")
+            for i, item in enumerate(inputs)
+            if item.WhichOneof("kind") == "message"
+        }
+
+    def _inputs(self, inputs: Any, decoded: dict[int, Msg]) -> asyncio.Future[list[Msg]]:
         """Start resolving a call's inputs now; plain messages need no task at all."""
-        if any(i.WhichOneof("kind") == "ref" for i in inputs):
-            return self.loop.create_task(self._resolve(inputs))
+        if len(decoded) < len(inputs):
+            return self.loop.create_task(self._resolve(inputs, decoded))
         ready: asyncio.Future[list[Msg]] = self.loop.create_future()
-        ready.set_result([decode_msg(i.message) for i in inputs])
+        ready.set_result([decoded[i] for i in range(len(inputs))])
         return ready
 
-    async def _resolve(self, inputs: Any) -> list[Msg]:
-        async def one(item: pb.Input) -> Msg:
-            if item.WhichOneof("kind") == "message":
-                return decode_msg(item.message)
+    async def _resolve(self, inputs: Any, decoded: dict[int, Msg]) -> list[Msg]:
+        async def one(i: int, item: pb.Input) -> Msg:
+            if i in decoded:
+                return decoded[i]
             ref = item.ref
             try:
                 if ref.address == self.address:
@@ -185,7 +195,7 @@ class AgentHost:
                 raise outcome
             return outcome
 
-        return list(await asyncio.gather(*(one(i) for i in inputs)))
+        return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(inputs))))
 
     async def run_job(self, actor: Actor, job: Job) -> None:
         try:

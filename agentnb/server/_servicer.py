@@ -12,7 +12,7 @@ import cloudpickle
 import grpc
 
 from .. import __version__
-from .._errors import RemoteError
+from .._errors import MessageError, RemoteError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime._client import FAILURE_KEY, REASON_KEY
@@ -141,6 +141,8 @@ class Servicer(pb_grpc.AgentServerServicer):
             entry = self._host.call(actor, request)
         except StoreError as exc:
             await _abort(context, STORE_CODES[exc.reason], exc.message, exc.reason)
+        except MessageError as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if request.wait_ms:
             await asyncio.wait((entry.future,), timeout=request.wait_ms / 1000)
             if not entry.future.done():
@@ -156,7 +158,10 @@ class Servicer(pb_grpc.AgentServerServicer):
 
     async def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:
         actor = await self._actor(request.agent, context)
-        self._host.observe(actor, request)
+        try:
+            self._host.observe(actor, request)
+        except MessageError as exc:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return pb.ObserveResponse()
 
     async def GetServerInfo(
