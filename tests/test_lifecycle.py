@@ -145,3 +145,16 @@ def test_the_command_line_server_hosts_an_importable_agent() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_launcher_reads_its_token_from_a_file_or_the_environment(tmp_path, monkeypatch) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-a-file\n")
+    with RpcAgentServerLauncher(Echo, {"name": "E"}, host="127.0.0.1", token_file=token_file) as server:
+        e = Echo(name="E").to_dist(port=server.port, launch_server=False, token="from-a-file")
+        assert e(Msg("user", "file")).content == "file"
+    monkeypatch.setenv("AGENTNB_TOKEN", "from-the-env")
+    with RpcAgentServerLauncher(Echo, {"name": "E"}, host="127.0.0.1") as server:
+        assert server.token == "from-the-env"
+        e = Echo(name="E").to_dist(port=server.port, launch_server=False)  # token from the env too
+        assert e(Msg("user", "env")).content == "env"
