@@ -176,16 +176,20 @@ class DistributedAgent:
         what = "the new code of its class" if code_changed else "new constructor arguments"
         notice(f"agentnb: rebuilt agent {self.name!r} on {self.address} with {what} (its state starts over)")
 
+    def _shares(self, server: ServerProcess) -> bool:
+        """Whether another live agent of this session uses ``server``."""
+        with self._session.registry_lock:
+            return any(d.server is server for d in self._session.registry.values() if d is not self)
+
     def stop(self) -> None:
         """Delete the agent from its server; stop the server if this session launched it for it alone."""
         session = self._session
         with session.registry_lock:
             if session.registry.get(self._key) is self:
                 session.registry.pop(self._key)
-            others = any(d.server is self.server for d in session.registry.values())
         if not self.address:
             return
-        if self.server is not None and not others:
+        if self.server is not None and not self._shares(self.server):
             session.stop_server(self.server)
         elif self.alive():
             try:
@@ -221,7 +225,12 @@ class DistributedAgent:
             code = accepts_code if server else (await client.info()).accepts_code
             return await client.create_agent(agent_spec(self._agent, address, code), replace=False)
 
-        response = session.run(create(), opts.timeouts.control)
+        try:
+            response = session.run(create(), opts.timeouts.control)
+        except BaseException:
+            if server is not None and not self._shares(server):
+                session.stop_server(server)  # launched for this agent alone: do not leave it behind
+            raise
         if server is not None and not response.created:
             raise AgentExistsError(
                 f"an agent named {self.name!r} already runs on the server at {address}; "

@@ -89,3 +89,15 @@ class Memory(AgentBase):
 class PidReporter(AgentBase):
     def reply(self, x=None):
         return Msg(self.name, {"pid": os.getpid(), "thread": threading.get_ident()})
+
+
+class Homebody(AgentBase):
+    """Refuses to be built anywhere but in the process given: fails on a server."""
+
+    def __init__(self, name: str, home_pid: int) -> None:
+        super().__init__(name)
+        if os.getpid() != home_pid:
+            raise RuntimeError("I only live in my home process")
+
+    def reply(self, x=None):
+        return Msg(self.name, "home")

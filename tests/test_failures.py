@@ -161,3 +161,15 @@ def test_malformed_requests_are_refused_and_the_server_keeps_serving() -> None:
         assert malformed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "input 0 to agent 'E' from 'user' is malformed" in malformed.value.details()
     assert e(Msg("user", "still serving")).content == "still serving"
+
+
+def test_a_constructor_that_fails_on_the_server_is_a_remote_error() -> None:
+    from agents import Homebody
+
+    with pytest.raises(RemoteError) as info:
+        Homebody(name="H", home_pid=os.getpid()).to_dist()
+    err = info.value
+    assert err.agent == "H" and err.exc_type == "RuntimeError"
+    assert "building the agent failed: I only live in my home process" in str(err)
+    assert "raise RuntimeError" in err.remote_traceback
+    assert get_session().servers == {}  # the server launched for it was stopped
