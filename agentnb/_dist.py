@@ -26,7 +26,7 @@ from ._errors import (
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._client import ServerClient
-from ._runtime._codec import Ref, call_request, encode_inputs, observe_request
+from ._runtime._codec import Ref, call_request, encode_inputs, input_label, observe_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import agent_spec, fingerprint
 from ._runtime._session import Session, get_session
@@ -167,12 +167,10 @@ class DistributedAgent:
             return  # lazy and not started: it will start with the new code
         opts = self._options
 
-        async def rebuild() -> None:
-            client = self._client()
-            code = True if self.server else (await client.info()).accepts_code
-            await client.create_agent(agent_spec(agent, self.address, code), replace=True)
-
-        self._session.run(rebuild(), opts.timeouts.control)
+        self._session.run(
+            self._create_remote(self.address, self._token, self.server is not None, True),
+            opts.timeouts.control,
+        )
         what = "the new code of its class" if code_changed else "new constructor arguments"
         notice(f"agentnb: rebuilt agent {self.name!r} on {self.address} with {what} (its state starts over)")
 
@@ -213,20 +211,17 @@ class DistributedAgent:
                 bind = "0.0.0.0"
             advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
             server = session.launch(bind, opts.port, advertise, new_token(), opts.limits, opts.timeouts)
-            address, token, accepts_code = server.address, server.token, True
+            address, token = server.address, server.token
         else:
             assert opts.port is not None
             server = None
             address = host_port(opts.host, opts.port)
             token = opts.token or os.environ.get(TOKEN_ENV) or None
 
-        async def create() -> Any:
-            client = session.client(address, token, opts.limits, opts.timeouts)
-            code = accepts_code if server else (await client.info()).accepts_code
-            return await client.create_agent(agent_spec(self._agent, address, code), replace=False)
-
         try:
-            response = session.run(create(), opts.timeouts.control)
+            response = session.run(
+                self._create_remote(address, token, server is not None, False), opts.timeouts.control
+            )
         except BaseException:
             if server is not None and not self._shares(server):
                 session.stop_server(server)  # launched for this agent alone: do not leave it behind
@@ -240,6 +235,14 @@ class DistributedAgent:
             log.info("attached to the running agent %r on %s", self.name, address)
         self.address, self._token, self.server = address, token, server
         session.follow(address, token)
+
+    async def _create_remote(self, address: str, token: str | None, launched: bool, replace: bool) -> Any:
+        """Build the agent on its server (runs on the loop, which owns the channels): as code
+        on servers this session launched (they accept it), else by a recipe the server accepts."""
+        opts = self._options
+        client = self._session.client(address, token, opts.limits, opts.timeouts)
+        accepts_code = launched or (await client.info()).accepts_code
+        return await client.create_agent(agent_spec(self._agent, address, accepts_code), replace=replace)
 
     def _client(self) -> ServerClient:
         opts = self._options
@@ -293,9 +296,7 @@ class DistributedAgent:
             elif isinstance(item, Msg):
                 parts.append(item)
             else:
-                where = (
-                    f"input {i} to agent {self.name!r}" if len(items) > 1 else f"input to agent {self.name!r}"
-                )
+                where = input_label(i, len(items), self.name)
                 raise MessageError(
                     f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )

@@ -62,12 +62,17 @@ def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
 Ref = tuple[str, str, str]
 
 
+def input_label(index: int, count: int, agent: str) -> str:
+    """How errors name one of a call's inputs."""
+    return f"input {index} to agent {agent!r}" if count > 1 else f"input to agent {agent!r}"
+
+
 def encode_inputs(items: list[Msg | Ref], max_bytes: int, agent: str) -> list[pb.Input]:
     """Encode a call's inputs: messages inline, placeholders as references."""
     out = []
     for i, item in enumerate(items):
         if isinstance(item, Msg):
-            where = f"input {i} to agent {agent!r}" if len(items) > 1 else f"input to agent {agent!r}"
+            where = input_label(i, len(items), agent)
             out.append(pb.Input(message=encode_msg(item, max_bytes, where)))
         else:
             address, task_id, producer = item

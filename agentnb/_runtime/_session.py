@@ -184,8 +184,6 @@ class Session:
             self.registry.clear()
         with self._lock:
             spare, self._spare = self._spare, None
-            if spare is not None:
-                _stop_when_started(spare[1], timeouts)
             servers = list(self.servers.values())
             sync_clients = list(self._sync_clients.values())
             self._sync_clients.clear()
@@ -194,6 +192,8 @@ class Session:
         for client in sync_clients:
             client.close()
         threads = [threading.Thread(target=s.stop, args=(timeouts,)) for s in servers]
+        if spare is not None:  # stopped beside the others, never while holding the lock
+            threads.append(threading.Thread(target=_stop_when_started, args=(spare[1], timeouts)))
         for t in threads:
             t.start()
         for t in threads:
@@ -217,7 +217,6 @@ class Session:
             pass
 
 
-# Survive importlib.reload / %autoreload of this module: keep the live session.
 def _stop_when_started(
     future: concurrent.futures.Future[ServerProcess], timeouts: Timeouts = DEFAULT_TIMEOUTS
 ) -> None:
@@ -228,6 +227,7 @@ def _stop_when_started(
     server.stop(timeouts)
 
 
+# Survive importlib.reload / %autoreload of this module: keep the live session.
 _session: Session | None = globals().get("_session")
 _session_lock = threading.Lock()
 
