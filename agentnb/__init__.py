@@ -1,17 +1,23 @@
 """agentnb: distributed multi-agent programs, written and watched from a notebook.
 
-Layers, and who may import whom (a module may import from the layers below it):
+Layers, and who may import whom (tests/test_public_api.py checks it):
 
-* the public facade: the small top-level modules (``_message``, ``_agent``,
-  ``_dist``, ``_placeholder``, ``_errors``, ``_config``); cells and scripts use
-  these. They never touch gRPC objects directly.
+* core: ``_message``, ``_errors``, ``_config``, ``_events``, ``_context``,
+  ``_address``, ``_token``: plain data and errors every layer uses; they
+  import only each other.
 * ``agentnb._runtime``: the driver's async core. One background event-loop
-  thread owns every gRPC channel; the facade submits coroutines to it.
-  ``_runtime._client`` is the one place where gRPC errors become agentnb errors.
+  thread owns every gRPC channel; a call's life is owned by ``_calls`` and
+  ``_link``. ``_runtime._client`` is the one place where gRPC errors become
+  agentnb errors. It imports core and the stubs, never the facade.
+* the facade: ``_agent``, ``_dist``, ``_placeholder``, ``_status``, ``_html``;
+  cells and scripts use these. They use the runtime, never gRPC or the stubs.
 * ``agentnb.server``: code that runs in a server process (``python -m
-  agentnb.server``) or in a launcher's thread. It shares the codec and client
-  (for server-to-server fetches) with the runtime, and never imports the
+  agentnb.server``) or a launcher's threads. It hosts agents (``_agent``),
+  shares the codec and clients with the runtime, and never imports the
   notebook layer.
+* ``agentnb.notebook``: the kernel integration, magics and the graph. Only
+  this package root imports it: in a Jupyter kernel, importing agentnb turns
+  it on (output in the calling cell, reentrant asyncio).
 * ``agentnb._proto``: generated stubs, imported only by ``_runtime`` and ``server``.
 """
 
@@ -29,6 +35,7 @@ from ._errors import (
     AgentnbError,
     AgentNotFoundError,
     AuthenticationError,
+    CallCancelledError,
     CallTimeoutError,
     CodeNotAcceptedError,
     GraphvizError,
@@ -46,7 +53,11 @@ from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._session import get_session as _get_session
 from ._status import SessionStatus, status
+from .notebook import _kernel as _kernel
+from .notebook._graph import graph
 from .server import RpcAgentServerLauncher
+
+_kernel.install(_get_session())
 
 
 def shutdown() -> None:
@@ -56,20 +67,9 @@ def shutdown() -> None:
 
 def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext agentnb``: the ``%agentnb`` magics (status, stop, graph)."""
-    from .notebook._magics import load_ipython_extension as load
+    from .notebook._magics import load_ipython_extension as load  # IPython loads lazily
 
     load(ipython)
-
-
-def graph(**options: _Any) -> _Any:
-    """The live dataflow graph of this session's calls, as a notebook widget.
-
-    Needs the ``notebook`` extra (ipywidgets; graphviz's ``dot`` for the
-    drawing). See :func:`agentnb.notebook._graph.graph` for the options.
-    """
-    from .notebook._graph import graph as _graph
-
-    return _graph(**options)
 
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "AgentNotFoundError",
     "AgentnbError",
     "AuthenticationError",
+    "CallCancelledError",
     "CallTimeoutError",
     "CodeNotAcceptedError",
     "DistributedAgent",

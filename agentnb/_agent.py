@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ._config import Limits, Timeouts
+from ._dist import DistOptions, DistributedAgent
 from ._message import Msg
-
-if TYPE_CHECKING:
-    from ._config import Limits, Timeouts
-    from ._dist import DistributedAgent
+from ._placeholder import Placeholder
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
 Input = Msg | list[Msg] | None
@@ -95,8 +94,6 @@ class AgentBase:
         Returns:
             The distributed agent: calling it returns a placeholder message at once.
         """
-        from ._dist import DistOptions, DistributedAgent
-
         options = DistOptions.build(
             host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits
         )
@@ -108,8 +105,6 @@ class AgentBase:
 
 def _resolve(x: Any) -> Any:
     """Replace placeholders by the messages they stand for (blocking)."""
-    from ._placeholder import Placeholder
-
     if isinstance(x, Placeholder):
         return x.result()
     if isinstance(x, (list, tuple)):

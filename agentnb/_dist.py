@@ -1,43 +1,39 @@
-"""``DistributedAgent``: an agent living in a server process, called from here."""
+"""``DistributedAgent``: an agent living in a server process, called from here.
+
+This module keeps a distributed agent's options, its place in the session's
+registry, and its start and stop. What happens to a call after it is made
+belongs to the runtime (:mod:`agentnb._runtime._calls`, :mod:`._link`).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import os
-import sys
 import threading
-import uuid
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._address import host_port, is_loopback
-from ._agent import AgentBase
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._context import current_task
-from ._errors import (
-    AgentExistsError,
-    AgentNotFoundError,
-    MessageError,
-    RemoteError,
-    ServerUnavailableError,
-)
+from ._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
+from ._html import agent_html
 from ._message import Msg
 from ._placeholder import Placeholder
-from ._runtime._client import ServerClient
-from ._runtime._codec import Ref, call_request, encode_inputs, input_label, observe_request
+from ._runtime._calls import Call
+from ._runtime._codec import input_label, message_input
+from ._runtime._link import Pending, ServerLink
+from ._runtime._ops import call_request, create_op, define_op, delete_op, observe_op
 from ._runtime._process import ServerProcess
-from ._runtime._recipe import agent_spec, fingerprint
+from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
 from ._token import TOKEN_ENV, new_token
 
-log = logging.getLogger("agentnb")
+if TYPE_CHECKING:
+    from ._agent import AgentBase
 
-#: How long a call waits before the loop sends it. A placeholder read within
-#: this window is sent by the reading thread with its reply in the same round
-#: trip (``Placeholder.result``); a call nobody reads goes out after it.
-SEND_WINDOW = 0.0005
+log = logging.getLogger("agentnb")
 
 
 @dataclass(frozen=True)
@@ -78,15 +74,9 @@ class DistOptions:
                 "on loopback; pass local_mode=False to listen on all interfaces"
             )
         return cls(
-            host,
-            port,
-            launch_server,
-            local_mode,
-            lazy_launch,
-            token,
-            timeouts or DEFAULT_TIMEOUTS,
-            limits or DEFAULT_LIMITS,
-        )
+            host, port, launch_server, local_mode, lazy_launch, token,
+            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS,
+        )  # fmt: skip
 
 
 class DistributedAgent:
@@ -100,16 +90,16 @@ class DistributedAgent:
         self.name = agent.name
         self.class_name = type(agent).__qualname__
         self._agent = agent
+        self._recipe = Recipe(agent)
         self._options = options
         self._session = session
         self._start_lock = threading.Lock()
         self.address = ""
-        self._token: str | None = None
         self.server: ServerProcess | None = None
-        self._fingerprint = fingerprint(agent)
+        self.link: ServerLink | None = None
         self._key: tuple[Any, ...] = ()
-        self._chain_lock = threading.Lock()
-        self._last_ack: concurrent.futures.Future[None] | None = None
+        #: Why calls to this agent cannot run (its creation failed), if they cannot.
+        self.broken: AgentnbError | None = None
 
     @classmethod
     def create(cls, agent: AgentBase, options: DistOptions, fresh: bool = False) -> DistributedAgent:
@@ -122,10 +112,6 @@ class DistributedAgent:
         ``fresh=True`` stops the live one and starts anew.
         """
         session = get_session()
-        if "ipykernel" in sys.modules:  # in a Jupyter kernel: cells get their output
-            from .notebook._kernel import activate
-
-            activate(session)
         kind = type(agent)
         key = (kind.__module__, kind.__qualname__, agent.name, options.host, options.port,
                options.launch_server, options.local_mode)  # fmt: skip
@@ -156,21 +142,17 @@ class DistributedAgent:
 
     def _adopt(self, agent: AgentBase) -> None:
         """A re-run ``to_dist``: keep the live agent, rebuilding it if its code or arguments changed."""
-        new = fingerprint(agent)
-        if new == self._fingerprint:
+        recipe = Recipe(agent)
+        old = self._recipe.fingerprint
+        if recipe.fingerprint == old:
             log.info("reattached to the live agent %r on %s", self.name, self.address or "(lazy)")
             return
-        code_changed = new.split(":")[0] != self._fingerprint.split(":")[0]
-        self._agent, self._fingerprint = agent, new
+        code_changed = recipe.fingerprint.split(":")[0] != old.split(":")[0]
+        self._agent, self._recipe, self.broken = agent, recipe, None
         self.class_name = type(agent).__qualname__
-        if not self.address:
+        if self.link is None:
             return  # lazy and not started: it will start with the new code
-        opts = self._options
-
-        self._session.run(
-            self._create_remote(self.address, self._token, self.server is not None, True),
-            opts.timeouts.control,
-        )
+        self._create(replace=True)
         what = "the new code of its class" if code_changed else "new constructor arguments"
         notice(f"agentnb: rebuilt agent {self.name!r} on {self.address} with {what} (its state starts over)")
 
@@ -185,171 +167,148 @@ class DistributedAgent:
         with session.registry_lock:
             if session.registry.get(self._key) is self:
                 session.registry.pop(self._key)
-        if not self.address:
+        if self.link is None:
             return
         if self.server is not None and not self._shares(self.server):
             session.stop_server(self.server)
         elif self.alive():
-            try:
-                session.run(self._client().delete_agent(self.name), self._options.timeouts.control)
-            except AgentNotFoundError:
-                pass
+            self.link.put(Pending(self.name, op=delete_op(self.name)))
 
-    # -- start ---------------------------------------------------------------
+    # -- start ---------------------------------------------------------------------
 
-    def _ensure_started(self) -> None:
-        with self._start_lock:
-            if not self.address:
-                self._start()
+    def _ensure_started(self) -> ServerLink:
+        link = self.link
+        if link is None:
+            with self._start_lock:
+                if self.link is None:
+                    self._start()
+                link = self.link
+        assert link is not None
+        return link
 
     def _start(self) -> None:
         opts, session = self._options, self._session
-        token: str | None
         if opts.launch_server:
             bind = "127.0.0.1" if opts.host == "localhost" else opts.host
             if not opts.local_mode:
                 bind = "0.0.0.0"
             advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
             server = session.launch(bind, opts.port, advertise, new_token(), opts.limits, opts.timeouts)
-            address, token = server.address, server.token
+            link = session.link(server.address, server.token, opts.limits, opts.timeouts, server)
         else:
             assert opts.port is not None
             server = None
-            address = host_port(opts.host, opts.port)
             token = opts.token or os.environ.get(TOKEN_ENV) or None
+            link = session.link(host_port(opts.host, opts.port), token, opts.limits, opts.timeouts)
+        self.address, self.server, self.link = link.address, server, link
+        self._create(replace=False)
+        session.follow(link)
 
-        try:
-            response = session.run(
-                self._create_remote(address, token, server is not None, False), opts.timeouts.control
-            )
-        except BaseException:
-            if server is not None and not self._shares(server):
-                session.stop_server(server)  # launched for this agent alone: do not leave it behind
-            raise
-        if server is not None and not response.created:
-            raise AgentExistsError(
-                f"an agent named {self.name!r} already runs on the server at {address}; "
-                "give this agent another name"
-            )
-        if not response.created:
-            log.info("attached to the running agent %r on %s", self.name, address)
-        self.address, self._token, self.server = address, token, server
-        session.follow(address, token)
+    def _create(self, replace: bool) -> None:
+        """Queue building the agent on its server (attaching if one of that name lives there)."""
+        link = self.link
+        assert link is not None
+        if link.accepts_code is None:  # a server this session did not launch: ask once
+            link.info()
+        spec, define = self._recipe.spec(link.address, bool(link.accepts_code))
+        if define is not None and define.class_key not in link.defined:
+            link.defined.add(define.class_key)
+            link.put(Pending(self.name, op=define_op(define)))
+        origin, has_recipe = self._session.origin(), spec.WhichOneof("recipe") is not None
 
-    async def _create_remote(self, address: str, token: str | None, launched: bool, replace: bool) -> Any:
-        """Build the agent on its server (runs on the loop, which owns the channels): as code
-        on servers this session launched (they accept it), else by a recipe the server accepts."""
-        opts = self._options
-        client = self._session.client(address, token, opts.limits, opts.timeouts)
-        accepts_code = launched or (await client.info()).accepts_code
-        return await client.create_agent(agent_spec(self._agent, address, accepts_code), replace=replace)
+        def failed(error: BaseException) -> None:
+            if isinstance(error, CodeNotAcceptedError) and not has_recipe:
+                error = code_needed(self._agent, self.address)
+            self._failed(error)
 
-    def _client(self) -> ServerClient:
-        opts = self._options
-        return self._session.client(self.address, self._token, opts.limits, opts.timeouts)
+        def done(result: Any, server_id: str) -> None:
+            self._created(result, server_id, origin)
 
-    # -- calls ---------------------------------------------------------------
+        link.put(Pending(self.name, op=create_op(spec, replace), done=done, failed=failed))
+
+    def _created(self, result: Any, server_id: str, origin: Any) -> None:
+        created = result.created
+        assert self.link is not None
+        if created.created:
+            build = Call(self.link, self.name, call_request(self.name, "driver", "none"), [], origin)
+            build.acknowledged(result.task_id, server_id)
+            build.future.add_done_callback(self._built)
+            assert self.link is not None
+            self.link.watch_call(build)
+        elif self.server is not None and created.agent.fingerprint != self._recipe.fingerprint:
+            self._failed(AgentExistsError(
+                f"an agent named {self.name!r} ({created.agent.class_name}) already runs on the server "
+                f"at {self.address}; give this agent another name"
+            ))  # fmt: skip
+        else:
+            log.info("attached to the running agent %r on %s", self.name, self.address)
+
+    def _built(self, future: Any) -> None:
+        error = future.exception()
+        if isinstance(error, RemoteError):  # the constructor raised (not: its outcome was lost)
+            self._failed(error)
+
+    def _failed(self, error: BaseException) -> None:
+        self.broken = error if isinstance(error, AgentnbError) else RemoteError(
+            self.name, self.address, type(error).__name__, str(error), ""
+        )  # fmt: skip
+        notice(f"agentnb: agent {self.name!r} could not be created on {self.address}: {error}")
+
+    # -- calls -------------------------------------------------------------------------
 
     def __call__(self, x: Any = None) -> Placeholder:
         """Send ``x`` (a Msg, a placeholder, a list of them, or None); returns at once."""
-        self._ensure_started()
+        link = self._ensure_started()
+        if self.broken is not None:
+            raise self.broken
         shape, inputs = self._inputs(x)
-        request = call_request(self.name, uuid.uuid4().hex, _caller(), shape, inputs)
-        placeholder = Placeholder(self, request)
-        self._session.remember_origin(request.task_id)
-        with self._chain_lock:  # calls reach the server in the order they were made here
-            placeholder._prev, self._last_ack = self._last_ack, placeholder._ack
-        loop = self._session.loop.loop
-        loop.call_soon_threadsafe(loop.call_later, SEND_WINDOW, self._start_send, placeholder)
+        call = Call(
+            link, self.name, call_request(self.name, _caller(), shape), inputs, self._session.origin()
+        )
+        link.put(Pending(self.name, call=call))
+        placeholder = Placeholder(call)
+        weakref.finalize(placeholder, call.drop)
         return placeholder
 
-    def _start_send(self, placeholder: Placeholder) -> None:
-        if not placeholder._sent:  # else a reader sent it already, in one round trip
-            asyncio.ensure_future(self._send(placeholder))
+    def reply(self, x: Any = None) -> Placeholder:
+        """The same as calling the agent (AgentScope's spelling)."""
+        return self(x)
 
     def observe(self, x: Any) -> None:
-        """Add messages to the remote agent's memory (in mailbox order)."""
-        self._ensure_started()
-        request = observe_request(self.name, self._inputs(x)[1])
-        ack: concurrent.futures.Future[None] = concurrent.futures.Future()
-        with self._chain_lock:
-            prev, self._last_ack = self._last_ack, ack
+        """Add messages to the remote agent's memory (in mailbox order); placeholders are read first."""
+        link = self._ensure_started()
+        items = x if isinstance(x, (list, tuple)) else [x]
+        msgs = [
+            item.result() if isinstance(item, Placeholder) else item for item in items if item is not None
+        ]
+        inputs = self._inputs(msgs)[1]
+        link.put(Pending(self.name, op=observe_op(self.name, inputs), failed=_warn))
 
-        async def send() -> None:
-            await _after(prev)
-            try:
-                await self._client().observe(request)
-            finally:
-                ack.set_result(None)
-
-        self._session.run(send(), self._options.timeouts.control)
+    def cancel(self) -> int:
+        """Withdraw every call to this agent that has not started; returns how many."""
+        return self._ensure_started().cancel_agent(self.name)
 
     def _inputs(self, x: Any) -> tuple[str, list[Any]]:
-        """How ``reply`` receives ``x`` ("none", "one" or "list") and the encoded inputs."""
+        """How ``reply`` receives ``x`` ("none", "one" or "list") and its inputs, encoded
+        (messages) or as the calls that will produce them (placeholders)."""
         if x is None:
             return "none", []
         items = list(x) if isinstance(x, (list, tuple)) else [x]
-        parts: list[Msg | Ref] = []
+        max_bytes = self._options.limits.max_message_bytes
+        parts: list[Any] = []
         for i, item in enumerate(items):
             if isinstance(item, Placeholder):
-                parts.append(item._ref())
+                parts.append(item._call)
             elif isinstance(item, Msg):
-                parts.append(item)
+                parts.append(message_input(item, i, len(items), self.name, max_bytes))
             else:
                 where = input_label(i, len(items), self.name)
                 raise MessageError(
                     f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )
-        shape = "list" if isinstance(x, (list, tuple)) else "one"
-        return shape, encode_inputs(parts, self._options.limits.max_message_bytes, self.name)
-
-    async def _send(self, placeholder: Placeholder) -> None:
-        """Send a call from the loop, after the previous call to this agent was acknowledged."""
-        await _after(placeholder._prev)
-        if not placeholder._claim_send():
-            return  # the reader sent it already, in one round trip
-        try:
-            await self._client().call(placeholder._request)
-        except BaseException as exc:
-            placeholder._ack.set_exception(exc)
-        else:
-            placeholder._ack.set_result(None)
-
-    def call_and_wait(self, request: Any, wait: float) -> Msg | RemoteError | None:
-        """Send a call from the caller's thread and wait for its outcome (one round trip)."""
-        opts = self._options
-        client = self._session.sync_client(self.address, self._token, opts.limits, opts.timeouts)
-        return client.call_and_wait(request, wait)
-
-    async def fetch(
-        self, task_id: str, ack: concurrent.futures.Future[None], timeout: float | None = None
-    ) -> Msg:
-        """The outcome of one of this agent's calls (runs on the loop)."""
-        try:
-            fetching = asyncio.ensure_future(self._client().fetch(task_id, self.name, timeout))
-            try:
-                await asyncio.wrap_future(ack)
-            except BaseException:
-                fetching.cancel()
-                raise
-            outcome = await fetching
-        except ServerUnavailableError as exc:
-            raise await self.explain(exc) from exc
-        if isinstance(outcome, RemoteError):
-            raise outcome
-        return outcome
-
-    async def explain(self, exc: ServerUnavailableError) -> ServerUnavailableError:
-        """Add what happened to the server process, if this session launched it."""
-        server = self.server
-        if server is None:
-            return exc
-        await asyncio.get_running_loop().run_in_executor(None, server.exited.wait, 2.0)
-        return ServerUnavailableError(f"agent {self.name!r}: {exc}; {server.describe_exit()}")
+        return ("list" if isinstance(x, (list, tuple)) else "one"), parts
 
     def _repr_html_(self) -> str:
-        from .notebook._reprs import agent_html
-
         return agent_html(self)
 
     def __repr__(self) -> str:
@@ -357,15 +316,13 @@ class DistributedAgent:
         return f"<DistributedAgent {self.name!r} ({self.class_name}) on {where}>"
 
 
-async def _after(prev: concurrent.futures.Future[None] | None) -> None:
-    """Wait until the previous call to the same agent was acknowledged (or failed)."""
-    if prev is not None and not prev.done():
-        await asyncio.wait([asyncio.wrap_future(prev)])
-
-
 def notice(text: str) -> None:
     """A one-line notice for the user (shown in the notebook cell that caused it)."""
-    print(text, file=sys.stdout, flush=True)
+    get_session().notice(text)
+
+
+def _warn(error: AgentnbError) -> None:
+    notice(f"agentnb: {error}")
 
 
 def _caller() -> str:

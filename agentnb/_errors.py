@@ -15,6 +15,7 @@ TimeoutError`` and ``except ConnectionError`` keep working::
     ├── MessageError (ValueError)             a message that cannot travel
     │   └── MessageTooLargeError              ... because it is over the size limit
     ├── CallTimeoutError (TimeoutError)       a result was not ready in time
+    ├── CallCancelledError                    a call was withdrawn before it ran
     ├── ProtocolError (RuntimeError)          any other transport failure
     ├── GraphvizError (RuntimeError)          graphviz could not lay the graph out
     │   └── GraphvizMissingError              ... because it is not installed
@@ -69,6 +70,10 @@ class MessageTooLargeError(MessageError):
 
 class CallTimeoutError(AgentnbError, TimeoutError):
     """A result was not ready before the caller's timeout."""
+
+
+class CallCancelledError(AgentnbError):
+    """A call was withdrawn (``placeholder.cancel()``) before it started."""
 
 
 class ProtocolError(AgentnbError, RuntimeError):

@@ -35,6 +35,9 @@ class Event:
         message_id: the reply's ``Msg.id`` ("done" events).
         direct_inputs: how many inputs came as messages from the caller rather
             than as placeholders ("queued" events).
+        chunk: the number of this piece of output within its task ("output"
+            events; the same number comes with the call's outcome, so each
+            piece is shown once).
     """
 
     kind: str
@@ -49,3 +52,4 @@ class Event:
     seq: int = 0
     message_id: str = ""
     direct_inputs: int = 0
+    chunk: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._html import status_html
 from ._runtime._session import get_session
 
 
@@ -41,8 +42,6 @@ class SessionStatus:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from .notebook._reprs import status_html
-
         return status_html(self)
 
 

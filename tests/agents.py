@@ -101,3 +101,14 @@ class Homebody(AgentBase):
 
     def reply(self, x=None):
         return Msg(self.name, "home")
+
+
+class Blob(AgentBase):
+    """Replies with ``size`` characters (a reply too big to travel with its outcome)."""
+
+    def __init__(self, name: str, size: int = 100_000) -> None:
+        super().__init__(name)
+        self.size = size
+
+    def reply(self, x=None):
+        return Msg(self.name, "x" * self.size)

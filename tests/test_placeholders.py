@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
-from agents import Counter, Echo, Gate, Memory, PidReporter, Timed
+from agents import Blob, Counter, Echo, Gate, Memory, PidReporter, Timed
 from conftest import wait_state
 
-from agentnb import Msg, Placeholder
+from agentnb import Event, Msg, Placeholder
+from agentnb._runtime._session import get_session
 
 
 def test_a_call_returns_a_placeholder_message_at_once(tmp_path) -> None:
@@ -77,20 +79,29 @@ def test_observe_adds_to_memory_in_mailbox_order() -> None:
 
 
 def test_a_forwarded_placeholder_is_fetched_by_the_consuming_server() -> None:
-    a = Timed(name="A", seconds=0.2).to_dist()
+    a = Blob(name="A", size=200_000).to_dist()
     b = Echo(name="B").to_dist()
-    seen = []
-    from agentnb._runtime._session import get_session
+    queued: list[Event] = []
+    seen = threading.Event()
 
-    get_session().listeners.append(seen.append)
-    pa = a(Msg("user", "x"))
-    pb = b(pa)
-    assert pb.content["start"] > 0
-    queued = [e for e in seen if e.kind == "queued" and e.task_id == pb.task_id]
-    assert queued and queued[0].inputs[0].task_id == pa.task_id
+    def listen(event: Event) -> None:
+        if event.kind == "queued" and event.agent == "B":
+            queued.append(event)
+            seen.set()
+
+    get_session().listeners.append(listen)
+    try:
+        pa = a(Msg("user", "x"))
+        pb = b(pa)
+        assert len(pb.content) == 200_000
+        assert seen.wait(30), "B's call was never seen queued on the event feed"
+    finally:
+        get_session().listeners.remove(listen)
+    assert queued[0].task_id == pb.task_id
+    assert queued[0].inputs[0].task_id == pa.task_id
     assert queued[0].inputs[0].address == a.address
-    assert pa._fetch is None  # the driver never read A's reply: B's server fetched it
-    get_session().listeners.remove(seen.append)
+    # the driver never read A's reply, so it never received it: B's server fetched it
+    assert pa.done() and pa._call.withheld and not pa._call.future.done()
 
 
 def test_different_agents_on_one_server_run_at_the_same_time() -> None:

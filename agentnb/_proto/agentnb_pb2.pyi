@@ -8,13 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("id", "name", "role", "timestamp", "content_json", "content_bytes", "url_json", "metadata_json")
+    __slots__ = ("id", "name", "role", "timestamp", "content_json", "content_bytes", "content_text", "url_json", "metadata_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     CONTENT_JSON_FIELD_NUMBER: _ClassVar[int]
     CONTENT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TEXT_FIELD_NUMBER: _ClassVar[int]
     URL_JSON_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
@@ -23,19 +24,22 @@ class Message(_message.Message):
     timestamp: float
     content_json: str
     content_bytes: bytes
+    content_text: str
     url_json: str
     metadata_json: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., timestamp: _Optional[float] = ..., content_json: _Optional[str] = ..., content_bytes: _Optional[bytes] = ..., url_json: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., timestamp: _Optional[float] = ..., content_json: _Optional[str] = ..., content_bytes: _Optional[bytes] = ..., content_text: _Optional[str] = ..., url_json: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("address", "task_id", "agent")
+    __slots__ = ("address", "task_id", "agent", "server_id")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     address: str
     task_id: str
     agent: str
-    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ...) -> None: ...
+    server_id: str
+    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class Input(_message.Message):
     __slots__ = ("message", "ref")
@@ -46,18 +50,22 @@ class Input(_message.Message):
     def __init__(self, message: _Optional[_Union[Message, _Mapping]] = ..., ref: _Optional[_Union[TaskRef, _Mapping]] = ...) -> None: ...
 
 class AgentSpec(_message.Message):
-    __slots__ = ("name", "by_import", "pickled", "class_name", "source_hash")
+    __slots__ = ("name", "by_import", "pickled", "by_key", "class_name", "source_hash", "fingerprint")
     NAME_FIELD_NUMBER: _ClassVar[int]
     BY_IMPORT_FIELD_NUMBER: _ClassVar[int]
     PICKLED_FIELD_NUMBER: _ClassVar[int]
+    BY_KEY_FIELD_NUMBER: _ClassVar[int]
     CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_HASH_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     name: str
     by_import: ImportRecipe
     pickled: bytes
+    by_key: DefinedRecipe
     class_name: str
     source_hash: str
-    def __init__(self, name: _Optional[str] = ..., by_import: _Optional[_Union[ImportRecipe, _Mapping]] = ..., pickled: _Optional[bytes] = ..., class_name: _Optional[str] = ..., source_hash: _Optional[str] = ...) -> None: ...
+    fingerprint: str
+    def __init__(self, name: _Optional[str] = ..., by_import: _Optional[_Union[ImportRecipe, _Mapping]] = ..., pickled: _Optional[bytes] = ..., by_key: _Optional[_Union[DefinedRecipe, _Mapping]] = ..., class_name: _Optional[str] = ..., source_hash: _Optional[str] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class ImportRecipe(_message.Message):
     __slots__ = ("class_path", "kwargs_json")
@@ -67,19 +75,29 @@ class ImportRecipe(_message.Message):
     kwargs_json: str
     def __init__(self, class_path: _Optional[str] = ..., kwargs_json: _Optional[str] = ...) -> None: ...
 
+class DefinedRecipe(_message.Message):
+    __slots__ = ("class_key", "arguments")
+    CLASS_KEY_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    class_key: str
+    arguments: bytes
+    def __init__(self, class_key: _Optional[str] = ..., arguments: _Optional[bytes] = ...) -> None: ...
+
 class AgentInfo(_message.Message):
-    __slots__ = ("name", "class_name", "source_hash", "calls", "queued")
+    __slots__ = ("name", "class_name", "source_hash", "calls", "queued", "fingerprint")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CLASS_NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_HASH_FIELD_NUMBER: _ClassVar[int]
     CALLS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     name: str
     class_name: str
     source_hash: str
     calls: int
     queued: int
-    def __init__(self, name: _Optional[str] = ..., class_name: _Optional[str] = ..., source_hash: _Optional[str] = ..., calls: _Optional[int] = ..., queued: _Optional[int] = ...) -> None: ...
+    fingerprint: str
+    def __init__(self, name: _Optional[str] = ..., class_name: _Optional[str] = ..., source_hash: _Optional[str] = ..., calls: _Optional[int] = ..., queued: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class Failure(_message.Message):
     __slots__ = ("agent", "address", "exc_type", "message", "traceback")
@@ -95,6 +113,40 @@ class Failure(_message.Message):
     traceback: str
     def __init__(self, agent: _Optional[str] = ..., address: _Optional[str] = ..., exc_type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ...) -> None: ...
 
+class OutputChunk(_message.Message):
+    __slots__ = ("chunk", "text")
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    chunk: int
+    text: str
+    def __init__(self, chunk: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class Outcome(_message.Message):
+    __slots__ = ("reply", "failure", "value_json", "output", "output_cut", "withheld")
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_CUT_FIELD_NUMBER: _ClassVar[int]
+    WITHHELD_FIELD_NUMBER: _ClassVar[int]
+    reply: Message
+    failure: Failure
+    value_json: str
+    output: _containers.RepeatedCompositeFieldContainer[OutputChunk]
+    output_cut: int
+    withheld: int
+    def __init__(self, reply: _Optional[_Union[Message, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ..., value_json: _Optional[str] = ..., output: _Optional[_Iterable[_Union[OutputChunk, _Mapping]]] = ..., output_cut: _Optional[int] = ..., withheld: _Optional[int] = ...) -> None: ...
+
+class Status(_message.Message):
+    __slots__ = ("code", "message", "reason")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    reason: str
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
 class CreateAgentRequest(_message.Message):
     __slots__ = ("spec", "replace")
     SPEC_FIELD_NUMBER: _ClassVar[int]
@@ -104,12 +156,22 @@ class CreateAgentRequest(_message.Message):
     def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class CreateAgentResponse(_message.Message):
-    __slots__ = ("agent", "created")
+    __slots__ = ("agent", "created", "task_id")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     agent: AgentInfo
     created: bool
-    def __init__(self, agent: _Optional[_Union[AgentInfo, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+    task_id: str
+    def __init__(self, agent: _Optional[_Union[AgentInfo, _Mapping]] = ..., created: _Optional[bool] = ..., task_id: _Optional[str] = ...) -> None: ...
+
+class DefineClassRequest(_message.Message):
+    __slots__ = ("class_key", "pickled")
+    CLASS_KEY_FIELD_NUMBER: _ClassVar[int]
+    PICKLED_FIELD_NUMBER: _ClassVar[int]
+    class_key: str
+    pickled: bytes
+    def __init__(self, class_key: _Optional[str] = ..., pickled: _Optional[bytes] = ...) -> None: ...
 
 class DeleteAgentRequest(_message.Message):
     __slots__ = ("name",)
@@ -132,42 +194,36 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("agent", "task_id", "inputs", "as_list", "no_input", "caller", "wait_ms")
+    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key")
     AGENT_FIELD_NUMBER: _ClassVar[int]
-    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     AS_LIST_FIELD_NUMBER: _ClassVar[int]
     NO_INPUT_FIELD_NUMBER: _ClassVar[int]
     CALLER_FIELD_NUMBER: _ClassVar[int]
     WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     agent: str
-    task_id: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     as_list: bool
     no_input: bool
     caller: str
     wait_ms: int
-    def __init__(self, agent: _Optional[str] = ..., task_id: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+    method: str
+    args_json: str
+    call_key: str
+    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class CallResponse(_message.Message):
-    __slots__ = ("outcome",)
-    OUTCOME_FIELD_NUMBER: _ClassVar[int]
-    outcome: FetchResultResponse
-    def __init__(self, outcome: _Optional[_Union[FetchResultResponse, _Mapping]] = ...) -> None: ...
-
-class FetchResultRequest(_message.Message):
-    __slots__ = ("task_id",)
+    __slots__ = ("task_id", "outcome", "server_id")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     task_id: str
-    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
-
-class FetchResultResponse(_message.Message):
-    __slots__ = ("reply", "failure")
-    REPLY_FIELD_NUMBER: _ClassVar[int]
-    FAILURE_FIELD_NUMBER: _ClassVar[int]
-    reply: Message
-    failure: Failure
-    def __init__(self, reply: _Optional[_Union[Message, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ...) -> None: ...
+    outcome: Outcome
+    server_id: str
+    def __init__(self, task_id: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class ObserveRequest(_message.Message):
     __slots__ = ("agent", "inputs")
@@ -181,12 +237,112 @@ class ObserveResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ReleaseRequest(_message.Message):
+    __slots__ = ("task_ids",)
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Op(_message.Message):
+    __slots__ = ("create", "call", "observe", "delete", "define_class", "release")
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    OBSERVE_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    DEFINE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    create: CreateAgentRequest
+    call: CallRequest
+    observe: ObserveRequest
+    delete: DeleteAgentRequest
+    define_class: DefineClassRequest
+    release: ReleaseRequest
+    def __init__(self, create: _Optional[_Union[CreateAgentRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., observe: _Optional[_Union[ObserveRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteAgentRequest, _Mapping]] = ..., define_class: _Optional[_Union[DefineClassRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ...) -> None: ...
+
+class SubmitRequest(_message.Message):
+    __slots__ = ("ops",)
+    OPS_FIELD_NUMBER: _ClassVar[int]
+    ops: _containers.RepeatedCompositeFieldContainer[Op]
+    def __init__(self, ops: _Optional[_Iterable[_Union[Op, _Mapping]]] = ...) -> None: ...
+
+class OpResult(_message.Message):
+    __slots__ = ("status", "task_id", "created")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    status: Status
+    task_id: str
+    created: CreateAgentResponse
+    def __init__(self, status: _Optional[_Union[Status, _Mapping]] = ..., task_id: _Optional[str] = ..., created: _Optional[_Union[CreateAgentResponse, _Mapping]] = ...) -> None: ...
+
+class SubmitResponse(_message.Message):
+    __slots__ = ("results", "server_id")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[OpResult]
+    server_id: str
+    def __init__(self, results: _Optional[_Iterable[_Union[OpResult, _Mapping]]] = ..., server_id: _Optional[str] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("task_ids", "agent")
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    agent: str
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., agent: _Optional[str] = ...) -> None: ...
+
+class CancelResponse(_message.Message):
+    __slots__ = ("cancelled", "running")
+    CANCELLED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    cancelled: _containers.RepeatedScalarFieldContainer[str]
+    running: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cancelled: _Optional[_Iterable[str]] = ..., running: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class FetchResultRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class FetchResultResponse(_message.Message):
+    __slots__ = ("outcome",)
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    outcome: Outcome
+    def __init__(self, outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
+
+class WatchResultsRequest(_message.Message):
+    __slots__ = ("task_ids", "inline_limit")
+    TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    INLINE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    task_ids: _containers.RepeatedScalarFieldContainer[str]
+    inline_limit: int
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., inline_limit: _Optional[int] = ...) -> None: ...
+
+class TaskResult(_message.Message):
+    __slots__ = ("task_id", "outcome", "status")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    outcome: Outcome
+    status: Status
+    def __init__(self, task_id: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+
+class WatchResultsResponse(_message.Message):
+    __slots__ = ("results", "server_id")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[TaskResult]
+    server_id: str
+    def __init__(self, results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., server_id: _Optional[str] = ...) -> None: ...
+
 class GetServerInfoRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version")
+    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -194,6 +350,9 @@ class GetServerInfoResponse(_message.Message):
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     pid: int
     address: str
@@ -201,7 +360,10 @@ class GetServerInfoResponse(_message.Message):
     agents: int
     max_message_bytes: int
     version: str
-    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+    event_seq: int
+    started_at: float
+    tls: bool
+    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()
@@ -212,13 +374,15 @@ class ShutdownResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class StreamEventsRequest(_message.Message):
-    __slots__ = ("since_seq",)
+    __slots__ = ("since_seq", "server_id")
     SINCE_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     since_seq: int
-    def __init__(self, since_seq: _Optional[int] = ...) -> None: ...
+    server_id: str
+    def __init__(self, since_seq: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs")
+    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs", "chunk")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Event.Kind]
@@ -245,6 +409,7 @@ class Event(_message.Message):
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     DIRECT_INPUTS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: Event.Kind
     task_id: str
@@ -257,12 +422,15 @@ class Event(_message.Message):
     server_id: str
     message_id: str
     direct_inputs: int
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ...) -> None: ...
+    chunk: int
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
 
 class EventBatch(_message.Message):
-    __slots__ = ("events", "dropped")
+    __slots__ = ("events", "dropped", "server_id")
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[Event]
     dropped: int
-    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., dropped: _Optional[int] = ...) -> None: ...
+    server_id: str
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., dropped: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...

@@ -54,15 +54,30 @@ class AgentServerStub:
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.CallRequest.SerializeToString,
                 response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.CallResponse.FromString,
                 _registered_method=True)
+        self.Observe = channel.unary_unary(
+                '/agentnb.v1.AgentServer/Observe',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.FromString,
+                _registered_method=True)
+        self.Submit = channel.unary_unary(
+                '/agentnb.v1.AgentServer/Submit',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.SubmitRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.SubmitResponse.FromString,
+                _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/agentnb.v1.AgentServer/Cancel',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.CancelRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.CancelResponse.FromString,
+                _registered_method=True)
         self.FetchResult = channel.unary_unary(
                 '/agentnb.v1.AgentServer/FetchResult',
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.FetchResultRequest.SerializeToString,
                 response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.FetchResultResponse.FromString,
                 _registered_method=True)
-        self.Observe = channel.unary_unary(
-                '/agentnb.v1.AgentServer/Observe',
-                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.SerializeToString,
-                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.FromString,
+        self.WatchResults = channel.stream_stream(
+                '/agentnb.v1.AgentServer/WatchResults',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.WatchResultsRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.WatchResultsResponse.FromString,
                 _registered_method=True)
         self.GetServerInfo = channel.unary_unary(
                 '/agentnb.v1.AgentServer/GetServerInfo',
@@ -103,14 +118,8 @@ class AgentServerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Call(self, request, context):
-        """Enqueue a reply in the agent's mailbox and return at once.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def FetchResult(self, request, context):
-        """Wait (until the caller's gRPC deadline) for a task's outcome.
+        """Enqueue a call in the agent's mailbox; returns its task id at once, or
+        with `wait_ms` also its outcome if ready by then (one round trip).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,6 +127,34 @@ class AgentServerServicer:
 
     def Observe(self, request, context):
         """Enqueue messages into the agent's memory, in mailbox order, no reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Submit(self, request, context):
+        """Many operations in one round trip, applied in order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cancel(self, request, context):
+        """Withdraw queued calls that have not started (a running reply goes on).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FetchResult(self, request, context):
+        """Wait (until the caller's gRPC deadline) for one task's outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchResults(self, request_iterator, context):
+        """Send task ids to watch; outcomes come back as they are ready.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -166,15 +203,30 @@ def add_AgentServerServicer_to_server(servicer, server):
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.CallRequest.FromString,
                     response_serializer=agentnb_dot_v1_dot_agentnb__pb2.CallResponse.SerializeToString,
             ),
+            'Observe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Observe,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.SerializeToString,
+            ),
+            'Submit': grpc.unary_unary_rpc_method_handler(
+                    servicer.Submit,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.SubmitRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.SubmitResponse.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.CancelRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.CancelResponse.SerializeToString,
+            ),
             'FetchResult': grpc.unary_unary_rpc_method_handler(
                     servicer.FetchResult,
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.FetchResultRequest.FromString,
                     response_serializer=agentnb_dot_v1_dot_agentnb__pb2.FetchResultResponse.SerializeToString,
             ),
-            'Observe': grpc.unary_unary_rpc_method_handler(
-                    servicer.Observe,
-                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.FromString,
-                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.SerializeToString,
+            'WatchResults': grpc.stream_stream_rpc_method_handler(
+                    servicer.WatchResults,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.WatchResultsRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.WatchResultsResponse.SerializeToString,
             ),
             'GetServerInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetServerInfo,
@@ -311,6 +363,87 @@ class AgentServer:
             _registered_method=True)
 
     @staticmethod
+    def Observe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/Observe',
+            agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Submit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/Submit',
+            agentnb_dot_v1_dot_agentnb__pb2.SubmitRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.SubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/Cancel',
+            agentnb_dot_v1_dot_agentnb__pb2.CancelRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.CancelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def FetchResult(request,
             target,
             options=(),
@@ -338,7 +471,7 @@ class AgentServer:
             _registered_method=True)
 
     @staticmethod
-    def Observe(request,
+    def WatchResults(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -348,12 +481,12 @@ class AgentServer:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
-            '/agentnb.v1.AgentServer/Observe',
-            agentnb_dot_v1_dot_agentnb__pb2.ObserveRequest.SerializeToString,
-            agentnb_dot_v1_dot_agentnb__pb2.ObserveResponse.FromString,
+            '/agentnb.v1.AgentServer/WatchResults',
+            agentnb_dot_v1_dot_agentnb__pb2.WatchResultsRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.WatchResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,12 +1,10 @@
-"""The gRPC client of one agent server, and the one place gRPC errors become agentnb errors."""
+"""The gRPC clients of one agent server, and the one place gRPC errors become agentnb errors."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -21,59 +19,37 @@ from .._errors import (
     MessageError,
     MessageTooLargeError,
     ProtocolError,
-    RemoteError,
     ResultExpiredError,
     ServerUnavailableError,
 )
-from .._message import Msg
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
-from ._codec import decode_outcome
+from ._channel import aio_channel, sync_channel
 
 T = TypeVar("T")
 
 #: Metadata keys shared with the server.
 AUTH_KEY = "authorization"
 REASON_KEY = "agentnb-reason"
-FAILURE_KEY = "agentnb-failure"
-#: Room for the envelope around the largest message.
-ENVELOPE_BYTES = 64 * 1024
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
-def channel_options(limits: Limits) -> list[tuple[str, int | str]]:
-    size = limits.max_message_bytes + ENVELOPE_BYTES
-    return [
-        ("grpc.max_send_message_length", size),
-        ("grpc.max_receive_message_length", size),
-        ("grpc.enable_http_proxy", 0),
-        ("grpc.keepalive_time_ms", 20_000),
-        ("grpc.keepalive_timeout_ms", 10_000),
-        ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.keepalive_permit_without_calls", 1),
-    ]
-
-
-def translate(exc: grpc.RpcError, address: str, what: str) -> AgentnbError:
-    """Turn a gRPC error into the agentnb error that says what, where and what next."""
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
-    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
-    meta = {k: v for k, v in (trailing or ())}
-    reason = meta.get(REASON_KEY, "")
-    where = f"{what} on {address}"
+def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> AgentnbError:
+    """The agentnb error for a status (of an RPC or of one op in a batch): what, where, what next."""
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return AuthenticationError(
-            f"{where}: the server refused the token ({details}); pass token=... "
-            "or set AGENTNB_TOKEN to the token the server was started with"
+            f"{where}: the server refused the token ({details}); pass token=... or set "
+            "AGENTNB_TOKEN to the token the server was started with (a launcher prints where it "
+            "keeps it)"
         )
-    if code == grpc.StatusCode.UNAVAILABLE or (
-        code == grpc.StatusCode.CANCELLED and "Cancelled" not in details
-    ):
+    if code == grpc.StatusCode.UNAVAILABLE:
         return ServerUnavailableError(
-            f"{where}: the agent server cannot be reached ({details}); it may have crashed or been stopped"
+            f"{where}: the agent server cannot be reached ({details}); check the host and port, "
+            "and that the server is running"
         )
     if code == grpc.StatusCode.NOT_FOUND:
-        if reason in ("expired", "unknown_task"):
+        if reason in ("expired", "unknown_task", "released", "restarted"):
             return ResultExpiredError(f"{where}: {details}")
         return AgentNotFoundError(f"{where}: {details}")
     if code == grpc.StatusCode.ALREADY_EXISTS:
@@ -85,13 +61,40 @@ def translate(exc: grpc.RpcError, address: str, what: str) -> AgentnbError:
     if code == grpc.StatusCode.FAILED_PRECONDITION and reason == "code_not_accepted":
         return CodeNotAcceptedError(f"{where}: {details}")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        if FAILURE_KEY in meta:
-            f = json.loads(meta[FAILURE_KEY])
-            return RemoteError(f["agent"], f["address"], f["exc_type"], f["message"], f["traceback"])
         return MessageError(f"{where}: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CallTimeoutError(f"{where}: no answer before the deadline ({details})")
-    return ProtocolError(f"{where}: {code.name if code else 'UNKNOWN'}: {details}")
+    return ProtocolError(f"{where}: {code.name}: {details}")
+
+
+def translate(exc: grpc.RpcError, address: str, what: str) -> AgentnbError:
+    """Turn a gRPC error into the agentnb error that says what, where and what next."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else None) or str(exc)
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    reason = dict(trailing or ()).get(REASON_KEY, "")
+    return error_for(code or grpc.StatusCode.UNKNOWN, details, reason, f"{what} on {address}")
+
+
+def status_error(status: pb.Status, address: str, what: str) -> AgentnbError:
+    """The agentnb error for a Status carried inside a message (a batch op, a watched task)."""
+    code = _CODES.get(status.code, grpc.StatusCode.UNKNOWN)
+    return error_for(code, status.message, status.reason, f"{what} on {address}")
+
+
+def _chunk(chunk: float, deadline: float | None) -> float:
+    return chunk if deadline is None else max(0.001, min(chunk, deadline - time.monotonic()))
+
+
+def _again(exc: grpc.RpcError, deadline: float | None) -> bool:
+    """A long-poll that ran out of its chunk, with time left: poll again."""
+    return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and (
+        deadline is None or time.monotonic() < deadline
+    )
+
+
+def _metadata(token: str | None) -> tuple[tuple[str, str], ...]:
+    return ((AUTH_KEY, f"Bearer {token}"),) if token else ()
 
 
 class ServerClient:
@@ -107,9 +110,9 @@ class ServerClient:
         self.address = address
         self.limits = limits
         self.timeouts = timeouts
-        self._channel = grpc.aio.insecure_channel(address, options=channel_options(limits))
+        self._channel = aio_channel(address, limits)
         self._stub = pb_grpc.AgentServerStub(self._channel)
-        self._metadata = ((AUTH_KEY, f"Bearer {token}"),) if token else ()
+        self._metadata = _metadata(token)
 
     async def _rpc(self, what: str, call: Awaitable[T]) -> T:
         try:
@@ -117,30 +120,33 @@ class ServerClient:
         except grpc.RpcError as exc:
             raise translate(exc, self.address, what) from exc
 
-    async def info(self) -> pb.GetServerInfoResponse:
+    async def info(self, timeout: float | None = None) -> pb.GetServerInfoResponse:
         return await self._rpc(
             "asking for server info",
             self._stub.GetServerInfo(
-                pb.GetServerInfoRequest(), metadata=self._metadata, timeout=self.timeouts.control
-            ),
-        )
-
-    async def create_agent(self, spec: pb.AgentSpec, replace: bool) -> pb.CreateAgentResponse:
-        return await self._rpc(
-            f"creating agent {spec.name!r}",
-            self._stub.CreateAgent(
-                pb.CreateAgentRequest(spec=spec, replace=replace),
+                pb.GetServerInfoRequest(),
                 metadata=self._metadata,
-                timeout=self.timeouts.control,
+                timeout=timeout or self.timeouts.control,
+                wait_for_ready=True,
             ),
         )
 
-    async def delete_agent(self, name: str) -> None:
-        await self._rpc(
-            f"deleting agent {name!r}",
-            self._stub.DeleteAgent(
-                pb.DeleteAgentRequest(name=name), metadata=self._metadata, timeout=self.timeouts.control
+    async def submit(self, ops: list[pb.Op], what: str) -> pb.SubmitResponse:
+        """Send a batch of operations, waiting for a server that is (re)connecting."""
+        return await self._rpc(
+            what,
+            self._stub.Submit(
+                pb.SubmitRequest(ops=ops),
+                metadata=self._metadata,
+                timeout=self.timeouts.reconnect + self.timeouts.control,
+                wait_for_ready=True,
             ),
+        )
+
+    async def cancel(self, request: pb.CancelRequest) -> pb.CancelResponse:
+        return await self._rpc(
+            "cancelling calls",
+            self._stub.Cancel(request, metadata=self._metadata, timeout=self.timeouts.control),
         )
 
     async def list_agents(self) -> list[pb.AgentInfo]:
@@ -152,40 +158,31 @@ class ServerClient:
         )
         return list(response.agents)
 
-    async def call(self, request: pb.CallRequest) -> None:
-        await self._rpc(
-            f"calling agent {request.agent!r}",
-            self._stub.Call(request, metadata=self._metadata, timeout=self.timeouts.control),
-        )
-
-    async def observe(self, request: pb.ObserveRequest) -> None:
-        await self._rpc(
-            f"sending observations to agent {request.agent!r}",
-            self._stub.Observe(request, metadata=self._metadata, timeout=self.timeouts.control),
-        )
-
-    async def fetch(self, task_id: str, agent: str, timeout: float | None = None) -> Msg | RemoteError:
-        """Wait for a task's outcome, re-polling in chunks; None waits as long as it runs."""
+    async def fetch(self, task_id: str, agent: str, timeout: float | None) -> pb.Outcome:
+        """Wait for a task's whole outcome, re-polling in chunks; None waits as long as it runs."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        what = f"waiting for the reply of agent {agent!r}"
+        what = f"reading the reply of agent {agent!r}"
         while True:
-            chunk = self.timeouts.fetch_chunk
-            if deadline is not None:
-                chunk = min(chunk, max(deadline - time.monotonic(), 0.001))
+            chunk = _chunk(self.timeouts.fetch_chunk, deadline)
             try:
                 response = await self._stub.FetchResult(
-                    pb.FetchResultRequest(task_id=task_id), metadata=self._metadata, timeout=chunk
+                    pb.FetchResultRequest(task_id=task_id), timeout=chunk, wait_for_ready=True
                 )
+                return response.outcome
             except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and (
-                    deadline is None or time.monotonic() < deadline
-                ):
-                    continue
-                raise translate(exc, self.address, what) from exc
-            return decode_outcome(response)
+                if not _again(exc, deadline):
+                    raise translate(exc, self.address, what) from exc
 
-    async def events(self, since_seq: int = 0) -> AsyncIterator[pb.EventBatch]:
-        stream = self._stub.StreamEvents(pb.StreamEventsRequest(since_seq=since_seq), metadata=self._metadata)
+    def watch(self) -> Any:
+        """Open a WatchResults stream (a bidirectional gRPC call: ``write`` ids, iterate results)."""
+        return self._stub.WatchResults(wait_for_ready=True)
+
+    async def events(self, since_seq: int, server_id: str) -> AsyncIterator[pb.EventBatch]:
+        stream = self._stub.StreamEvents(
+            pb.StreamEventsRequest(since_seq=since_seq, server_id=server_id),
+            metadata=self._metadata,
+            wait_for_ready=True,
+        )
         try:
             async for batch in stream:
                 yield batch
@@ -207,29 +204,59 @@ class ServerClient:
 class SyncServerClient:
     """A blocking client for the one-round-trip path: call and wait in the caller's thread.
 
-    Used only when a placeholder is read before its call was sent, so the
-    reading thread can send it and get the outcome in the same RPC. A sync
-    channel belongs to no event loop; grpc's blocking waits wake every
-    0.1 s, so Ctrl-C and the notebook's stop button still interrupt them.
+    Used when a placeholder is read before its call was sent, so the reading
+    thread sends it and gets the outcome in the same RPC. A sync channel
+    belongs to no event loop; grpc's blocking waits wake every 0.1 s, so
+    Ctrl-C and the notebook's stop button still interrupt them.
     """
 
     def __init__(self, address: str, token: str | None, limits: Limits, timeouts: Timeouts) -> None:
         self.address = address
         self.timeouts = timeouts
-        self._channel = grpc.insecure_channel(address, options=channel_options(limits))
+        self._channel = sync_channel(address, limits)
         self._stub = pb_grpc.AgentServerStub(self._channel)
-        self._metadata = ((AUTH_KEY, f"Bearer {token}"),) if token else ()
+        self._metadata = _metadata(token)
 
-    def call_and_wait(self, request: pb.CallRequest, wait: float) -> Msg | RemoteError | None:
-        """Send a call; its outcome if ready within ``wait`` seconds, else None."""
+    def call(self, request: pb.CallRequest, wait: float) -> pb.CallResponse:
+        """Send a call; the response holds its outcome if it was ready within ``wait`` seconds.
+
+        A server whose result store is full is asked again shortly (back pressure).
+        """
         request.wait_ms = max(1, int(wait * 1000))
+        deadline = time.monotonic() + wait + self.timeouts.reconnect
+        pause = 0.01
         try:
-            response = self._stub.Call(request, metadata=self._metadata, timeout=wait + self.timeouts.control)
-        except grpc.RpcError as exc:
-            raise translate(exc, self.address, f"calling agent {request.agent!r}") from exc
+            while True:
+                try:
+                    return self._stub.Call(
+                        request,
+                        metadata=self._metadata,
+                        timeout=max(0.001, deadline - time.monotonic()),
+                        wait_for_ready=True,
+                    )
+                except grpc.RpcError as exc:
+                    full = dict(exc.trailing_metadata() or ()).get(REASON_KEY) == "full"
+                    if not full or time.monotonic() + pause > deadline:
+                        raise translate(exc, self.address, f"calling agent {request.agent!r}") from exc
+                time.sleep(pause)  # back pressure: the server is full of unfinished calls
+                pause = min(0.5, pause * 2)
         finally:
             request.wait_ms = 0
-        return decode_outcome(response.outcome) if response.HasField("outcome") else None
+
+    def fetch(self, task_id: str, agent: str, timeout: float | None) -> pb.Outcome:
+        """Wait for a task's whole outcome in this thread, re-polling in chunks."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        what = f"reading the reply of agent {agent!r}"
+        while True:
+            chunk = _chunk(self.timeouts.fetch_chunk, deadline)
+            try:
+                response = self._stub.FetchResult(
+                    pb.FetchResultRequest(task_id=task_id), timeout=chunk, wait_for_ready=True
+                )
+                return response.outcome
+            except grpc.RpcError as exc:
+                if not _again(exc, deadline):
+                    raise translate(exc, self.address, what) from exc
 
     def close(self) -> None:
         self._channel.close()
@@ -256,4 +283,8 @@ class ClientPool:
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        for client in clients:
+            try:
+                await client.close()
+            except Exception:  # noqa: BLE001 - closing is best effort
+                pass

@@ -1,8 +1,14 @@
-"""Conversions between agentnb's Python objects and the wire messages."""
+"""Conversions between agentnb's Python objects and the wire messages.
+
+Decoding never trusts its input: malformed JSON, NaN or infinity, nesting
+deeper than Python can parse, and text that is not UTF-8 all become a
+:class:`~agentnb.MessageError` that names where the bad value was.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .._errors import MessageError, MessageTooLargeError, RemoteError
@@ -11,12 +17,29 @@ from .._message import Msg, check_jsonable
 from .._proto import agentnb_pb2 as pb
 
 
-def _dumps(value: Any, where: str) -> str:
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON data")
+
+
+def loads(text: str | bytes, where: str) -> Any:
+    """Parse JSON data strictly (no NaN/infinity); errors name ``where``."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise MessageError(f"{where} is nested too deeply to decode") from None
+    except (ValueError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MessageError(f"{where} is malformed: its JSON does not parse ({exc})") from exc
+
+
+def dumps(value: Any, where: str) -> str:
+    """Encode JSON data; errors name the path of the first value that cannot travel."""
     check_jsonable(value, where)
     try:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
     except ValueError as exc:  # NaN / infinity
         raise MessageError(f"{where} cannot be encoded as JSON: {exc}") from exc
+    except RecursionError:
+        raise MessageError(f"{where} is nested too deeply to encode") from None
 
 
 def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
@@ -25,14 +48,16 @@ def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
         raise MessageError(f"{where} must be a Msg, got {type(msg).__name__}")
     out = pb.Message(id=msg.id, name=msg.name, role=msg.role or "", timestamp=msg.timestamp)
     content = msg.content
-    if isinstance(content, (bytes, bytearray, memoryview)):
+    if isinstance(content, str):
+        out.content_text = content
+    elif isinstance(content, (bytes, bytearray, memoryview)):
         out.content_bytes = bytes(content)
     else:
-        out.content_json = _dumps(content, f"{where}.content")
+        out.content_json = dumps(content, f"{where}.content")
     if msg.url is not None:
-        out.url_json = _dumps(msg.url, f"{where}.url")
+        out.url_json = dumps(msg.url, f"{where}.url")
     if msg.metadata is not None:
-        out.metadata_json = _dumps(msg.metadata, f"{where}.metadata")
+        out.metadata_json = dumps(msg.metadata, f"{where}.metadata")
     size = out.ByteSize()
     if size > max_bytes:
         raise MessageTooLargeError(
@@ -44,22 +69,18 @@ def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
 
 
 def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
-    """Decode a Msg; raise MessageError naming ``where`` if its JSON fields are malformed."""
-    try:
-        if msg.WhichOneof("content") == "content_bytes":
-            content: Any = msg.content_bytes
-        else:
-            content = json.loads(msg.content_json) if msg.content_json else None
-        url = json.loads(msg.url_json) if msg.url_json else None
-        metadata = json.loads(msg.metadata_json) if msg.metadata_json else None
-    except ValueError as exc:
-        problem = f"its JSON does not parse ({exc})"
-        raise MessageError(f"{where} from {msg.name!r} is malformed: {problem}") from exc
+    """Decode a Msg; raise MessageError naming ``where`` if a field is malformed."""
+    field = f"{where} from {msg.name!r}"
+    kind = msg.WhichOneof("content")
+    if kind == "content_text":
+        content: Any = msg.content_text
+    elif kind == "content_bytes":
+        content = msg.content_bytes
+    else:
+        content = loads(msg.content_json, f"{field} (content)") if msg.content_json else None
+    url = loads(msg.url_json, f"{field} (url)") if msg.url_json else None
+    metadata = loads(msg.metadata_json, f"{field} (metadata)") if msg.metadata_json else None
     return Msg(msg.name, content, msg.role, url=url, metadata=metadata, id=msg.id, timestamp=msg.timestamp)
-
-
-#: A placeholder as it travels: (producing server's address, task id, agent name).
-Ref = tuple[str, str, str]
 
 
 def input_label(index: int, count: int, agent: str) -> str:
@@ -67,29 +88,12 @@ def input_label(index: int, count: int, agent: str) -> str:
     return f"input {index} to agent {agent!r}" if count > 1 else f"input to agent {agent!r}"
 
 
-def encode_inputs(items: list[Msg | Ref], max_bytes: int, agent: str) -> list[pb.Input]:
-    """Encode a call's inputs: messages inline, placeholders as references."""
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, Msg):
-            where = input_label(i, len(items), agent)
-            out.append(pb.Input(message=encode_msg(item, max_bytes, where)))
-        else:
-            address, task_id, producer = item
-            out.append(pb.Input(ref=pb.TaskRef(address=address, task_id=task_id, agent=producer)))
-    return out
+def message_input(msg: Msg, index: int, count: int, agent: str, max_bytes: int) -> pb.Input:
+    return pb.Input(message=encode_msg(msg, max_bytes, input_label(index, count, agent)))
 
 
-def call_request(agent: str, task_id: str, caller: str, shape: str, inputs: list[pb.Input]) -> pb.CallRequest:
-    """A Call; ``shape`` is how reply receives the inputs: "none", "one" or "list"."""
-    return pb.CallRequest(
-        agent=agent, task_id=task_id, caller=caller, inputs=inputs,
-        no_input=shape == "none", as_list=shape == "list",
-    )  # fmt: skip
-
-
-def observe_request(agent: str, inputs: list[pb.Input]) -> pb.ObserveRequest:
-    return pb.ObserveRequest(agent=agent, inputs=inputs)
+def ref_input(address: str, task_id: str, agent: str, server_id: str) -> pb.Input:
+    return pb.Input(ref=pb.TaskRef(address=address, task_id=task_id, agent=agent, server_id=server_id))
 
 
 def encode_failure(failure: RemoteError) -> pb.Failure:
@@ -106,11 +110,21 @@ def decode_failure(failure: pb.Failure) -> RemoteError:
     return RemoteError(failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback)
 
 
-def decode_outcome(response: pb.FetchResultResponse) -> Msg | RemoteError:
-    """A fetched outcome: the reply, or the RemoteError describing the failure."""
-    if response.WhichOneof("outcome") == "failure":
-        return decode_failure(response.failure)
-    return decode_msg(response.reply)
+@dataclass(frozen=True)
+class Returned:
+    """What a method call (not ``reply``) returned."""
+
+    value: Any
+
+
+def decode_result(outcome: pb.Outcome, where: str = "the reply") -> Msg | RemoteError | Returned:
+    """An outcome's result: the reply, the RemoteError describing the failure, or a returned value."""
+    kind = outcome.WhichOneof("result")
+    if kind == "failure":
+        return decode_failure(outcome.failure)
+    if kind == "value_json":
+        return Returned(loads(outcome.value_json, where))
+    return decode_msg(outcome.reply, where)
 
 
 def decode_event(event: pb.Event, address: str) -> Event:
@@ -121,18 +135,50 @@ def decode_event(event: pb.Event, address: str) -> Event:
         agent=event.agent,
         address=address,
         caller=event.caller,
-        inputs=tuple(InputRef(r.address, r.task_id, r.agent) for r in event.inputs),
+        inputs=tuple(InputRef(r.address or address, r.task_id, r.agent) for r in event.inputs),
         timestamp=event.timestamp,
         preview=event.preview,
         text=event.text,
         seq=event.seq,
         message_id=event.message_id,
         direct_inputs=event.direct_inputs,
+        chunk=event.chunk,
     )
 
 
 def preview(value: Any, limit: int = 60) -> str:
-    """A one-line preview of message content for events and reprs."""
-    text = value if isinstance(value, str) else repr(value)
+    """A one-line preview of message content for events and reprs (cheap for big values)."""
+    if isinstance(value, str):
+        text = value[: limit * 4]
+    elif isinstance(value, (bytes, bytearray)):
+        text = f"<{len(value):,} bytes>"
+    else:
+        text = _short_repr(value, limit * 4)
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _short_repr(value: Any, budget: int, depth: int = 0) -> str:
+    """``repr`` of a container, stopping once ``budget`` characters are written."""
+    if depth > 8 and isinstance(value, (dict, list, tuple)):
+        return "…"
+    if isinstance(value, dict):
+        parts, used = [], 0
+        for key, item in value.items():
+            part = f"{key!r}: {_short_repr(item, budget - used, depth + 1)}"
+            parts.append(part)
+            used += len(part) + 2
+            if used >= budget:
+                break
+        return "{" + ", ".join(parts) + ("…}" if used >= budget else "}")
+    if isinstance(value, (list, tuple)):
+        parts, used = [], 0
+        for item in value:
+            part = _short_repr(item, budget - used, depth + 1)
+            parts.append(part)
+            used += len(part) + 2
+            if used >= budget:
+                break
+        return "[" + ", ".join(parts) + ("…]" if used >= budget else "]")
+    text = repr(value)
+    return text[:budget]

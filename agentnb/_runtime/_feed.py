@@ -1,4 +1,13 @@
-"""Following a server's event feed: task states for placeholders, events for listeners."""
+"""Following a server's event feed for as long as the session uses the server.
+
+A feed that ends while its server lives (a dropped connection, a restarted
+launcher) is followed again from the last event number seen, so nothing is
+shown twice and nothing is missed while the server's log still holds it (a
+note says how many events it no longer held). agentnb says in one line when
+the connection drops and when it is back. Output events go through the
+session's :class:`~._output.OutputLedger` (each chunk once); the others update
+task states and reach the listeners (the graph).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +16,20 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .._errors import AgentnbError
+from .._errors import AgentnbError, AuthenticationError
 from .._events import Event
 from ._client import ServerClient
 from ._codec import decode_event
 
 log = logging.getLogger("agentnb")
 
-Listener = Callable[[Event], None]
+MAX_BACKOFF = 2.0
 
 
 class TaskStates:
     """The last known state of recent tasks (bounded)."""
 
-    def __init__(self, size: int = 100_000) -> None:
+    def __init__(self, size: int = 200_000) -> None:
         self._states: OrderedDict[str, str] = OrderedDict()
         self._size = size
 
@@ -37,29 +46,76 @@ class TaskStates:
 
 
 class Feed:
-    """One server's event stream, read on the driver's loop until the server goes."""
+    """One server's event stream, read on the driver's loop until :meth:`stop`."""
 
-    def __init__(self, client: ServerClient, states: TaskStates, listeners: list[Listener]) -> None:
+    def __init__(
+        self,
+        client: ServerClient,
+        handle: Callable[[Event], None],
+        notice: Callable[[str], None],
+        alive: Callable[[], bool],
+    ) -> None:
         self.client = client
-        self._states = states
-        self._listeners = listeners
+        self._handle = handle
+        self._notice = notice
+        self._alive = alive
+        self.seq = 0
+        self.server_id = ""
+        self.drops = 0
+        self._progress = asyncio.Condition()
         self.task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        self.task.cancel()
+
+    async def reached(self, seq: int, server_id: str, timeout: float) -> bool:
+        """Wait until every event up to ``seq`` of instance ``server_id`` was handled."""
+
+        def done() -> bool:
+            return self.seq >= seq or (bool(self.server_id) and self.server_id != server_id)
+
+        async with self._progress:
+            try:
+                await asyncio.wait_for(self._progress.wait_for(done), timeout)
+            except asyncio.TimeoutError:
+                return False
+        return True
 
     async def _run(self) -> None:
         address = self.client.address
-        try:
-            async for batch in self.client.events(0):
-                if batch.dropped:
-                    log.warning("missed %d events from %s (the driver was too slow)", batch.dropped, address)
-                for raw in batch.events:
-                    self._dispatch(decode_event(raw, address))
-        except AgentnbError as exc:
-            log.debug("event feed of %s ended: %s", address, exc)
-
-    def _dispatch(self, event: Event) -> None:
-        self._states.update(event)
-        for listener in list(self._listeners):
+        lost = ""
+        backoff = 0.1
+        while self._alive():
             try:
-                listener(event)
-            except Exception:  # noqa: BLE001 - a listener must not stop the feed
-                log.exception("agentnb event listener %r failed", listener)
+                async for batch in self.client.events(self.seq, self.server_id):
+                    if lost:
+                        self._notice(f"agentnb: the connection to {address} is back")
+                        lost, backoff = "", 0.1
+                    if batch.server_id != self.server_id:
+                        if self.server_id:
+                            self.seq = 0  # another instance (a restarted launcher): its own numbers
+                        self.server_id = batch.server_id
+                    if batch.dropped:
+                        self._notice(
+                            f"agentnb: {batch.dropped:,} events of {address} (prints, graph updates) were "
+                            "lost: the server's event log did not hold them any more"
+                        )
+                    for raw in batch.events:
+                        self.seq = raw.seq
+                        self._handle(decode_event(raw, address))
+                    async with self._progress:
+                        self._progress.notify_all()
+                ended = "the server ended the feed"
+            except AuthenticationError as exc:
+                log.warning("agentnb: stopped following %s: %s", address, exc)
+                return
+            except AgentnbError as exc:
+                ended = str(exc)
+            if self._alive() and not lost:
+                self.drops += 1
+                lost = ended
+                self._notice(f"agentnb: lost the connection to {address}; reconnecting")
+                log.debug("event feed of %s ended: %s", address, ended)
+            if self._alive():
+                await asyncio.sleep(backoff)
+                backoff = min(MAX_BACKOFF, backoff * 2)

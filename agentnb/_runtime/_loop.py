@@ -49,8 +49,16 @@ class LoopThread:
             raise RuntimeError("agentnb's event-loop thread did not start within 10 s")
         self._loop, self._thread, self._pid = loop, thread, os.getpid()
 
+    @property
+    def started(self) -> bool:
+        return self._loop is not None and self._pid == os.getpid()
+
     def in_loop_thread(self) -> bool:
         return threading.current_thread() is self._thread
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop thread soon (from any thread)."""
+        self.loop.call_soon_threadsafe(fn, *args)
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine on the loop; returns a thread-safe future."""

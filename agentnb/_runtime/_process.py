@@ -45,11 +45,25 @@ class ServerProcess:
         self.address = ""
         self.port = 0
         self.exited = threading.Event()
+        self._on_exit: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
         threading.Thread(target=self._reap, name=f"agentnb-reap-{proc.pid}", daemon=True).start()
 
     def _reap(self) -> None:
         self.proc.wait()
-        self.exited.set()
+        with self._lock:
+            self.exited.set()
+            callbacks, self._on_exit = self._on_exit, []
+        for callback in callbacks:
+            callback()
+
+    def on_exit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (in the reaper thread) when the process exits; at once if it has."""
+        with self._lock:
+            if not self.exited.is_set():
+                self._on_exit.append(callback)
+                return
+        callback()
 
     @property
     def returncode(self) -> int | None:
@@ -140,6 +154,7 @@ def spawn(
         "parent_pid": os.getpid(),
         "sys_path": [p for p in sys.path if p],
         "limits": asdict(limits),
+        "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
     }
     assert proc.stdin is not None
     try:

@@ -7,14 +7,21 @@ import inspect
 import json
 import marshal
 import uuid
-from typing import Any
+import weakref
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from .._agent import AgentBase
 from .._errors import CodeNotAcceptedError, MessageError
 from .._message import check_jsonable
 from .._proto import agentnb_pb2 as pb
+
+if TYPE_CHECKING:
+    from .._agent import AgentBase
+
+
+_hashes: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+_pickles: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
 
 
 def source_hash(cls: type) -> str:
@@ -22,68 +29,121 @@ def source_hash(cls: type) -> str:
 
     The source when Python can find it; otherwise (classes defined in a
     notebook cell have no file) the bytecode of the methods defined on the
-    class and on its bases below AgentBase.
+    class and on its bases other than agentnb's own. Computed once per class object
+    (a cell that defines the class again makes a new one).
     """
+    known = _hashes.get(cls)
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     try:
         digest.update(inspect.getsource(cls).encode())
     except (OSError, TypeError):
         for klass in cls.__mro__:
-            if klass is AgentBase or klass is object:
+            if klass is object or klass.__module__.startswith("agentnb."):
                 continue
             digest.update(klass.__qualname__.encode())
             for name, value in sorted(vars(klass).items()):
                 code = getattr(getattr(value, "__func__", value), "__code__", None)
                 if code is not None:
                     digest.update(name.encode() + marshal.dumps(code))
-    return digest.hexdigest()[:16]
+    _hashes[cls] = result = digest.hexdigest()[:16]
+    return result
 
 
-def fingerprint(agent: AgentBase) -> str:
-    """Class code plus constructor arguments: what a rebuilt agent depends on."""
-    args, kwargs = agent._init_args
+def class_key(cls: type) -> str:
+    """How a shipped class is named on a server: module, name and code hash."""
+    return f"{cls.__module__}:{cls.__qualname__}:{source_hash(cls)}"
+
+
+def pickled_class(cls: type, name: str, address: str) -> bytes:
+    data = _pickles.get(cls)
+    if data is None:
+        data = _pickles[cls] = _pickle(cls, name, address, "its class")
+    return data
+
+
+def _pickle(value: Any, name: str, address: str, what: str) -> bytes:
     try:
-        arguments = hashlib.sha256(cloudpickle.dumps((args, sorted(kwargs.items())))).hexdigest()[:16]
-    except Exception:  # noqa: BLE001 - unpicklable arguments: treat every run as new
-        arguments = uuid.uuid4().hex
-    return f"{source_hash(type(agent))}:{arguments}"
+        return bytes(cloudpickle.dumps(value))
+    except Exception as exc:
+        raise MessageError(
+            f"cannot ship agent {name!r} to {address}: {what} cannot be pickled ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 def importable(cls: type) -> bool:
     return cls.__module__ != "__main__" and "<locals>" not in cls.__qualname__
 
 
-def agent_spec(agent: AgentBase, address: str, accepts_code: bool) -> pb.AgentSpec:
-    """The recipe that rebuilds ``agent`` from its recorded constructor arguments."""
-    cls = type(agent)
-    args, kwargs = agent._init_args
-    spec = pb.AgentSpec(name=agent.name, class_name=cls.__qualname__, source_hash=source_hash(cls))
-    if accepts_code:
+class Recipe:
+    """Everything a server needs to rebuild ``agent``, and its fingerprint.
+
+    Attributes:
+        fingerprint: class code plus constructor arguments: what a rebuilt
+            agent depends on (a re-run cell with the same ones reattaches).
+    """
+
+    def __init__(self, agent: AgentBase) -> None:
+        self.agent = agent
+        self.cls = type(agent)
+        args, kwargs = agent._init_args
         try:
-            spec.pickled = cloudpickle.dumps((cls, args, kwargs))
-        except Exception as exc:
-            raise MessageError(
-                f"cannot ship agent {agent.name!r} ({cls.__qualname__}) to {address}: its class or "
-                f"constructor arguments cannot be pickled ({type(exc).__name__}: {exc})"
-            ) from exc
-        return spec
-    if not importable(cls):
-        raise CodeNotAcceptedError(
-            f"agent {agent.name!r}: class {cls.__qualname__} is defined in a notebook or script "
-            f"(module {cls.__module__}), and the server at {address} does not accept code; put "
-            "the class in a module the server can import, or start the server with allow_code"
+            self._arguments: bytes | None = bytes(cloudpickle.dumps((args, kwargs)))
+            digest = hashlib.sha256(self._arguments).hexdigest()[:16]
+        except Exception:  # noqa: BLE001 - unpicklable arguments: every run is new, shipping fails
+            self._arguments, digest = None, uuid.uuid4().hex[:16]
+        self.fingerprint = f"{source_hash(self.cls)}:{digest}"
+
+    def spec(self, address: str, accepts_code: bool) -> tuple[pb.AgentSpec, pb.DefineClassRequest | None]:
+        """The spec to send, and the class to ship first (servers that accept code).
+
+        A server that does not accept code gets an import recipe if the class can
+        be imported there, else no recipe: it attaches to an agent of that name
+        if there is one, and explains what to do if there is none.
+        """
+        agent, cls = self.agent, self.cls
+        spec = pb.AgentSpec(
+            name=agent.name,
+            class_name=cls.__qualname__,
+            source_hash=source_hash(cls),
+            fingerprint=self.fingerprint,
         )
-    try:
-        bound = inspect.signature(cls).bind(*args, **kwargs)
-    except TypeError as exc:
-        raise MessageError(f"agent {agent.name!r}: cannot map its constructor arguments: {exc}") from exc
-    named: dict[str, Any] = {}
-    for param, value in bound.arguments.items():
-        if inspect.signature(cls).parameters[param].kind is inspect.Parameter.VAR_KEYWORD:
-            named.update(value)
-        else:
-            named[param] = value
-    check_jsonable(named, f"constructor arguments of agent {agent.name!r}")
-    spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
-    spec.by_import.kwargs_json = json.dumps(named)
-    return spec
+        if accepts_code:
+            if self._arguments is None:
+                _pickle(agent._init_args, agent.name, address, "its constructor arguments")
+            spec.by_key.class_key = key = class_key(cls)
+            spec.by_key.arguments = self._arguments or b""
+            return spec, pb.DefineClassRequest(class_key=key, pickled=pickled_class(cls, agent.name, address))
+        if importable(cls):
+            spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
+            spec.by_import.kwargs_json = json.dumps(self._named_arguments())
+        return spec, None
+
+    def _named_arguments(self) -> dict[str, Any]:
+        agent, cls = self.agent, self.cls
+        args, kwargs = agent._init_args
+        try:
+            signature = inspect.signature(cls)
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise MessageError(f"agent {agent.name!r}: cannot map its constructor arguments: {exc}") from exc
+        named: dict[str, Any] = {}
+        for param, value in bound.arguments.items():
+            if signature.parameters[param].kind is inspect.Parameter.VAR_KEYWORD:
+                named.update(value)
+            else:
+                named[param] = value
+        check_jsonable(named, f"constructor arguments of agent {agent.name!r}")
+        return named
+
+
+def code_needed(agent: AgentBase, address: str) -> CodeNotAcceptedError:
+    """The error for an agent that does not exist on a server that cannot build it."""
+    cls = type(agent)
+    return CodeNotAcceptedError(
+        f"agent {agent.name!r} does not exist on the server at {address}, and that server does not "
+        f"accept code, so class {cls.__qualname__} (defined in {cls.__module__}) cannot be shipped "
+        "to it; put the class in a module the server can import, or start the server with "
+        "allow_code=True (--allow-code)"
+    )

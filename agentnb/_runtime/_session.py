@@ -1,4 +1,4 @@
-"""The driver's session: its loop thread, clients, launched servers and event feeds.
+"""The driver's session: its loop thread, server links, launched servers and event feeds.
 
 One per process, at module level. ``shutdown()`` (and an atexit backstop)
 stops every server this session launched; servers it merely attached to
@@ -7,9 +7,9 @@ stops every server this session launched; servers it merely attached to
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import concurrent.futures
+import logging
 import os
 import sys
 import threading
@@ -20,39 +20,58 @@ from typing import Any, TypeVar
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._events import Event
 from .._token import new_token
-from ._client import ClientPool, ServerClient, SyncServerClient
-from ._feed import Feed, Listener, TaskStates
+from ._calls import Call
+from ._feed import Feed, TaskStates
+from ._link import ServerLink
 from ._loop import LoopThread
+from ._output import Listener, OutputLedger, dispatch_to
 from ._process import ServerProcess, spawn
 
 T = TypeVar("T")
+log = logging.getLogger("agentnb")
 
 
 def print_output(event: Event) -> None:
     """Default listener: show what remote replies print, prefixed by the agent's name."""
     if event.kind == "output":
-        text = "".join(f"[{event.agent}] {line}\n" for line in event.text.rstrip("\n").split("\n"))
-        sys.stdout.write(text)
+        sys.stdout.write(prefixed(event))
         sys.stdout.flush()
+
+
+def prefixed(event: Event) -> str:
+    return "".join(f"[{event.agent}] {line}\n" for line in event.text.rstrip("\n").split("\n"))
+
+
+def print_notice(text: str) -> None:
+    """Default notice: one line of agentnb's own on stderr."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _log_listener_failure(listener: Listener) -> None:
+    log.exception("agentnb listener %r failed", listener)
 
 
 class Session:
     def __init__(self) -> None:
         self.loop = LoopThread()
-        self.clients = ClientPool()
         self.states = TaskStates()
         self.listeners: list[Listener] = [print_output]
+        self.dispatch = dispatch_to(self.listeners, _log_listener_failure)
+        self.output = OutputLedger(self.dispatch)
         #: Set by the notebook layer: called in the caller's thread at each call,
         #: it returns where that call came from (the cell), kept in ``origins``.
         self.origin_hook: Callable[[], Any] | None = None
         self.origins: OrderedDict[str, Any] = OrderedDict()
+        #: How agentnb's own one-line notices (connection lost, back) are shown.
+        self.notice: Callable[[str], None] = print_notice
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
+        self._links: dict[tuple[str, str | None], ServerLink] = {}
+        self._active: set[ServerLink] = set()  # links used since the last take_active_links()
         self._feeds: dict[str, Feed] = {}
         self._spare: tuple[tuple[Any, ...], concurrent.futures.Future[ServerProcess]] | None = None
         #: Keep one server started ahead for the next to_dist() (notebooks turn it on).
         self.keep_spare = False
-        self._sync_clients: dict[tuple[str, str | None], SyncServerClient] = {}
         self._lock = threading.Lock()
         #: Live distributed agents by (module, class, name, host, port, launch, local).
         self.registry: dict[tuple[Any, ...], Any] = {}
@@ -62,33 +81,92 @@ class Session:
         #: AGENTNB_TRACE=0 turns it off, e.g. to measure what tracing costs.
         self.tracing = os.environ.get("AGENTNB_TRACE", "1") != "0"
 
-    def remember_origin(self, task_id: str) -> None:
+    # -- calls -------------------------------------------------------------------------
+
+    def origin(self) -> Any:
         hook = self.origin_hook
-        if hook is not None:
-            self.origins[task_id] = hook()
-            if len(self.origins) > 100_000:
+        return hook() if hook is not None else None
+
+    def remember(self, call: Call) -> None:
+        """A call got its task id: route its output to where it was made."""
+        if call.origin is not None:
+            self.origins[call.task_id] = call.origin
+            if len(self.origins) > 200_000:
                 self.origins.popitem(last=False)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
 
-    def client(
-        self, address: str, token: str | None, limits: Limits | None = None, timeouts: Timeouts | None = None
-    ) -> ServerClient:
-        """The client for a server (call on the loop thread)."""
-        return self.clients.get(address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS)
+    # -- links and feeds -------------------------------------------------------------------
 
-    def sync_client(
-        self, address: str, token: str | None, limits: Limits, timeouts: Timeouts
-    ) -> SyncServerClient:
-        """The blocking client for a server (any thread)."""
+    def link(
+        self,
+        address: str,
+        token: str | None,
+        limits: Limits | None = None,
+        timeouts: Timeouts | None = None,
+        server: ServerProcess | None = None,
+    ) -> ServerLink:
+        """The link to a server (one per address and token), made on first use."""
         with self._lock:
-            client = self._sync_clients.get((address, token))
-            if client is None:
-                client = self._sync_clients[(address, token)] = SyncServerClient(
-                    address, token, limits, timeouts
+            link = self._links.get((address, token))
+            if link is None or link.gone:
+                link = self._links[(address, token)] = ServerLink(
+                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server
                 )
-            return client
+            return link
+
+    def links(self) -> list[ServerLink]:
+        with self._lock:
+            return list(self._links.values())
+
+    def touched(self, link: ServerLink) -> None:
+        self._active.add(link)
+
+    def take_active_links(self) -> list[ServerLink]:
+        """The links used since the last time this was asked (e.g. by a notebook cell)."""
+        with self._lock:
+            active, self._active = list(self._active), set()
+        return active
+
+    def follow(self, link: ServerLink) -> None:
+        """Read a server's event feed, from now until the session ends (once per server)."""
+        if not self.tracing:
+            return
+
+        def start() -> None:
+            feed = self._feeds.get(link.address)
+            if feed is None or feed.task.done():
+                self._feeds[link.address] = Feed(
+                    link.client, self._on_event, self.notice, lambda: not link.gone
+                )
+
+        self.loop.call_soon(start)
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "output":
+            self.output.live(event)
+        else:
+            self.states.update(event)
+            self.dispatch(event)
+
+    def feed(self, address: str) -> Feed | None:
+        return self._feeds.get(address)
+
+    async def sync_output(self, links: list[ServerLink], timeout: float = 2.0) -> None:
+        """Wait (bounded) until the feeds of ``links`` showed everything their servers
+        published so far: what a cell's calls printed is shown before the cell ends."""
+        for link in links:
+            feed = self._feeds.get(link.address)
+            if feed is None or link.gone:
+                continue
+            try:
+                info = await link.client.info(timeout)
+            except Exception:  # noqa: BLE001 - a server that cannot answer has nothing more to show
+                continue
+            await feed.reached(int(info.event_seq), info.server_id, timeout)
+
+    # -- servers ---------------------------------------------------------------------------
 
     def launch(
         self,
@@ -157,27 +235,18 @@ class Session:
 
         threading.Thread(target=start, name="agentnb-spare", daemon=True).start()
 
-    def follow(self, address: str, token: str | None) -> None:
-        """Start reading a server's event feed (once per server)."""
-        if not self.tracing:
-            return
-
-        async def start() -> None:
-            feed = self._feeds.get(address)
-            if feed is None or feed.task.done():
-                self._feeds[address] = Feed(self.client(address, token), self.states, self.listeners)
-
-        self.run(start(), DEFAULT_TIMEOUTS.control)
-
     def stop_server(self, server: ServerProcess, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         """Stop one server this session launched."""
         with self._lock:
             self.servers.pop(server.address, None)
             self._by_bind = {k: v for k, v in self._by_bind.items() if v is not server}
+            links = [link for link in self._links.values() if link.server is server]
+        for link in links:
+            link.closing = True
         server.stop(timeouts)
 
     def shutdown(self, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
-        """Stop every server this session launched; close channels and feeds."""
+        """Stop every server this session launched; close links and feeds."""
         if os.getpid() != self._pid:
             return
         with self.registry_lock:
@@ -185,12 +254,11 @@ class Session:
         with self._lock:
             spare, self._spare = self._spare, None
             servers = list(self.servers.values())
-            sync_clients = list(self._sync_clients.values())
-            self._sync_clients.clear()
+            links, self._links = list(self._links.values()), {}
             self.servers.clear()
             self._by_bind.clear()
-        for client in sync_clients:
-            client.close()
+        for link in links:
+            link.closing = True
         threads = [threading.Thread(target=s.stop, args=(timeouts,)) for s in servers]
         if spare is not None:  # stopped beside the others, never while holding the lock
             threads.append(threading.Thread(target=_stop_when_started, args=(spare[1], timeouts)))
@@ -198,18 +266,15 @@ class Session:
             t.start()
         for t in threads:
             t.join(3 * timeouts.stop + 1)
+        if not self.loop.started:
+            return
 
         async def close() -> None:
-            # The servers are stopping: let their feeds deliver what they still
-            # hold (a reply's last printed lines), briefly, before closing.
-            stopped = {server.address for server in servers}
-            ending = [f.task for address, f in self._feeds.items() if address in stopped]
-            if ending:
-                await asyncio.wait(ending, timeout=1.0)
             for feed in self._feeds.values():
-                feed.task.cancel()
+                feed.stop()
             self._feeds.clear()
-            await self.clients.close()
+            for link in links:
+                await link.close()
 
         try:
             self.run(close(), timeouts.stop)

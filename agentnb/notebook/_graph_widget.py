@@ -55,7 +55,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from .._runtime._feed import Listener
+from .._runtime._output import Listener
 from .._runtime._session import Session
 from ._graph_model import GraphModel, Snapshot
 from ._graph_render import EMPTY, GraphRenderer

@@ -1,14 +1,19 @@
 """Turning the notebook layer on inside a Jupyter kernel (once per session).
 
-* Remote output lands in the cell that made the call: each call remembers its
-  cell's parent header, and printed lines from that call are written with that
-  parent (ipykernel >= 7 sends background-thread output to the *latest* cell
-  otherwise).
-* A spare server is kept started ahead, so ``to_dist()`` in a cell is fast.
-* ``asyncio.run(main())`` works in a cell: the kernel's loop is already running,
-  so asyncio is made reentrant with ``nest_asyncio2`` (the maintained fork;
-  the original package is archived and, under ipykernel 7.4, silently dropped
-  the cells queued behind such a cell).
+``import agentnb`` in a kernel calls :func:`install`, which:
+
+* routes remote output to the cell that made the call: each call remembers
+  its cell's parent header, and printed lines from that call are written with
+  that parent (ipykernel >= 7 sends background-thread output to the *latest*
+  cell otherwise);
+* holds the end of a cell until the feeds of the servers it called have shown
+  what those servers printed so far (bounded), so a cell's remote output is
+  in the cell before it goes idle, also under nbclient/nbconvert;
+* keeps a spare server started ahead, so ``to_dist()`` in a cell is fast;
+* makes ``asyncio.run(main())`` work in a cell: the kernel's loop is already
+  running, so asyncio is made reentrant with ``nest_asyncio2`` (the maintained
+  fork; the original package is archived and, under ipykernel 7.4, silently
+  dropped the cells queued behind such a cell).
 """
 
 from __future__ import annotations
@@ -17,13 +22,21 @@ import logging
 import sys
 from typing import Any
 
+import nest_asyncio2
+
 from .._events import Event
-from .._runtime._session import Session, print_output
+from .._runtime._session import Session, prefixed, print_output
+from ._graph import install_event_log
 
 log = logging.getLogger("agentnb")
 
+#: The longest a cell's end waits for its servers' output.
+OUTPUT_SYNC_S = 2.0
+
 
 def _shell() -> Any:
+    if "ipykernel" not in sys.modules:
+        return None
     try:
         from IPython import get_ipython
     except ImportError:
@@ -42,8 +55,9 @@ class CellOutput:
     def __call__(self, event: Event) -> None:
         if event.kind != "output":
             return
-        text = "".join(f"[{event.agent}] {line}\n" for line in event.text.rstrip("\n").split("\n"))
-        parent = self._session.origins.get(event.task_id)
+        self.write(prefixed(event), self._session.origins.get(event.task_id))
+
+    def write(self, text: str, parent: Any) -> None:
         if parent is None:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -56,27 +70,30 @@ class CellOutput:
             self._shell.reset_thread_parent(tokens)
 
 
-def activate(session: Session) -> bool:
-    """Install cell output routing and reentrant asyncio; idempotent. False outside a kernel."""
+def install(session: Session) -> bool:
+    """Turn the notebook layer on if this process is a Jupyter kernel; idempotent."""
     if session.origin_hook is not None:
         return True
     shell = _shell()
     if shell is None:
         return False
     session.origin_hook = shell.get_parent
+    cell_output = CellOutput(shell, session)
     listeners = session.listeners
-    listeners[:] = [CellOutput(shell, session) if x is print_output else x for x in listeners]
+    listeners[:] = [cell_output if x is print_output else x for x in listeners]
+    session.notice = lambda text: cell_output.write(text + "\n", None)
     session.keep_spare = True  # the next to_dist() in a cell takes a server started ahead
-    from ._graph import install_event_log
-
     install_event_log(session)  # so a graph() made after some calls still shows them
-    enable_nested_asyncio()
+    shell.events.register("post_run_cell", lambda result: _sync_output(session))
+    nest_asyncio2.apply()
     return True
 
 
-def enable_nested_asyncio() -> None:
-    """Let ``asyncio.run()`` run inside a cell (whose event loop is already running)."""
-    import nest_asyncio2
-
-    nest_asyncio2.apply()
-    log.debug("asyncio made reentrant with nest_asyncio2")
+def _sync_output(session: Session) -> None:
+    links = session.take_active_links()
+    if not links:
+        return
+    try:
+        session.run(session.sync_output(links, OUTPUT_SYNC_S), OUTPUT_SYNC_S * 2)
+    except Exception:  # noqa: BLE001 - never fail a cell for this
+        log.debug("agentnb: syncing the output of a cell failed", exc_info=True)

@@ -20,7 +20,6 @@ Two ways in:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
@@ -86,6 +85,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
         advertise_host=data.get("advertise_host"),
         limits=Limits(**data.get("limits", {})),
         own_process=True,
+        trace=bool(data.get("trace", False)),
     )
     return config, int(data["parent_pid"])
 
@@ -108,18 +108,17 @@ def _die_with_parent(parent_pid: int, on_exit: Callable[[], object]) -> None:
     threading.Thread(target=watch, name="agentnb-parent-watch", daemon=True).start()
 
 
-async def _serve(config: ServerConfig, parent_pid: int | None) -> int:
+def _serve(config: ServerConfig, parent_pid: int | None) -> int:
     server = AgentServer(config)
-    loop = asyncio.get_running_loop()
     try:
-        await server.start()
+        server.start()
     except ServerLaunchError as exc:
         print(f"agentnb server: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.request_stop)
+        signal.signal(sig, lambda *_: server.request_stop())
     if parent_pid is not None:
-        _die_with_parent(parent_pid, lambda: loop.call_soon_threadsafe(server.request_stop))
+        _die_with_parent(parent_pid, server.request_stop)
         ready = {
             "address": server.address,
             "port": server.port,
@@ -131,10 +130,12 @@ async def _serve(config: ServerConfig, parent_pid: int | None) -> int:
         os.dup2(2, 1)  # later prints go to the log, never into the handshake pipe
     else:
         print(f"agentnb server listening on {server.address} (pid {os.getpid()})", file=sys.stderr)
-    await server.wait_for_stop_request()
-    # a reply stuck in user code must not keep the process alive: bound the stop
+    while not server.wait_for_stop_request(1.0):  # wake now and then so signals are handled
+        pass
+    # a reply stuck in user code must not keep the process alive: bound the stop.
+    # A driver's server stops at once (its driver is gone or done with it).
     threading.Timer(5.0, os._exit, args=(0,)).start()
-    await server.stop(grace=1.0)
+    server.stop(grace=0.2 if parent_pid is not None else 1.0)
     return 0
 
 
@@ -146,9 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.handshake:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the driver stops us
         config, parent_pid = _config_from_handshake()
-        code = asyncio.run(_serve(config, parent_pid))
+        code = _serve(config, parent_pid)
     else:
-        code = asyncio.run(_serve(_config_from_args(args), None))
+        code = _serve(_config_from_args(args), None)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # worker threads may be blocked in user code; do not wait for them

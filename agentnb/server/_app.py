@@ -1,30 +1,46 @@
-"""One agent server: a grpc.aio server, its agents, its result store and event feed."""
+"""One agent server: a gRPC server, its agents, its result store and its event feed.
+
+gRPC's handler threads run the RPCs; replies run in an elastic pool of
+worker threads (or inline, see :mod:`._host`). Nothing here needs an event
+loop, so the same server runs as a process (``python -m agentnb.server``)
+or in a launcher's threads inside someone else's program.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import errno
 import logging
 import os
+import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from .._address import host_port
-from .._config import DEFAULT_LIMITS, Limits
+from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
-from .._runtime._client import channel_options
+from .._runtime._channel import server_options
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
 from ._host import AgentHost
-from ._servicer import Servicer, import_class
+from ._recipes import Recipes, import_agent_class
+from ._resolve import Resolver
+from ._servicer import Servicer
 from ._store import ResultStore
+from ._workers import ElasticPool
 
 log = logging.getLogger("agentnb.server")
+
+#: Threads that run gRPC handlers (more are made while some are stuck in inline replies).
+HANDLER_THREADS = 256
 
 
 @dataclass
@@ -40,10 +56,14 @@ class ServerConfig:
         advertise_host: the host others use to reach this server (default: host,
             or 127.0.0.1 when listening on all interfaces).
         limits: size and retention limits.
+        timeouts: deadlines of the server's own calls (reading forwarded placeholders).
         agent_class: an agent to create at start (a class or "module:Class").
         agent_kwargs: its constructor's keyword arguments.
+        allowed_modules: modules agent classes may be imported from (None: any).
         own_process: the server is the whole process (``python -m agentnb.server``),
             not a launcher's thread in someone else's program.
+        trace: record events from the start (its driver will follow the feed);
+            otherwise recording starts with the first subscriber.
     """
 
     host: str = "127.0.0.1"
@@ -52,9 +72,35 @@ class ServerConfig:
     accepts_code: bool = False
     advertise_host: str | None = None
     limits: Limits = DEFAULT_LIMITS
+    timeouts: Timeouts = DEFAULT_TIMEOUTS
     agent_class: Any = None
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
+    allowed_modules: Iterable[str] | None = None
     own_process: bool = False
+    trace: bool = False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise ServerLaunchError if ``host:port`` cannot be bound (before gRPC tries and logs)."""
+    if not port:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC does: TIME_WAIT is fine
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            where = host_port(host, port)
+            if exc.errno == errno.EADDRINUSE:
+                raise ServerLaunchError(
+                    f"cannot listen on {where}: the port is taken (by another server?). To use an "
+                    f"agent server already running there, attach with to_dist(host={host!r}, "
+                    f"port={port}, launch_server=False); to start a new one, pick another port, or "
+                    "port=None for a free one"
+                ) from exc
+            raise ServerLaunchError(
+                f"cannot listen on {where}: {exc.strerror}; is {host!r} an address of this machine?"
+            ) from exc
 
 
 class AgentServer:
@@ -64,66 +110,87 @@ class AgentServer:
         self.pid = os.getpid()
         self.port = 0
         self.address = ""
-        self._stop_requested: asyncio.Event | None = None
+        self.started_at = 0.0
+        self.tls = False
+        self._stop_requested = threading.Event()
+        self._grpc: grpc.Server | None = None
+        self.host: AgentHost
 
-    async def start(self) -> None:
+    def start(self) -> None:
         """Bind, start serving and create the configured agent; raises ServerLaunchError."""
         config = self.config
-        self._stop_requested = asyncio.Event()
-        options = channel_options(config.limits) + [("grpc.so_reuseport", 0)]
-        self._grpc = grpc.aio.server(
-            options=options, interceptors=[TokenInterceptor(config.token, lambda: self.address)]
+        limits = config.limits
+        check_port_free(config.host, config.port)
+        handlers = ElasticPool("agentnb-rpc", HANDLER_THREADS)
+        self._grpc = grpc.server(
+            handlers,
+            options=server_options(limits),
+            interceptors=[TokenInterceptor(config.token, lambda: self.address)],
         )
         target = host_port(config.host, config.port)
         try:
             self.port = self._grpc.add_insecure_port(target)
         except RuntimeError as exc:
             raise ServerLaunchError(
-                f"cannot listen on {target}: the port is in use or the address is not on "
-                "this machine; pick another port, or port=None for a free one"
+                f"cannot listen on {target}: the port is in use or the address is not on this machine; "
+                "pick another port, or port=None for a free one"
             ) from exc
         advertise = config.advertise_host or (
             "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
         )
         self.address = host_port(advertise, self.port)
-        limits = config.limits
+        store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
         self.host = AgentHost(
             self.address,
             self.server_id,
-            EventBus(self.server_id),
-            ResultStore(limits.max_results, limits.result_ttl),
+            EventBus(self.server_id, limits.event_history, limits.event_history_bytes, config.trace),
+            store,
+            Recipes(config.accepts_code, config.allowed_modules),
+            Resolver(store, self.address, self.server_id, limits, config.timeouts),
+            ElasticPool("agentnb-reply", limits.workers),
             limits.max_message_bytes,
-            limits.workers,
-            lambda where: log.exception("unexpected error in %s", where),
+            limits.output_bytes_per_call,
         )
         pb_grpc.add_AgentServerServicer_to_server(Servicer(self), self._grpc)
-        await self._grpc.start()
+        self._grpc.start()
+        self.started_at = time.time()
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
-            await self._create_configured_agent()
+            self._create_configured_agent()
         log.info("agentnb server %s listening on %s", self.server_id, self.address)
 
-    async def _create_configured_agent(self) -> None:
+    def _create_configured_agent(self) -> None:
         cls = self.config.agent_class
         if isinstance(cls, str):
-            cls = import_class(cls)
+            cls = import_agent_class(cls, self.config.allowed_modules)
         kwargs = dict(self.config.agent_kwargs)
         name = kwargs.get("name") or cls.__name__
-        instance = await self.host.build(lambda: cls(**kwargs), name)
+        try:
+            instance = cls(**kwargs)
+        except Exception as exc:
+            self.stop(0)
+            raise ServerLaunchError(
+                f"building the launcher's agent {name!r} ({cls.__qualname__}) raised "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
         spec = pb.AgentSpec(name=instance.name, class_name=cls.__qualname__)
         self.host.add(instance.name, instance, spec)
 
     def request_stop(self) -> None:
-        """Ask the server to stop (call on its loop)."""
-        if self._stop_requested is not None:
-            self._stop_requested.set()
+        """Ask the server to stop (any thread)."""
+        self._stop_requested.set()
 
-    async def wait_for_stop_request(self) -> None:
-        assert self._stop_requested is not None
-        await self._stop_requested.wait()
+    def wait_for_stop_request(self, timeout: float | None = None) -> bool:
+        return self._stop_requested.wait(timeout)
 
-    async def stop(self, grace: float = 1.0) -> None:
-        self.host.bus.close()
-        await self._grpc.stop(grace)
-        await self.host.close()
+    def stop(self, grace: float = 1.0) -> None:
+        """Stop serving (bounded by ``grace``) and release the workers."""
+        if self._grpc is None:
+            return
+        host: AgentHost | None = getattr(self, "host", None)
+        if host is not None:
+            host.bus.close()
+        self._grpc.stop(grace).wait(grace + 0.5)
+        if host is not None:
+            host.close()

@@ -1,45 +1,74 @@
-"""The server's event feed: call lifecycle events and printed output, per subscriber."""
+"""The server's event feed: call lifecycle events and printed output, as one numbered log.
+
+Events are numbered from 1 and kept in a bounded log (``Limits.event_history``
+events and ``Limits.event_history_bytes`` bytes, the oldest going first).
+A subscriber is only a cursor into that log: a driver that follows again
+after its connection dropped says the last number it saw and gets
+everything after it, with no gap and no duplicate, or a count of the events
+the log no longer holds. Nothing is queued per subscriber, so a slow or
+vanished subscriber never costs the server memory.
+
+The log starts with the server when its driver traces (a driver follows
+every server it uses, unless it runs with ``AGENTNB_TRACE=0``), or else
+when the first subscriber comes (a launcher), and keeps recording
+while nobody follows, so what happens during a dropped connection is there
+when the driver is back.
+
+Output text larger than ``MAX_TEXT`` is split into several events, so no
+batch ever exceeds the message limit.
+
+Thread-safe: replies publish from their own threads.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .._proto import agentnb_pb2 as pb
 
 Kind = pb.Event.Kind
 
-#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct_inputs)
-_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int]
+#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk)
+_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int, int]
 
 #: A subscriber gets at most one batch per this many seconds: one write for
 #: many events under load, and still well inside the graph's 50 ms budget.
 BATCH_WINDOW = 0.01
+#: The most text one OUTPUT event carries.
+MAX_TEXT = 64 * 1024
+#: The most bytes of events in one batch.
+MAX_BATCH_BYTES = 1024 * 1024
+_OVERHEAD = 160  # bytes an event costs besides its text
 
 
 class EventBus:
-    """Numbers events, keeps the last ``history`` for late subscribers, fans out.
-
-    Events are made only while someone subscribes (a driver follows every
-    server it uses, unless it runs with ``AGENTNB_TRACE=0``).
-
-    A slow subscriber never blocks the server: its queue is bounded, the oldest
-    events are dropped, and its next batch says how many it missed.
-    """
-
-    def __init__(self, server_id: str, history: int = 10_000, queue: int = 10_000) -> None:
+    def __init__(self, server_id: str, history: int, history_bytes: int, recording: bool = False) -> None:
         self.server_id = server_id
+        self._max = history
+        self._max_bytes = history_bytes
+        self._log: deque[_Raw] = deque()
+        self._bytes = 0
         self._seq = 0
-        self._history: deque[_Raw] = deque(maxlen=history)
-        self._queue_size = queue
-        self._subscribers: set[_Subscriber] = set()
+        self._cond = threading.Condition(threading.Lock())
+        self._recording = recording
+        self._closed = False
+
+    @property
+    def seq(self) -> int:
+        """The number of the last event published."""
+        return self._seq
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
 
     def publish(
         self,
-        kind: pb.Event.Kind,
+        kind: Any,
         task_id: str,
         agent: str,
         *,
@@ -49,74 +78,89 @@ class EventBus:
         text: str = "",
         message_id: str = "",
         direct_inputs: int = 0,
+        chunk: int = 0,
     ) -> None:
-        if not self._subscribers:
-            return  # nobody traces this server: events cost nothing
-        self._seq += 1
-        # a plain tuple now; the proto is built when a batch goes out, off the call's path
-        event: _Raw = (
-            self._seq, kind, task_id, agent, caller, tuple(inputs), time.time(), preview, text, message_id,
-            direct_inputs,
-        )  # fmt: skip
-        self._history.append(event)
-        for sub in self._subscribers:
-            sub.put(event)
+        if not self._recording:
+            return  # nobody ever followed this server: events cost nothing
+        now = time.time()
+        refs = tuple(inputs)
+        with self._cond:
+            self._seq += 1
+            event: _Raw = (
+                self._seq, kind, task_id, agent, caller, refs, now, preview, text, message_id,
+                direct_inputs, chunk,
+            )  # fmt: skip
+            self._log.append(event)
+            self._bytes += _size(event)
+            while len(self._log) > self._max or self._bytes > self._max_bytes:
+                self._bytes -= _size(self._log.popleft())
+            self._cond.notify_all()
 
     def close(self) -> None:
         """End every subscription (the server is stopping)."""
-        for sub in self._subscribers:
-            sub.close()
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
-    async def subscribe(self, since_seq: int) -> AsyncIterator[pb.EventBatch]:
-        sub = _Subscriber(self._queue_size)
-        for event in self._history:
-            if event[0] > since_seq:
-                sub.put(event)
-        self._subscribers.add(sub)
-        try:
-            while (batch := await sub.next_batch(self.server_id)) is not None:
-                yield batch
-        finally:
-            self._subscribers.discard(sub)
+    def subscribe(self, since_seq: int, server_id: str, is_active: Any) -> Iterator[pb.EventBatch]:
+        """Batches of the events after ``since_seq`` (of this instance), then live ones.
+
+        Args:
+            since_seq: the last event the subscriber saw (0: none).
+            server_id: the instance ``since_seq`` belongs to; another one starts from 0.
+            is_active: returns False once the subscriber's RPC has ended.
+        """
+        with self._cond:
+            self._recording = True
+        cursor = since_seq if server_id in ("", self.server_id) else 0
+        first = True  # the first batch goes at once, even empty: the subscriber knows it is connected
+        while True:
+            if not first:
+                with self._cond:
+                    while self._seq <= cursor and not self._closed and is_active():
+                        self._cond.wait(1.0)
+                    if self._closed or not is_active():
+                        return
+                time.sleep(BATCH_WINDOW)  # let a burst gather into one write
+            first = False
+            events, dropped, cursor = self._take(cursor)
+            yield pb.EventBatch(
+                events=[_proto(e, self.server_id) for e in events], dropped=dropped, server_id=self.server_id
+            )
+
+    def _take(self, cursor: int) -> tuple[list[_Raw], int, int]:
+        """The events after ``cursor`` (up to a batch's size), how many were lost, the new cursor."""
+        with self._cond:
+            first = self._log[0][0] if self._log else self._seq + 1
+            dropped = max(0, first - cursor - 1)
+            start = max(0, cursor + 1 - first)
+            out: list[_Raw] = []
+            size = 0
+            for i in range(start, len(self._log)):
+                event = self._log[i]
+                size += _size(event)
+                if out and size > MAX_BATCH_BYTES:
+                    break
+                out.append(event)
+            last = out[-1][0] if out else max(cursor, first - 1)
+            return out, dropped, last
 
 
-class _Subscriber:
-    def __init__(self, size: int) -> None:
-        self._queue: deque[_Raw] = deque()
-        self._size = size
-        self._dropped = 0
-        self._ready = asyncio.Event()
-        self._closed = False
+def split_text(text: str) -> list[str]:
+    """Output text in pieces of at most MAX_TEXT characters."""
+    if len(text) <= MAX_TEXT:
+        return [text]
+    return [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
 
-    def put(self, event: _Raw) -> None:
-        if len(self._queue) >= self._size:
-            self._queue.popleft()
-            self._dropped += 1
-        self._queue.append(event)
-        self._ready.set()
 
-    def close(self) -> None:
-        self._closed = True
-        self._ready.set()
-
-    async def next_batch(self, server_id: str) -> pb.EventBatch | None:
-        while not self._queue:
-            if self._closed:
-                return None
-            self._ready.clear()
-            await self._ready.wait()
-        if not self._closed:
-            await asyncio.sleep(BATCH_WINDOW)  # let a burst gather into one write
-        batch = pb.EventBatch(events=[_proto(e, server_id) for e in self._queue], dropped=self._dropped)
-        self._queue.clear()
-        self._dropped = 0
-        return batch
+def _size(event: _Raw) -> int:
+    return _OVERHEAD + len(event[7]) + len(event[8])
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:
-    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct = raw
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = raw
     return pb.Event(
         seq=seq, kind=kind, task_id=task_id, agent=agent, caller=caller, inputs=inputs,
         timestamp=timestamp, preview=preview, text=text, server_id=server_id, message_id=message_id,
-        direct_inputs=direct,
+        direct_inputs=direct, chunk=chunk,
     )  # fmt: skip

@@ -1,53 +1,50 @@
-"""The agents of one server: their mailboxes, their replies, their results.
+"""The agents of one server: building them, their mailboxes, their calls and results.
 
-Each agent is an actor: its mailbox runs one message at a time, in arrival
-order. Inputs that are placeholders start resolving the moment a call
-arrives (from this server's store, or by asking the producing server), so a
-call waits only for its own inputs and its turn. ``reply`` runs in a worker
-thread, so different agents run at the same time.
+Each agent is an actor: its mailbox runs one job (building it, a call, an
+observation) at a time, in arrival order. Inputs that are placeholders start
+resolving the moment a call arrives, so a call waits only for its own inputs
+and its turn. ``reply`` runs in a worker thread (or, for a caller that waits
+for the reply of an idle agent, in the thread that received the call), so
+different agents run at the same time, and a reply that hangs holds only its
+own thread.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
+import json
+import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from .._agent import AgentBase
 from .._context import TaskContext, set_current_task
-from .._errors import AgentnbError, RemoteError
+from .._errors import MessageError, RemoteError
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
-from .._runtime._client import ClientPool
-from .._runtime._codec import decode_msg, decode_outcome, encode_failure, encode_msg, preview
+from .._runtime._codec import dumps, encode_failure, encode_msg, loads, preview
 from . import _output
 from ._events import EventBus, Kind
+from ._mailbox import Job, Mailbox
+from ._output import TaskPrints
+from ._recipes import Factory, Recipes
+from ._resolve import Resolver
 from ._store import Entry, ResultStore
-
-
-@dataclass
-class Job:
-    """One mailbox item: a call (with a result entry) or an observation (without)."""
-
-    inputs: asyncio.Future[list[Msg]]
-    shape: str  # "none", "one" or "list"
-    task_id: str = ""
-    entry: Entry | None = None
+from ._workers import ElasticPool
 
 
 class Actor:
-    def __init__(self, host: AgentHost, name: str, instance: AgentBase, spec: pb.AgentSpec) -> None:
-        self.host = host
+    __slots__ = ("name", "instance", "class_name", "source_hash", "fingerprint", "calls", "mailbox", "broken")
+
+    def __init__(self, host: AgentHost, name: str, spec: pb.AgentSpec) -> None:
         self.name = name
-        self.instance = instance
-        self.class_name = spec.class_name or type(instance).__qualname__
+        self.instance: AgentBase | None = None
+        self.class_name = spec.class_name
         self.source_hash = spec.source_hash
+        self.fingerprint = spec.fingerprint
         self.calls = 0
-        self._mailbox: asyncio.Queue[Job | None] = asyncio.Queue()
-        self._consumer = asyncio.get_running_loop().create_task(self._consume())
+        self.mailbox = Mailbox(lambda job: host.run(self, job), host.workers.run)
+        self.broken: RemoteError | None = None  # its constructor raised
 
     def info(self) -> pb.AgentInfo:
         return pb.AgentInfo(
@@ -55,22 +52,9 @@ class Actor:
             class_name=self.class_name,
             source_hash=self.source_hash,
             calls=self.calls,
-            queued=self._mailbox.qsize(),
+            queued=self.mailbox.queued,
+            fingerprint=self.fingerprint,
         )
-
-    def post(self, job: Job) -> None:
-        self._mailbox.put_nowait(job)
-
-    def retire(self) -> None:
-        """Finish what is queued, then stop."""
-        self._mailbox.put_nowait(None)
-
-    async def _consume(self) -> None:
-        while (job := await self._mailbox.get()) is not None:
-            try:
-                await self.host.run_job(self, job)
-            except Exception:  # noqa: BLE001 - a broken job must not stop the mailbox
-                self.host.log_exception(f"mailbox of agent {self.name!r}")
 
 
 class AgentHost:
@@ -80,195 +64,259 @@ class AgentHost:
         server_id: str,
         bus: EventBus,
         store: ResultStore,
+        recipes: Recipes,
+        resolver: Resolver,
+        workers: ElasticPool,
         max_message_bytes: int,
-        workers: int,
-        log_exception: Callable[[str], None],
+        output_budget: int,
     ) -> None:
         self.address = address
-        self.loop = asyncio.get_running_loop()
+        self.server_id = server_id
         self.bus = bus
         self.store = store
+        self.recipes = recipes
+        self.resolver = resolver
+        self.workers = workers
         self.max_message_bytes = max_message_bytes
-        self.log_exception = log_exception
+        self.output_budget = output_budget
         self.actors: dict[str, Actor] = {}
-        self.pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="agentnb-reply")
-        self.clients = ClientPool()
+        self._lock = threading.Lock()
 
-    # -- agents -----------------------------------------------------------
+    # -- agents ---------------------------------------------------------------
 
-    async def build(self, factory: Callable[[], Any], name: str) -> AgentBase:
-        """Run an agent's constructor in a worker thread; errors become RemoteError."""
-
-        def construct() -> Any:
-            set_current_task(TaskContext(name, "", self._emitter("", name)))
-            try:
-                return factory()
-            finally:
-                _output.flush_task()
-                set_current_task(None)
-
-        loop = asyncio.get_running_loop()
-        try:
-            instance = await loop.run_in_executor(self.pool, construct)
-        except Exception as exc:
-            raise self._failure(name, exc) from exc
-        if not isinstance(instance, AgentBase):
-            raise RemoteError(
-                name,
-                self.address,
-                "TypeError",
-                f"{type(instance).__name__} is not an AgentBase subclass",
-                "",
-            )
-        return instance
+    def create(self, spec: pb.AgentSpec, replace: bool) -> pb.CreateAgentResponse:
+        """Attach to the agent of that name, or queue building it (raises RecipeError, StoreError)."""
+        with self._lock:
+            existing = self.actors.get(spec.name)
+            if existing is not None and not replace:
+                return pb.CreateAgentResponse(agent=existing.info(), created=False)
+        factory = self.recipes.factory(spec)  # refuses before anything runs
+        entry = self.store.issue(spec.name)
+        actor = Actor(self, spec.name, spec)
+        actor.mailbox.post(Job("build", entry=entry, args=factory))
+        with self._lock:
+            self.actors[spec.name] = actor
+        return pb.CreateAgentResponse(agent=actor.info(), created=True, task_id=entry.task_id)
 
     def add(self, name: str, instance: AgentBase, spec: pb.AgentSpec) -> Actor:
-        old = self.actors.get(name)
-        if old is not None:
-            old.retire()
-        actor = self.actors[name] = Actor(self, name, instance, spec)
+        """Host an agent built in this process (a launcher's configured agent)."""
+        actor = Actor(self, name, spec)
+        actor.instance = instance
+        with self._lock:
+            self.actors[name] = actor
         return actor
 
-    def remove(self, name: str) -> None:
-        self.actors.pop(name).retire()
+    def remove(self, name: str) -> bool:
+        """Forget an agent (what is queued for it still runs)."""
+        with self._lock:
+            return self.actors.pop(name, None) is not None
 
-    # -- calls --------------------------------------------------------------
+    # -- calls -------------------------------------------------------------------
 
-    def call(self, actor: Actor, request: pb.CallRequest) -> Entry:
-        """Queue a call; a malformed input raises MessageError before anything is queued."""
-        decoded = self._decode(request.inputs, actor.name)
-        entry = self.store.register(request.task_id, actor.name)
+    def call(
+        self,
+        actor: Actor,
+        request: pb.CallRequest,
+        inline: bool = False,
+        issued: Callable[[Entry], None] | None = None,
+    ) -> Entry:
+        """Queue a call; malformed input raises MessageError before anything is queued.
+
+        Args:
+            inline: run it in this thread if the agent is idle and its inputs are ready.
+            issued: told the entry once it has its task id, before the call can run.
+        """
         shape = "none" if request.no_input else "list" if request.as_list else "one"
-        refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
-        inputs = self._inputs(request.inputs, decoded)
-        # the preview of a call's first direct (non-placeholder) input, for the caller's graph edge
-        text = preview(next(iter(decoded.values())).content) if decoded else ""
+        expected = {"none": 0, "one": 1}.get(shape)
+        if expected is not None and len(request.inputs) != expected:
+            raise MessageError(
+                f"a call of agent {actor.name!r} with shape {shape!r} needs {expected} input(s), got "
+                f"{len(request.inputs)}"
+            )
+        inputs = self.resolver.inputs(request.inputs, actor.name)
+        args = (
+            loads(request.args_json, f"arguments of {actor.name}.{request.method}")
+            if request.method
+            else None
+        )
+        entry = self.store.issue(actor.name)
+        task_id = entry.task_id
+        if issued is not None:
+            issued(entry)
+        direct = [v for v in inputs.values if v is not None]
         self.bus.publish(
-            Kind.QUEUED, request.task_id, actor.name, caller=request.caller, inputs=refs, preview=text,
-            direct_inputs=len(decoded),
+            Kind.QUEUED, task_id, actor.name, caller=request.caller,
+            inputs=[i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"],
+            preview=preview(direct[0].content) if direct else "", direct_inputs=len(direct),
         )  # fmt: skip
-        actor.post(Job(inputs, shape, request.task_id, entry))
+        prints = TaskPrints(self._printer(task_id, actor.name), self.output_budget)
+        job = Job("call", inputs, shape, entry, request.method, args, prints)
+        actor.mailbox.post(job, inline)
         return entry
 
     def observe(self, actor: Actor, request: pb.ObserveRequest) -> None:
-        actor.post(Job(self._inputs(request.inputs, self._decode(request.inputs, actor.name)), "list"))
+        actor.mailbox.post(Job("observe", self.resolver.inputs(request.inputs, actor.name), "list"))
 
-    @staticmethod
-    def _decode(inputs: Any, agent: str) -> dict[int, Msg]:
-        """The inputs sent as messages, decoded, by position."""
-        return {
-            i: decode_msg(item.message, f"input {i} to agent {agent!r}")
-            for i, item in enumerate(inputs)
-            if item.WhichOneof("kind") == "message"
-        }
+    def cancel(self, actor: Actor | None, task_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Withdraw queued calls (all of ``actor``'s if no ids); returns (cancelled, running)."""
+        wanted = set(task_ids)
+        actors = [actor] if actor is not None else list(self.actors.values())
+        cancelled, running = [], []
+        for a in actors:
+            for job in a.mailbox.withdraw(lambda j: j.kind == "call" and (not wanted or j.task_id in wanted)):
+                cancelled.append(job.task_id)
+                self._finish(a, job, _failure_outcome(RemoteError(
+                    a.name, self.address, "CallCancelled", "the call was cancelled before it started", ""
+                )))  # fmt: skip
+            current = a.mailbox.current
+            if current is not None and current.kind == "call" and (not wanted or current.task_id in wanted):
+                running.append(current.task_id)
+        return cancelled, running
 
-    def _inputs(self, inputs: Any, decoded: dict[int, Msg]) -> asyncio.Future[list[Msg]]:
-        """Start resolving a call's inputs now; plain messages need no task at all."""
-        if len(decoded) < len(inputs):
-            return self.loop.create_task(self._resolve(inputs, decoded))
-        ready: asyncio.Future[list[Msg]] = self.loop.create_future()
-        ready.set_result([decoded[i] for i in range(len(inputs))])
-        return ready
+    # -- running jobs (in a worker thread, or inline) ------------------------------
 
-    async def _resolve(self, inputs: Any, decoded: dict[int, Msg]) -> list[Msg]:
-        async def one(i: int, item: pb.Input) -> Msg:
-            if i in decoded:
-                return decoded[i]
-            ref = item.ref
-            try:
-                if ref.address == self.address:
-                    outcome: Msg | RemoteError = decode_outcome(await self.store.wait(ref.task_id))
-                else:
-                    client = self.clients.get(ref.address, None)
-                    outcome = await client.fetch(ref.task_id, ref.agent)
-            except AgentnbError as exc:
-                raise RemoteError(
-                    ref.agent,
-                    ref.address,
-                    type(exc).__name__,
-                    f"could not read the reply of agent {ref.agent!r}: {exc}",
-                    "",
-                ) from exc
-            except Exception as exc:  # StoreError and friends
-                raise RemoteError(ref.agent, ref.address, type(exc).__name__, str(exc), "") from exc
-            if isinstance(outcome, RemoteError):
-                raise outcome
-            return outcome
+    def run(self, actor: Actor, job: Job) -> None:
+        """Run one job of ``actor``'s mailbox (its mailbox calls this, one job at a time)."""
+        if job.kind == "build":
+            self._build(actor, job)
+        elif actor.broken is not None:
+            if job.entry is not None:
+                self._finish(actor, job, _failure_outcome(actor.broken))
+        elif job.inputs.error is not None:
+            if job.entry is not None:
+                self._finish(actor, job, _failure_outcome(job.inputs.error))
+        elif job.kind == "observe":
+            self._observe(actor, job)
+        else:
+            self._reply(actor, job)
 
-        return list(await asyncio.gather(*(one(i, item) for i, item in enumerate(inputs))))
-
-    async def run_job(self, actor: Actor, job: Job) -> None:
+    def _build(self, actor: Actor, job: Job) -> None:
+        factory: Factory = job.args
+        prints = TaskPrints(self._printer(job.task_id, actor.name), self.output_budget)
         try:
-            msgs = await job.inputs
-        except RemoteError as upstream:
-            self._finish(actor, job, pb.FetchResultResponse(failure=encode_failure(upstream)))
+            instance = self._in_task(actor.name, job.task_id, prints, factory)
+            if not isinstance(instance, AgentBase):
+                raise TypeError(f"{type(instance).__name__} is not an AgentBase subclass")
+            if instance.name != actor.name:
+                raise ValueError(f"the agent was built with name {instance.name!r}, not {actor.name!r}")
+        except Exception as exc:  # noqa: BLE001 - the failure is the outcome
+            failure = self._failure(actor.name, exc, "building the agent failed: ")
+            actor.broken = failure
+            self._finish(actor, job, prints.fill(_failure_outcome(failure)))
             return
-        x: Any = None if job.shape == "none" else msgs[0] if job.shape == "one" else msgs
-        if job.entry is None:
-            await asyncio.get_running_loop().run_in_executor(
-                self.pool, self._in_thread, actor, "", lambda: actor.instance.observe(x)
-            )
-            return
+        actor.instance = instance
+        self._finish(actor, job, prints.fill(pb.Outcome(value_json="null")), publish=False)
+
+    def _observe(self, actor: Actor, job: Job) -> None:
+        assert actor.instance is not None
+        x: Any = job.inputs.values
+        prints = TaskPrints(self._printer("", actor.name), 0)
+        try:
+            self._in_task(actor.name, "", prints, lambda: actor.instance.observe(x))  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - an observation has nobody to tell but the log
+            _output.log_failure(f"observe of agent {actor.name!r}", exc)
+
+    def _reply(self, actor: Actor, job: Job) -> None:
+        assert actor.instance is not None and job.prints is not None
+        instance = actor.instance
+        values = job.inputs.values
+        x: Any = None if job.shape == "none" else values[0] if job.shape == "one" else list(values)
         actor.calls += 1
         self.bus.publish(Kind.RUNNING, job.task_id, actor.name)
-        outcome, text = await asyncio.get_running_loop().run_in_executor(
-            self.pool, self._reply_in_thread, actor, job.task_id, x
-        )
-        self._finish(actor, job, outcome, text)
-
-    def _finish(self, actor: Actor, job: Job, outcome: pb.FetchResultResponse, text: str = "") -> None:
-        assert job.entry is not None
-        if outcome.WhichOneof("outcome") == "failure":
-            f = outcome.failure
-            text = preview(f"{f.exc_type}: {f.message}", 200)
-            self.bus.publish(Kind.ERROR, job.task_id, actor.name, preview=text)
+        if job.method:
+            run = lambda: self._method(instance, job.method, job.args)  # noqa: E731
         else:
-            message_id = outcome.reply.id
-            self.bus.publish(Kind.DONE, job.task_id, actor.name, preview=text, message_id=message_id)
-        self.store.finish(job.entry, outcome)
-
-    def _reply_in_thread(self, actor: Actor, task_id: str, x: Any) -> tuple[pb.FetchResultResponse, str]:
-        def reply() -> tuple[pb.FetchResultResponse, str]:
-            result = actor.instance.reply(x)
-            if not isinstance(result, Msg):
-                raise TypeError(
-                    f"reply() of agent {actor.name!r} returned {type(result).__name__}; it must return a Msg"
-                )
-            where = f"the reply of agent {actor.name!r}"
-            encoded = encode_msg(result, self.max_message_bytes, where)
-            return pb.FetchResultResponse(reply=encoded), preview(result.content)
-
+            run = lambda: self._encode_reply(actor.name, instance.reply(x))  # noqa: E731
         try:
-            return self._in_thread(actor, task_id, reply)
+            outcome = self._in_task(actor.name, job.task_id, job.prints, run)
         except Exception as exc:  # noqa: BLE001 - the failure is the outcome
-            failure = encode_failure(self._failure(actor.name, exc))
-            return pb.FetchResultResponse(failure=failure), ""
+            outcome = _failure_outcome(self._failure(actor.name, exc))
+        self._finish(actor, job, job.prints.fill(outcome))
 
-    def _in_thread(self, actor: Actor, task_id: str, fn: Callable[[], Any]) -> Any:
-        set_current_task(TaskContext(actor.name, task_id, self._emitter(task_id, actor.name)))
+    def _encode_reply(self, agent: str, result: Any) -> pb.Outcome:
+        if not isinstance(result, Msg):
+            raise TypeError(
+                f"reply() of agent {agent!r} returned {type(result).__name__}; it must return a Msg"
+            )
+        return pb.Outcome(reply=encode_msg(result, self.max_message_bytes, f"the reply of agent {agent!r}"))
+
+    def _method(self, instance: AgentBase, name: str, args: Any) -> pb.Outcome:
+        value = getattr(instance, name)
+        if callable(value):
+            value = value(*args.get("args", ()), **args.get("kwargs", {}))
+        if isinstance(value, Msg):
+            return pb.Outcome(reply=encode_msg(value, self.max_message_bytes, f"{name}() of the agent"))
+        return pb.Outcome(value_json=dumps(_plain(value), f"the value of {name}"))
+
+    def _in_task(self, agent: str, task_id: str, prints: TaskPrints, fn: Callable[[], Any]) -> Any:
+        set_current_task(TaskContext(agent, task_id, prints.emit))
         try:
             return fn()
         finally:
             _output.flush_task()
             set_current_task(None)
 
-    def _emitter(self, task_id: str, agent: str) -> Callable[[str], None]:
-        def emit(text: str) -> None:
-            self.loop.call_soon_threadsafe(self._publish_output, task_id, agent, text)
+    def _finish(self, actor: Actor, job: Job, outcome: pb.Outcome, publish: bool = True) -> None:
+        assert job.entry is not None
+        if publish:
+            kind = outcome.WhichOneof("result")
+            if kind == "failure":
+                f = outcome.failure
+                self.bus.publish(
+                    Kind.ERROR, job.task_id, actor.name, preview=preview(f"{f.exc_type}: {f.message}", 200)
+                )
+            else:
+                shown = preview(_shown(outcome))
+                self.bus.publish(
+                    Kind.DONE, job.task_id, actor.name, preview=shown, message_id=outcome.reply.id
+                )
+        self.store.finish(job.entry, outcome)
 
-        return emit
+    def _printer(self, task_id: str, agent: str) -> Callable[[int, str], None]:
+        def publish(chunk: int, text: str) -> None:
+            self.bus.publish(Kind.OUTPUT, task_id, agent, text=text, chunk=chunk)
 
-    def _publish_output(self, task_id: str, agent: str, text: str) -> None:
-        self.bus.publish(Kind.OUTPUT, task_id, agent, text=text)
+        return publish
 
-    def _failure(self, agent: str, exc: BaseException) -> RemoteError:
+    def _failure(self, agent: str, exc: BaseException, prefix: str = "") -> RemoteError:
         if isinstance(exc, RemoteError):
             return exc
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return RemoteError(agent, self.address, type(exc).__name__, str(exc), tb)
+        return RemoteError(agent, self.address, type(exc).__name__, prefix + str(exc), tb)
 
-    async def close(self) -> None:
-        for actor in self.actors.values():
-            actor.retire()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        await self.clients.close()
+    def close(self) -> None:
+        self.workers.shutdown(wait=False, cancel_futures=True)
+        self.resolver.close()
+
+
+def _failure_outcome(failure: RemoteError) -> pb.Outcome:
+    return pb.Outcome(failure=encode_failure(failure))
+
+
+def _shown(outcome: pb.Outcome) -> Any:
+    """The content a DONE event previews."""
+    if outcome.WhichOneof("result") == "value_json":
+        return outcome.value_json
+    reply = outcome.reply
+    kind = reply.WhichOneof("content")
+    if kind == "content_text":
+        return reply.content_text
+    if kind == "content_bytes":
+        return reply.content_bytes
+    try:
+        return (
+            json.loads(reply.content_json[:2000]) if len(reply.content_json) <= 2000 else reply.content_json
+        )
+    except ValueError:
+        return reply.content_json
+
+
+def _plain(value: Any) -> Any:
+    """Messages inside a returned value become dicts, so the value travels as JSON."""
+    if isinstance(value, Msg):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value

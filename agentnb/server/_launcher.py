@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 from types import TracebackType
@@ -60,7 +59,6 @@ class RpcAgentServerLauncher:
         )
         self._timeouts = timeouts
         self._server: AgentServer | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -74,47 +72,28 @@ class RpcAgentServerLauncher:
         return self._server.port if self._server else 0
 
     def launch(self) -> None:
-        """Start serving in a background thread; returns when the server is ready."""
-        if self._thread is not None:
+        """Start serving in background threads; returns when the server is ready."""
+        if self._server is not None:
             raise RuntimeError("this launcher was already launched")
-        started: dict[str, BaseException | None] = {}
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._server = AgentServer(self._config)
-            try:
-                await self._server.start()
-            except BaseException as exc:  # noqa: BLE001 - reported by launch()
-                started["error"] = exc
-                ready.set()
-                return
-            ready.set()
-            await self._server.wait_for_stop_request()
-            await self._server.stop(grace=1.0)
-
-        def run() -> None:
-            try:
-                asyncio.run(serve())
-            finally:
-                self._stopped.set()
-                ready.set()
-
-        self._thread = threading.Thread(target=run, name="agentnb-launcher", daemon=True)
-        self._thread.start()
-        if not ready.wait(self._timeouts.launch):
-            raise ServerLaunchError(
-                f"the agent server on {self._config.host}:{self._config.port} did not start "
-                f"within {self._timeouts.launch} s"
-            )
-        error = started.get("error")
-        if error is not None:
-            if isinstance(error, ServerLaunchError):
-                raise ServerLaunchError(str(error)) from error
+        server = AgentServer(self._config)
+        try:
+            server.start()
+        except ServerLaunchError:
+            raise
+        except Exception as exc:
             raise ServerLaunchError(
                 f"the agent server on {self._config.host}:{self._config.port} failed to start: "
-                f"{type(error).__name__}: {error}"
-            ) from error
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        self._server = server
+
+        def serve() -> None:
+            server.wait_for_stop_request()
+            server.stop(grace=1.0)
+            self._stopped.set()
+
+        self._thread = threading.Thread(target=serve, name="agentnb-launcher", daemon=True)
+        self._thread.start()
 
     def wait_until_terminate(self, timeout: float | None = None) -> bool:
         """Block until the server stops (a Shutdown RPC, :meth:`shutdown`, or Ctrl-C).
@@ -130,9 +109,9 @@ class RpcAgentServerLauncher:
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop the server and wait (at most ``timeout``, default ``timeouts.stop`` + 2 s)."""
-        loop, server = self._loop, self._server
-        if loop is not None and server is not None and not self._stopped.is_set():
-            loop.call_soon_threadsafe(server.request_stop)
+        server = self._server
+        if server is not None and not self._stopped.is_set():
+            server.request_stop()
         self._stopped.wait(timeout if timeout is not None else self._timeouts.stop + 2)
 
     def __enter__(self) -> RpcAgentServerLauncher:

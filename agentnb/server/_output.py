@@ -12,9 +12,52 @@ import io
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from typing import TextIO
 
 from .._context import current_task
+from .._proto import agentnb_pb2 as pb
+from ._events import split_text
+
+
+class TaskPrints:
+    """What one task printed, as numbered chunks.
+
+    Each chunk is published at once (an OUTPUT event carrying its number, for
+    live display) and the first ``budget`` bytes are also kept for the task's
+    outcome, so a reader shows everything the reply printed before it
+    returned, before its result, each chunk once.
+    """
+
+    __slots__ = ("_publish", "_budget", "_kept", "_cut", "_next", "_lock")
+
+    def __init__(self, publish: Callable[[int, str], None], budget: int) -> None:
+        self._publish = publish
+        self._budget = budget
+        self._kept: list[pb.OutputChunk] = []
+        self._cut = 0
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def emit(self, text: str) -> None:
+        for piece in split_text(text):
+            with self._lock:  # numbers and publishing in one order
+                number = self._next
+                self._next += 1
+                if len(piece) <= self._budget:
+                    self._budget -= len(piece)
+                    self._kept.append(pb.OutputChunk(chunk=number, text=piece))
+                else:
+                    self._budget = 0
+                    self._cut += len(piece)
+                self._publish(number, piece)
+
+    def fill(self, outcome: pb.Outcome) -> pb.Outcome:
+        """Put the kept chunks (and how much was cut) into an outcome."""
+        with self._lock:
+            outcome.output.extend(self._kept)
+            outcome.output_cut = self._cut
+        return outcome
 
 
 class TaskOutput(io.TextIOBase):
@@ -107,3 +150,10 @@ def install_logging(exclusive: bool) -> None:
             for handler in root.handlers:
                 handler.addFilter(_not_in_task)
         root.addHandler(TaskLogHandler())
+
+
+def log_failure(where: str, exc: BaseException) -> None:
+    """Record a failure nobody else will see (e.g. of an observation) in the server's log."""
+    logging.getLogger("agentnb.server").error(
+        "%s raised %s: %s", where, type(exc).__name__, exc, exc_info=exc
+    )

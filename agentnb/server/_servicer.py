@@ -1,172 +1,329 @@
-"""The gRPC servicer: thin glue from RPCs to the :class:`AgentHost`."""
+"""The gRPC servicer: thin glue from RPCs to the :class:`AgentHost` (runs in gRPC's handler threads)."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
-import json
-from collections.abc import AsyncIterator, Callable
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
-import cloudpickle
 import grpc
 
 from .. import __version__
-from .._errors import MessageError, RemoteError
+from .._errors import MessageError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
-from .._runtime._client import FAILURE_KEY, REASON_KEY
-from ._store import StoreError
+from .._runtime._client import REASON_KEY
+from ._recipes import RecipeError
+from ._store import StoreError, check_task_id
 
 if TYPE_CHECKING:
     from ._app import AgentServer
+    from ._host import Actor
 
-Context: TypeAlias = Any  # grpc.aio.ServicerContext; grpc ships no type stubs
+Context: TypeAlias = Any  # grpc.ServicerContext; grpc ships no type stubs
 
 STORE_CODES = {
-    "duplicate": grpc.StatusCode.ALREADY_EXISTS,
     "full": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "expired": grpc.StatusCode.NOT_FOUND,
+    "released": grpc.StatusCode.NOT_FOUND,
     "unknown_task": grpc.StatusCode.NOT_FOUND,
+    "bad_id": grpc.StatusCode.INVALID_ARGUMENT,
 }
+#: Call keys remembered so that a call sent again is not queued twice.
+CALL_KEYS = 20_000
 
 
-async def _abort(context: Context, code: grpc.StatusCode, message: str, reason: str = "") -> NoReturn:
-    await context.abort(code, message, trailing_metadata=((REASON_KEY, reason),) if reason else ())
+class Refusal(Exception):
+    """An operation refused with a status code, a message and a reason."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, reason: str = "") -> None:
+        super().__init__(code, message, reason)
+        self.code, self.message, self.reason = code, message, reason
+
+    def status(self) -> pb.Status:
+        return pb.Status(code=self.code.value[0], message=self.message, reason=self.reason)
+
+
+def _refusal(exc: Exception) -> Refusal:
+    if isinstance(exc, Refusal):
+        return exc
+    if isinstance(exc, StoreError):
+        return Refusal(STORE_CODES[exc.reason], exc.message, exc.reason)
+    if isinstance(exc, RecipeError):
+        return Refusal(getattr(grpc.StatusCode, exc.code), exc.message, exc.reason)
+    if isinstance(exc, MessageError):
+        return Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    raise exc
+
+
+def _abort(context: Context, refusal: Refusal) -> NoReturn:
+    trailer = ((REASON_KEY, refusal.reason),) if refusal.reason else ()
+    context.set_trailing_metadata(trailer)
+    context.abort(refusal.code, refusal.message)
     raise AssertionError("unreachable")  # abort raises
 
 
-def import_class(path: str) -> Any:
-    """Resolve ``"package.module:QualName"``."""
-    module_name, _, qualname = path.partition(":")
-    if not module_name or not qualname:
-        raise ValueError(f"agent class {path!r} must look like 'package.module:ClassName'")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+class PeerWaits:
+    """Concurrent result waits per peer, bounded (``Limits.waits_per_peer``)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def enter(self, peer: str) -> None:
+        with self._lock:
+            count = self._counts.get(peer, 0)
+            if count >= self._limit:
+                raise Refusal(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"this client already waits for {self._limit} results here; wait for some to "
+                    "finish, or watch many results on one WatchResults stream",
+                    "waits",
+                )
+            self._counts[peer] = count + 1
+
+    def leave(self, peer: str) -> None:
+        with self._lock:
+            count = self._counts.get(peer, 1) - 1
+            if count:
+                self._counts[peer] = count
+            else:
+                self._counts.pop(peer, None)
 
 
 class Servicer(pb_grpc.AgentServerServicer):
     def __init__(self, server: AgentServer) -> None:
         self._server = server
+        self._host = server.host
+        self._limits = server.config.limits
+        self._waits = PeerWaits(self._limits.waits_per_peer)
+        self._keys: OrderedDict[str, str] = OrderedDict()  # call key -> task id
+        self._keys_lock = threading.Lock()
 
-    @property
-    def _host(self):  # type: ignore[no-untyped-def]
-        return self._server.host
-
-    async def _actor(self, name: str, context: Context) -> Any:
+    def _actor(self, name: str) -> Actor:
         actor = self._host.actors.get(name)
         if actor is None:
             known = ", ".join(sorted(self._host.actors)[:10]) or "none"
-            await _abort(
-                context,
-                grpc.StatusCode.NOT_FOUND,
-                f"no agent {name!r} on this server (agents here: {known})",
-                "agent",
+            raise Refusal(
+                grpc.StatusCode.NOT_FOUND, f"no agent {name!r} on this server (agents here: {known})", "agent"
             )
         return actor
 
-    async def CreateAgent(self, request: pb.CreateAgentRequest, context: Context) -> pb.CreateAgentResponse:
-        spec = request.spec
-        existing = self._host.actors.get(spec.name)
-        if existing is not None and not request.replace:
-            return pb.CreateAgentResponse(agent=existing.info(), created=False)
-        factory = await self._factory(spec, context)
+    # -- agents ---------------------------------------------------------------------
+
+    def CreateAgent(self, request: pb.CreateAgentRequest, context: Context) -> pb.CreateAgentResponse:
         try:
-            instance = await self._host.build(factory, spec.name)
-        except RemoteError as exc:
-            failure = json.dumps(
-                {
-                    "agent": exc.agent,
-                    "address": exc.address,
-                    "exc_type": exc.exc_type,
-                    "message": f"building the agent failed: {exc.remote_message}",
-                    "traceback": exc.remote_traceback,
-                }
-            )
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"building agent {spec.name!r} raised {exc.exc_type}: {exc.remote_message}",
-                trailing_metadata=((FAILURE_KEY, failure),),
-            )
-        if instance.name != spec.name:
-            await _abort(
-                context,
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"the agent was built with name {instance.name!r}, not {spec.name!r}",
-            )
-        actor = self._host.add(spec.name, instance, spec)
-        return pb.CreateAgentResponse(agent=actor.info(), created=True)
+            return self._host.create(request.spec, request.replace)
+        except Exception as exc:  # noqa: BLE001 - refusals become statuses
+            _abort(context, _refusal(exc))
 
-    async def _factory(self, spec: pb.AgentSpec, context: Context) -> Callable[[], Any]:
-        recipe = spec.WhichOneof("recipe")
-        if recipe == "pickled":
-            if not self._server.config.accepts_code:
-                await _abort(
-                    context,
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"this server does not accept code, so class {spec.class_name!r} cannot be "
-                    "shipped to it; make the class importable on the server and attach by "
-                    "import path, or start the server with --allow-code",
-                    "code_not_accepted",
-                )
-            data = spec.pickled
-
-            def unpickle() -> Any:
-                cls, args, kwargs = cloudpickle.loads(data)
-                return cls(*args, **kwargs)
-
-            return unpickle
-        if recipe == "by_import":
-            path = spec.by_import.class_path
-            try:
-                kwargs = json.loads(spec.by_import.kwargs_json or "{}")
-            except ValueError as exc:
-                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"bad kwargs JSON: {exc}")
-            return lambda: import_class(path)(**kwargs)
-        await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "an agent spec needs a recipe")
-
-    async def DeleteAgent(self, request: pb.DeleteAgentRequest, context: Context) -> pb.DeleteAgentResponse:
-        await self._actor(request.name, context)
-        self._host.remove(request.name)
+    def DeleteAgent(self, request: pb.DeleteAgentRequest, context: Context) -> pb.DeleteAgentResponse:
+        try:
+            self._delete(request)
+        except Refusal as exc:
+            _abort(context, exc)
         return pb.DeleteAgentResponse()
 
-    async def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
-        return pb.ListAgentsResponse(agents=[a.info() for a in self._host.actors.values()])
+    def _delete(self, request: pb.DeleteAgentRequest) -> None:
+        if not self._host.remove(request.name):
+            self._actor(request.name)  # raises NOT_FOUND naming the agents here
 
-    async def Call(self, request: pb.CallRequest, context: Context) -> pb.CallResponse:
-        actor = await self._actor(request.agent, context)
-        try:
-            entry = self._host.call(actor, request)
-        except StoreError as exc:
-            await _abort(context, STORE_CODES[exc.reason], exc.message, exc.reason)
-        except MessageError as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if request.wait_ms:
-            await asyncio.wait((entry.future,), timeout=request.wait_ms / 1000)
-            if not entry.future.done():
-                return pb.CallResponse()  # still running: the caller fetches it later
-            return pb.CallResponse(outcome=entry.future.result())
-        return pb.CallResponse()
+    def ListAgents(self, request: pb.ListAgentsRequest, context: Context) -> pb.ListAgentsResponse:
+        return pb.ListAgentsResponse(agents=[a.info() for a in list(self._host.actors.values())])
 
-    async def FetchResult(self, request: pb.FetchResultRequest, context: Context) -> pb.FetchResultResponse:
-        try:
-            return await self._host.store.wait(request.task_id)
-        except StoreError as exc:
-            await _abort(context, STORE_CODES[exc.reason], exc.message, exc.reason)
+    # -- calls ------------------------------------------------------------------------
 
-    async def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:
-        actor = await self._actor(request.agent, context)
+    def Call(self, request: pb.CallRequest, context: Context) -> pb.CallResponse:
         try:
-            self._host.observe(actor, request)
-        except MessageError as exc:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            entry = self._call(request, inline=request.wait_ms > 0)
+            response = pb.CallResponse(task_id=entry.task_id, server_id=self._server.server_id)
+            if request.wait_ms:
+                outcome = entry.outcome
+                if outcome is None:
+                    peer = context.peer()
+                    self._waits.enter(peer)
+                    try:
+                        outcome = self._host.store.wait(entry.task_id, request.wait_ms / 1000)
+                    finally:
+                        self._waits.leave(peer)
+                if outcome is not None:
+                    entry.read = True
+                    response.outcome.CopyFrom(outcome)
+            return response
+        except Exception as exc:  # noqa: BLE001 - refusals become statuses
+            _abort(context, _refusal(exc))
+
+    def _call(self, request: pb.CallRequest, inline: bool = False) -> Any:
+        key = request.call_key
+        if key:
+            check_task_id(key)
+            with self._keys_lock:
+                known = self._keys.get(key)
+            if known is not None:
+                return self._host.store.entry(known)
+        actor = self._actor(request.agent)
+        return self._host.call(actor, request, inline, self._remember(key) if key else None)
+
+    def _remember(self, key: str) -> Any:
+        def remember(entry: Any) -> None:  # before the call runs: a resend finds it
+            with self._keys_lock:
+                self._keys[key] = entry.task_id
+                while len(self._keys) > CALL_KEYS:
+                    self._keys.popitem(last=False)
+
+        return remember
+
+    def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:
+        try:
+            self._host.observe(self._actor(request.agent), request)
+        except Exception as exc:  # noqa: BLE001
+            _abort(context, _refusal(exc))
         return pb.ObserveResponse()
 
-    async def GetServerInfo(
-        self, request: pb.GetServerInfoRequest, context: Context
-    ) -> pb.GetServerInfoResponse:
+    def Submit(self, request: pb.SubmitRequest, context: Context) -> pb.SubmitResponse:
+        if len(request.ops) > self._limits.ops_per_batch:
+            _abort(context, Refusal(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{len(request.ops):,} operations in one batch; at most {self._limits.ops_per_batch:,}",
+            ))  # fmt: skip
+        results = []
+        full: Refusal | None = None
+        for op in request.ops:
+            if full is not None:  # the store is full: refuse the rest, in order, for a retry
+                results.append(pb.OpResult(status=full.status()))
+                continue
+            try:
+                results.append(self._op(op))
+            except Exception as exc:  # noqa: BLE001 - each op gets its own status
+                refusal = _refusal(exc)
+                if refusal.reason == "full":
+                    full = refusal
+                results.append(pb.OpResult(status=refusal.status()))
+        return pb.SubmitResponse(results=results, server_id=self._server.server_id)
+
+    def _op(self, op: pb.Op) -> pb.OpResult:
+        kind = op.WhichOneof("op")
+        if kind == "call":
+            return pb.OpResult(task_id=self._call(op.call).task_id)
+        if kind == "create":
+            created = self._host.create(op.create.spec, op.create.replace)
+            return pb.OpResult(task_id=created.task_id, created=created)
+        if kind == "observe":
+            self._host.observe(self._actor(op.observe.agent), op.observe)
+        elif kind == "delete":
+            self._delete(op.delete)
+        elif kind == "define_class":
+            self._host.recipes.define(op.define_class)
+        elif kind == "release":
+            self._host.store.release(list(op.release.task_ids))
+        else:
+            raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "an empty operation")
+        return pb.OpResult()
+
+    def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
+        try:
+            actor = self._actor(request.agent) if request.agent else None
+            cancelled, running = self._host.cancel(actor, list(request.task_ids))
+        except Exception as exc:  # noqa: BLE001
+            _abort(context, _refusal(exc))
+        return pb.CancelResponse(cancelled=cancelled, running=running)
+
+    # -- results (capabilities: no token) -------------------------------------------------
+
+    def FetchResult(self, request: pb.FetchResultRequest, context: Context) -> pb.FetchResultResponse:
+        peer = context.peer()
+        try:
+            check_task_id(request.task_id)
+            self._waits.enter(peer)
+            try:
+                remaining = context.time_remaining()
+                outcome = self._host.store.wait(
+                    request.task_id, None if remaining is None else max(0.0, remaining)
+                )
+            finally:
+                self._waits.leave(peer)
+        except Exception as exc:  # noqa: BLE001
+            _abort(context, _refusal(exc))
+        if outcome is None:
+            _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
+        return pb.FetchResultResponse(outcome=outcome)
+
+    def WatchResults(
+        self, requests: Iterator[pb.WatchResultsRequest], context: Context
+    ) -> Iterator[pb.WatchResultsResponse]:
+        ready: queue.SimpleQueue[pb.TaskResult | None] = queue.SimpleQueue()
+        removers: dict[str, Any] = {}
+        lock = threading.Lock()
+        limit = self._limits.watches_per_stream
+        store = self._host.store
+        inline = [0]  # the watcher's inline_limit (its latest request says)
+
+        def deliver(entry: Any) -> None:
+            with lock:
+                removers.pop(entry.task_id, None)
+            ready.put(pb.TaskResult(task_id=entry.task_id, outcome=_within(entry.outcome, inline[0])))
+
+        def read() -> None:
+            try:
+                for request in requests:
+                    inline[0] = request.inline_limit
+                    for task_id in request.task_ids:
+                        with lock:
+                            if task_id in removers:
+                                continue
+                            if len(removers) >= limit:
+                                ready.put(_result_error(task_id, Refusal(
+                                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                    f"this stream already watches {limit:,} results", "waits",
+                                )))  # fmt: skip
+                                continue
+                            removers[task_id] = None
+                        try:
+                            remove = store.on_done(task_id, deliver)
+                        except Exception as exc:  # noqa: BLE001
+                            with lock:
+                                removers.pop(task_id, None)
+                            ready.put(_result_error(task_id, _refusal(exc)))
+                            continue
+                        with lock:
+                            if task_id in removers:
+                                removers[task_id] = remove
+            except Exception:  # noqa: BLE001 - the stream ended under us
+                pass
+            finally:
+                ready.put(None)
+
+        threading.Thread(target=read, name="agentnb-watch-reader", daemon=True).start()
+        try:
+            while True:
+                first = ready.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < 1000:
+                    try:
+                        more = ready.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        yield pb.WatchResultsResponse(results=batch, server_id=self._server.server_id)
+                        return
+                    batch.append(more)
+                yield pb.WatchResultsResponse(results=batch, server_id=self._server.server_id)
+        finally:  # however the stream ends, its waiters go
+            with lock:
+                pending = list(removers.values())
+                removers.clear()
+            for remove in pending:
+                if remove is not None:
+                    remove()
+
+    # -- the server ---------------------------------------------------------------------
+
+    def GetServerInfo(self, request: pb.GetServerInfoRequest, context: Context) -> pb.GetServerInfoResponse:
         server = self._server
         return pb.GetServerInfoResponse(
             server_id=server.server_id,
@@ -174,16 +331,30 @@ class Servicer(pb_grpc.AgentServerServicer):
             address=server.address,
             accepts_code=server.config.accepts_code,
             agents=len(self._host.actors),
-            max_message_bytes=server.config.limits.max_message_bytes,
+            max_message_bytes=self._limits.max_message_bytes,
             version=__version__,
+            event_seq=self._host.bus.seq,
+            started_at=server.started_at,
+            tls=server.tls,
         )
 
-    async def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
+    def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
         self._server.request_stop()
         return pb.ShutdownResponse()
 
-    async def StreamEvents(
-        self, request: pb.StreamEventsRequest, context: Context
-    ) -> AsyncIterator[pb.EventBatch]:
-        async for batch in self._host.bus.subscribe(request.since_seq):
-            yield batch
+    def StreamEvents(self, request: pb.StreamEventsRequest, context: Context) -> Iterator[pb.EventBatch]:
+        yield from self._host.bus.subscribe(request.since_seq, request.server_id, context.is_active)
+
+
+def _within(outcome: pb.Outcome, limit: int) -> pb.Outcome:
+    """The outcome, or (if its reply is bigger than ``limit``) all of it but the reply."""
+    if not limit or outcome.WhichOneof("result") != "reply":
+        return outcome
+    size = outcome.reply.ByteSize()
+    if size <= limit:
+        return outcome
+    return pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=size)
+
+
+def _result_error(task_id: str, refusal: Refusal) -> pb.TaskResult:
+    return pb.TaskResult(task_id=task_id, status=refusal.status())

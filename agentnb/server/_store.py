@@ -1,27 +1,37 @@
 """The bounded result store of a server.
 
-A result stays readable by every holder of its placeholder until it expires
-(``Limits.result_ttl``) or the store needs room (``Limits.max_results``; the
-oldest finished results go first). Ids of evicted results are remembered for a
-while longer so a late reader is told "expired" rather than "unknown".
+Every call gets an entry under a task id this store issues: 32 hex digits of
+128 random bits, the capability to read that one result. A result stays
+readable by every holder of its placeholder until it is released (its driver
+says nobody will read it again), expires (``Limits.result_ttl``), or the store
+needs room: at most ``Limits.max_results`` entries and ``Limits.result_bytes``
+bytes of finished results, the oldest finished going first. Ids of results
+that went are remembered a while longer, so a late reader is told why.
+
+Waiting never leaks: a waiter is a callback registered with :meth:`on_done`
+and removed by the handle it returns, however the wait ends.
+
+Thread-safe: gRPC handler threads, reply threads and the resolver all use it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import re
+import secrets
+import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from .._proto import agentnb_pb2 as pb
 
-#: How long a fetch waits for a task id that has not been registered yet (a
-#: call and a fetch of its result can race on different connections).
-REGISTRATION_GRACE = 10.0
+TASK_ID = re.compile(r"[0-9a-f]{32}")
+
+Callback = Callable[["Entry"], None]
 
 
 class StoreError(Exception):
-    """Raised with a gRPC-ready reason: 'expired', 'unknown_task', 'duplicate' or 'full'."""
+    """Raised with a gRPC-ready reason: 'expired', 'released', 'unknown_task', 'bad_id' or 'full'."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(reason, message)
@@ -29,91 +39,193 @@ class StoreError(Exception):
         self.message = message
 
 
-@dataclass
+def check_task_id(task_id: str) -> None:
+    """Raise StoreError('bad_id') unless ``task_id`` has the exact form this server issues."""
+    if len(task_id) != 32 or not TASK_ID.fullmatch(task_id):
+        shown = task_id[:40] + ("…" if len(task_id) > 40 else "")
+        raise StoreError("bad_id", f"{shown!r} is not a task id (32 lower-case hex digits)")
+
+
+#: A finished result nobody has read yet is not dropped to make room before this
+#: many seconds (the store says it is full instead: back pressure, not loss).
+UNREAD_GRACE = 30.0
+
+
 class Entry:
-    agent: str
-    future: asyncio.Future[pb.FetchResultResponse]
-    done_at: float = field(default=0.0)
+    __slots__ = ("task_id", "agent", "outcome", "size", "done_at", "callbacks", "read")
+
+    def __init__(self, task_id: str, agent: str) -> None:
+        self.task_id = task_id
+        self.agent = agent
+        self.outcome: pb.Outcome | None = None
+        self.size = 0
+        self.done_at = 0.0
+        self.callbacks: list[Callback] | None = []
+        self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
 
 
 class ResultStore:
-    def __init__(self, max_results: int, ttl: float) -> None:
+    def __init__(self, max_results: int, max_bytes: int, ttl: float, server_id: str) -> None:
         self._max = max_results
+        self._max_bytes = max_bytes
         self._ttl = ttl
-        self._entries: OrderedDict[str, Entry] = OrderedDict()
-        self._evicted: OrderedDict[str, str] = OrderedDict()  # task id -> agent
-        self._waiting: dict[str, asyncio.Future[None]] = {}
+        self._server_id = server_id
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        self._finished: OrderedDict[str, Entry] = OrderedDict()  # in finishing order
+        self._bytes = 0
+        self._gone: OrderedDict[str, tuple[str, str]] = OrderedDict()  # task id -> (agent, why)
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def register(self, task_id: str, agent: str) -> Entry:
-        if task_id in self._entries or task_id in self._evicted:
-            raise StoreError("duplicate", f"task id {task_id} is already in use")
-        self._make_room()
-        entry = Entry(agent, asyncio.get_running_loop().create_future())
-        self._entries[task_id] = entry
-        waiter = self._waiting.pop(task_id, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-        return entry
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
-    def finish(self, entry: Entry, outcome: pb.FetchResultResponse) -> None:
-        if not entry.future.done():
-            entry.future.set_result(outcome)
-        entry.done_at = time.monotonic()
-
-    async def wait(self, task_id: str) -> pb.FetchResultResponse:
-        """Wait for a task's outcome; the caller's deadline bounds the wait."""
-        entry = self._entries.get(task_id)
-        if entry is None:
-            self._raise_if_evicted(task_id)
-            waiter = self._waiting.setdefault(task_id, asyncio.get_running_loop().create_future())
-            try:
-                await asyncio.wait_for(asyncio.shield(waiter), REGISTRATION_GRACE)
-            except asyncio.TimeoutError:
-                self._waiting.pop(task_id, None)
+    def issue(self, agent: str) -> Entry:
+        """A new entry under a fresh task id; raises StoreError('full') when no room is left."""
+        with self._lock:
+            self._make_room(0)
+            if len(self._entries) >= self._max:
                 raise StoreError(
-                    "unknown_task",
-                    f"no task {task_id} on this server (it never existed, or expired long ago)",
-                ) from None
+                    "full",
+                    f"the result store holds {self._max:,} unfinished calls; wait for some to "
+                    "finish or raise Limits(max_results=...)",
+                )
+            task_id = secrets.token_hex(16)
+            entry = self._entries[task_id] = Entry(task_id, agent)
+            return entry
+
+    def finish(self, entry: Entry, outcome: pb.Outcome) -> None:
+        """Record an outcome and run the entry's callbacks (outside the lock)."""
+        size = outcome.ByteSize()
+        with self._lock:
+            if entry.outcome is not None:
+                return
+            entry.outcome, entry.size, entry.done_at = outcome, size, time.monotonic()
+            callbacks, entry.callbacks = entry.callbacks or [], None
+            entry.read = bool(callbacks)
+            if self._entries.get(entry.task_id) is entry:
+                self._finished[entry.task_id] = entry
+                self._bytes += size
+                self._make_room(0)
+        for callback in callbacks:
+            callback(entry)
+
+    def entry(self, task_id: str) -> Entry:
+        """The entry of a task (raises StoreError if it is unknown or gone)."""
+        with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
-                self._raise_if_evicted(task_id)
-                raise StoreError("unknown_task", f"no task {task_id} on this server")
-        return await asyncio.shield(entry.future)
+                raise self._missing(task_id)
+            return entry
 
-    def _raise_if_evicted(self, task_id: str) -> None:
-        agent = self._evicted.get(task_id)
-        if agent is not None:
-            raise StoreError(
-                "expired",
-                f"the result of agent {agent!r} (task {task_id}) has expired from the "
-                f"server's result store (kept {self._ttl:.0f} s, at most {self._max:,} "
-                "results); read results sooner or raise Limits(result_ttl=..., max_results=...)",
-            )
+    def on_done(self, task_id: str, callback: Callback) -> Callable[[], None]:
+        """Call ``callback(entry)`` once the task is done (now, if it is); returns a remover.
 
-    def _make_room(self) -> None:
+        Raises:
+            StoreError: the id is malformed, unknown, expired or released.
+        """
+        check_task_id(task_id)
+        with self._lock:
+            entry = self._entries.get(task_id)
+            if entry is None:
+                raise self._missing(task_id)
+            if entry.callbacks is not None:
+                entry.callbacks.append(callback)
+                return lambda: self._remove(entry, callback)
+            entry.read = True
+        callback(entry)
+        return _nothing
+
+    def _remove(self, entry: Entry, callback: Callback) -> None:
+        with self._lock:
+            if entry.callbacks is not None:
+                try:
+                    entry.callbacks.remove(callback)
+                except ValueError:
+                    pass
+
+    def wait(self, task_id: str, timeout: float | None) -> pb.Outcome | None:
+        """The outcome, waiting at most ``timeout`` seconds (None if not ready by then)."""
+        done = threading.Event()
+        remove = self.on_done(task_id, lambda entry: done.set())
+        try:
+            done.wait(timeout)
+        finally:
+            remove()
+        with self._lock:
+            entry = self._entries.get(task_id)
+        if entry is None:
+            raise self._missing(task_id)
+        return entry.outcome
+
+    def release(self, task_ids: list[str]) -> None:
+        """Forget finished results nobody will read again."""
+        with self._lock:
+            for task_id in task_ids:
+                entry = self._entries.get(task_id)
+                if entry is not None and entry.done:
+                    self._drop(entry, "released")
+
+    def waiters(self) -> int:
+        """Callbacks registered on unfinished entries (for tests and status)."""
+        with self._lock:
+            return sum(len(e.callbacks or ()) for e in self._entries.values())
+
+    # -- bounds ----------------------------------------------------------------
+
+    def _make_room(self, extra: int) -> None:
         now = time.monotonic()
-        excess = len(self._entries) - self._max + 1
-        victims: list[tuple[str, Entry]] = []
-        for task_id, entry in self._entries.items():
-            expired = entry.done_at and now - entry.done_at > self._ttl
-            if entry.done_at and (expired or len(victims) < excess):
-                victims.append((task_id, entry))
-            elif len(victims) >= excess:
+        while self._finished:
+            entry = next(iter(self._finished.values()))  # the oldest finished result
+            if len(self._entries) >= self._max or self._bytes + extra > self._max_bytes:
+                if not entry.read and now - entry.done_at < UNREAD_GRACE:
+                    break  # still to be read: the store is full rather than lose it
+                self._drop(entry, "budget")
+            elif now - entry.done_at > self._ttl:
+                self._drop(entry, "ttl")
+            else:
                 break
-        for task_id, entry in victims:
-            self._evict(task_id, entry)
-        if len(self._entries) >= self._max:
-            raise StoreError(
-                "full",
-                f"the result store holds {self._max:,} unfinished calls; wait for some "
-                "to finish or raise Limits(max_results=...)",
-            )
 
-    def _evict(self, task_id: str, entry: Entry) -> None:
-        del self._entries[task_id]
-        self._evicted[task_id] = entry.agent
-        while len(self._evicted) > 4 * self._max:
-            self._evicted.popitem(last=False)
+    def _drop(self, entry: Entry, why: str) -> None:
+        del self._entries[entry.task_id]
+        del self._finished[entry.task_id]
+        self._bytes -= entry.size
+        self._gone[entry.task_id] = (entry.agent, why)
+        while len(self._gone) > 4 * self._max:
+            self._gone.popitem(last=False)
+
+    def _missing(self, task_id: str) -> StoreError:
+        gone = self._gone.get(task_id)
+        if gone is None:
+            return StoreError(
+                "unknown_task",
+                f"no task {task_id} on this server (instance {self._server_id}): it was never "
+                "made here, or it was made by an earlier run of this server",
+            )
+        agent, why = gone
+        if why == "released":
+            return StoreError(
+                "released",
+                f"the result of agent {agent!r} (task {task_id}) was released: its caller said "
+                "nobody would read it again",
+            )
+        kept = f"kept {self._ttl:.0f} s" if why == "ttl" else (
+            f"at most {self._max:,} results and {self._max_bytes / 2**20:,.0f} MiB"
+        )  # fmt: skip
+        return StoreError(
+            "expired",
+            f"the result of agent {agent!r} (task {task_id}) has expired from the server's result "
+            f"store ({kept}); read results sooner or raise Limits(result_ttl=..., max_results=..., "
+            "result_bytes=...)",
+        )
+
+
+def _nothing() -> None:
+    pass

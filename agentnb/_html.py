@@ -1,16 +1,19 @@
-"""HTML reprs for agents, placeholders and the session. Local state only: never blocks."""
+"""HTML reprs for agents, placeholders and the session. Local state only: never blocks.
+
+Plain strings, no IPython: notebooks show them through ``_repr_html_``.
+"""
 
 from __future__ import annotations
 
 import html
 from typing import TYPE_CHECKING
 
-from .._message import _preview
+from ._message import _preview
 
 if TYPE_CHECKING:
-    from .._dist import DistributedAgent
-    from .._placeholder import Placeholder
-    from .._status import SessionStatus
+    from ._dist import DistributedAgent
+    from ._placeholder import Placeholder
+    from ._status import SessionStatus
 
 COLOURS = {
     "sending": "#9e9e9e",
@@ -44,17 +47,17 @@ def agent_html(agent: DistributedAgent) -> str:
 def placeholder_html(p: Placeholder) -> str:
     state = p.state
     body = f"reply of <b>{html.escape(p.agent_name)}</b> {_badge(state)}"
-    fetch = p._fetch
-    if fetch is not None and fetch.done():
-        error = fetch.exception()
+    future = p._call.future
+    if future.done():
+        error = future.exception()
         if error is None:
-            reply = fetch.result()
-            body += f": <code>{html.escape(_preview(reply.content, 200))}</code>"
+            reply = future.result()
+            shown = reply.content if hasattr(reply, "content") else getattr(reply, "value", reply)
+            body += f": <code>{html.escape(_preview(shown, 200))}</code>"
         else:
             body += f": <code>{html.escape(str(error)[:300])}</code>"
-    elif state == "done":
-        body += " (read <code>.content</code> to fetch it)"
-    return f"<div>{body} <small>task {html.escape(p.task_id[:8])}</small></div>"
+    task = f"task {html.escape(p.task_id[:8])}" if p.task_id else "not acknowledged yet"
+    return f"<div>{body} <small>{task}</small></div>"
 
 
 def status_html(status: SessionStatus) -> str:

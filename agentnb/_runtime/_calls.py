@@ -1,0 +1,269 @@
+"""One call's life in the driver, owned here from the moment it is made until its outcome is known.
+
+A call is queued in its server link's outbox (:mod:`._link`), which sends
+calls to one agent in the order they were made, many per round trip. The
+server answers with the call's task id (``acknowledged``), and later its
+outcome arrives on the link's result stream (``settle``): what the reply
+printed is shown first, then the result is handed to whoever waits.
+
+A call read right after it was made, before the outbox sent it, is sent by
+the reading thread itself with its reply in the same round trip
+(:meth:`Call.result`): the common ``agent(x).content`` costs one round trip
+and no thread hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import AgentnbError, CallTimeoutError, RemoteError
+from .._message import Msg
+from .._proto import agentnb_pb2 as pb
+from ._codec import Returned, decode_result
+
+if TYPE_CHECKING:
+    from ._link import ServerLink
+
+# The states of a call, in order (any may jump to "error").
+PENDING = "pending"  # made, waiting in the outbox
+SENDING = "sending"  # in a batch on its way, or being sent by a reader
+QUEUED = "queued"  # the server has it (acknowledged with a task id)
+RUNNING = "running"  # known from the event feed only
+DONE = "done"
+ERROR = "error"
+
+
+class Call:
+    """One call of a distributed agent.
+
+    Attributes:
+        link: the server link of the agent.
+        agent: the agent's name.
+        request: the call without its placeholder inputs (those are encoded when it is sent).
+        inputs: encoded messages and, for placeholders, the producing calls (None once encoded).
+        producers: the calls whose replies this one takes as input.
+        future: the outcome, for whoever waits: a Msg, or a ``Returned`` value of a method call.
+        task_id: issued by the server ("" until acknowledged).
+    """
+
+    __slots__ = (
+        "link", "agent", "request", "inputs", "producers", "future", "task_id", "server_id", "state",
+        "origin", "key", "consumers", "released", "withheld", "_acked", "_finished", "_on_ack", "_lock",
+        "__weakref__",
+    )  # fmt: skip
+
+    def __init__(
+        self, link: ServerLink, agent: str, request: pb.CallRequest, inputs: list[Any], origin: Any
+    ) -> None:
+        self.link = link
+        self.agent = agent
+        self.request = request
+        self.inputs: list[Any] | None = inputs  # None once encoded into the request
+        self.producers = [i for i in inputs if isinstance(i, Call)]
+        for producer in self.producers:
+            producer.add_consumer()
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.task_id = ""
+        self.server_id = ""
+        self.state = PENDING
+        self.origin = origin
+        self.key = ""  # set when a reader sends it: a resend with the same key is not queued twice
+        self.consumers = 0  # calls that take this one's reply as input and have not settled
+        self.released = False
+        self.withheld = False  # done, but its (big) reply was left on the server until read
+        self._acked = threading.Event()
+        self._finished = threading.Event()  # done or failed (a withheld reply may still be to fetch)
+        self._on_ack: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    # -- acknowledgement ------------------------------------------------------------
+
+    @property
+    def acked(self) -> bool:
+        return self._acked.is_set()
+
+    def acknowledged(self, task_id: str, server_id: str) -> None:
+        """The server has the call under ``task_id`` (any thread)."""
+        with self._lock:
+            self.task_id, self.server_id = task_id, server_id
+            if self.state in (PENDING, SENDING):
+                self.state = QUEUED
+            callbacks, self._on_ack = self._on_ack, []
+            self._acked.set()
+        self.link.session.remember(self)
+        for callback in callbacks:
+            callback()
+
+    def acked_or_wait(self, timeout: float) -> bool:
+        """Wait (bounded) until the server acknowledged the call; False if it did not."""
+        return self._acked.wait(timeout)
+
+    def when_acked(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the call has its task id (or failed); at once if it has."""
+        with self._lock:
+            if not self._acked.is_set() and not self.future.done():
+                self._on_ack.append(callback)
+                return
+        callback()
+
+    # -- outcome ----------------------------------------------------------------------
+
+    def settle(self, outcome: pb.Outcome) -> None:
+        """The outcome arrived: show its output, then hand over its result.
+
+        A withheld outcome (a big reply left on the server) only says the call is
+        done; the reply is fetched when someone reads it.
+        """
+        self.link.session.output.settled(self.task_id, self.agent, self.link.address, outcome)
+        if outcome.withheld and not outcome.HasField("reply"):
+            with self._lock:
+                if self.future.done():
+                    return
+                self.state, self.withheld = DONE, True
+            self._after_finish()
+            return
+        self.take(outcome)
+
+    def take(self, outcome: pb.Outcome) -> None:
+        """Hand over an outcome's result (its output was shown already)."""
+        try:
+            result: Any = decode_result(outcome, f"the reply of agent {self.agent!r}")
+        except AgentnbError as exc:
+            result = exc
+        if isinstance(result, RemoteError):
+            self.fail(result)
+        else:
+            self._finish(DONE, result)
+
+    def fail(self, error: BaseException) -> None:
+        self._finish(ERROR, error)
+
+    def _finish(self, state: str, value: Any) -> None:
+        with self._lock:
+            if self.future.done():
+                return
+            first = not self.withheld  # a withheld reply that was fetched finished before
+            self.state = state
+            if isinstance(value, BaseException):
+                self.future.set_exception(value)
+            else:
+                self.future.set_result(value)
+        if first:
+            self._after_finish()
+
+    def _after_finish(self) -> None:
+        self._finished.set()
+        with self._lock:
+            callbacks, self._on_ack = self._on_ack, []
+        for callback in callbacks:  # dependants waiting for an ack learn that none will come
+            callback()
+        for producer in self.producers:
+            producer.consumer_done()
+        if self.released and self.consumers <= 0:
+            self.link.release(self)
+
+    def add_consumer(self) -> None:
+        with self._lock:
+            self.consumers += 1
+
+    def consumer_done(self) -> None:
+        with self._lock:
+            self.consumers -= 1
+            ready = self.consumers == 0 and self.released and self.done()
+        if ready:
+            self.link.release(self)
+
+    def drop(self) -> None:
+        """Nobody in this process can read the result any more (its placeholder is gone)."""
+        self.released = True
+        if self.done() and self.consumers <= 0:
+            self.link.release(self)
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The result (a Msg, or a method's value); raises its error, or CallTimeoutError."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        if not self._finished.is_set() and self.link.steal(self):
+            self._send_here(timeout)
+        if self._finished.wait(remaining()):
+            if self.withheld and not self.future.done():
+                self._fetch_here(remaining())
+            try:
+                value = self.future.result(remaining())
+            except concurrent.futures.TimeoutError:
+                pass
+            else:
+                return value.value if isinstance(value, Returned) else value
+        raise CallTimeoutError(
+            f"agent {self.agent!r} on {self.link.address}: no reply within {timeout} s; the call "
+            "goes on (read the placeholder again to keep waiting)"
+        )
+
+    def _send_here(self, timeout: float | None) -> None:
+        """Send the call from this thread and wait for its outcome in the same round trip."""
+        if not self.key:
+            self.key = secrets.token_hex(16)
+            self.request.call_key = self.key
+        chunk = self.link.timeouts.fetch_chunk
+        wait = chunk if timeout is None else max(0.001, min(timeout, chunk))
+        try:
+            response = self.link.call_here(self.link.encode_call(self), wait)
+        except CallTimeoutError:
+            # still running past our deadline: the outbox asks again (same key, not queued
+            # twice) for its task id, and watches it from there
+            self.link.requeue(self)
+            return
+        except AgentnbError as exc:
+            self.fail(self.link.explain(exc, self.agent))
+            return
+        if not self.acked:
+            self.acknowledged(response.task_id, response.server_id)
+        if response.HasField("outcome"):
+            self.settle(response.outcome)
+        else:
+            self.link.watch_call(self)
+
+    def _fetch_here(self, timeout: float | None) -> None:
+        """Read a withheld reply from the server, in this thread."""
+        try:
+            outcome = self.link.fetch_here(self.task_id, self.agent, timeout)
+        except CallTimeoutError:
+            return
+        except AgentnbError as exc:
+            self.fail(self.link.explain(exc))
+            return
+        self.take(outcome)
+
+    def wait_async(self) -> Any:
+        """Await the result from any event loop (never blocks it)."""
+        if self.withheld and not self.future.done():
+            self.link.fetch_soon(self)
+        else:
+            self.link.flush_soon()
+        return _unwrap(asyncio.wrap_future(self.future))
+
+    def done(self) -> bool:
+        return self.state in (DONE, ERROR) or self.future.done()
+
+
+async def _unwrap(future: asyncio.Future[Any]) -> Any:
+    value = await future
+    return value.value if isinstance(value, Returned) else value
+
+
+def as_message(value: Any, agent: str) -> Msg:
+    """A result passed on as an input: method values travel as a message from the agent."""
+    if isinstance(value, Returned):
+        return Msg(agent, value.value)
+    return value

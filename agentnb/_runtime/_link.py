@@ -1,0 +1,544 @@
+"""The driver's link to one agent server: its outbox, its result stream and its clients.
+
+**Outbox.** Operations (create an agent, call it, observe, delete, release
+results) are queued here in the order they were made and sent in batches,
+one ``Submit`` in flight at a time, so the server applies them in that order
+(calls to one agent reach its mailbox in the order they were made) and a
+fan-out of thousands of calls costs a few round trips. A call whose input is
+a placeholder not yet acknowledged waits (with the calls after it to the same
+agent; other agents' calls go on). A batch the server cannot take yet (its
+result store is full) is sent again shortly: back pressure, never loss.
+
+**Results.** Acknowledged calls are watched on one ``WatchResults`` stream;
+outcomes settle their calls as they come. A server this driver launched that
+exits fails what waits on it at once, saying how it exited.
+
+**One round trip.** A reader that finds its call still in the outbox, with
+nothing before it for the same agent, takes it out (:meth:`steal`) and sends
+it itself with its reply in the same round trip (:meth:`call_here`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from .._address import is_loopback, local_ip_towards
+from .._config import Limits, Timeouts
+from .._errors import (
+    AgentnbError,
+    AgentNotFoundError,
+    CallCancelledError,
+    ProtocolError,
+    RemoteError,
+    ServerUnavailableError,
+)
+from .._proto import agentnb_pb2 as pb
+from ._calls import PENDING, SENDING, Call, as_message
+from ._client import ServerClient, SyncServerClient, status_error
+from ._codec import message_input, ref_input
+from ._watch import ResultWatch
+
+if TYPE_CHECKING:
+    from ._process import ServerProcess
+    from ._session import Session
+
+log = logging.getLogger("agentnb")
+T = TypeVar("T")
+
+#: A new batch waits this long for more operations to join it; also the time
+#: a reader has to take a call it reads at once (see ``steal``).
+WINDOW = 0.0005
+#: A batch the server refused for lack of room is sent again after this long.
+RETRY_FULL = 0.05
+#: Replies up to this size come with their outcome; bigger ones stay on the
+#: server until read (a driver never receives values it does not read).
+INLINE_REPLY_BYTES = 64 * 1024
+
+OpDone = Callable[[pb.OpResult, str], None]
+
+
+@dataclass(eq=False)
+class Pending:
+    """An operation in the outbox: a call (encoded when sent), or a ready ``pb.Op``."""
+
+    agent: str  # the agent it concerns: operations of one agent keep their order
+    call: Call | None = None
+    op: pb.Op | None = None
+    done: OpDone | None = None  # told the op's result (and the server id)
+    failed: Callable[[AgentnbError], None] | None = None
+
+
+class ServerLink:
+    def __init__(
+        self,
+        session: Session,
+        address: str,
+        token: str | None,
+        limits: Limits,
+        timeouts: Timeouts,
+        server: ServerProcess | None = None,
+    ) -> None:
+        self.session = session
+        self.address = address
+        self.host = address.rsplit(":", 1)[0].strip("[]")
+        self.token = token
+        self.limits = limits
+        self.timeouts = timeouts
+        self.server = server
+        self.server_id = ""
+        self.defined: set[str] = set()  # classes shipped to this server
+        self._lock = threading.Lock()
+        self._pending: deque[Pending] = deque()
+        self._count: Counter[str] = Counter()  # pending or in-flight operations per agent
+        self._releases: list[str] = []
+        self._scheduled = False
+        self._waiting_on: set[int] = set()  # ids of producer calls this outbox waits for
+        self._client: ServerClient | None = None
+        self._sync: SyncServerClient | None = None
+        self._watch: ResultWatch | None = None
+        self._gone: AgentnbError | None = None
+        self.closing = False  # this session is stopping the server or the link
+        self.accepts_code: bool | None = True if server is not None else None
+        #: Why agents could not be created here (a call to one is told that, not "no agent").
+        self.not_created: dict[str, AgentnbError] = {}
+        if server is not None:
+            server.on_exit(lambda: session.loop.call_soon(self._server_exited))
+
+    @property
+    def gone(self) -> bool:
+        """The link is closed, or the server this session launched for it exited."""
+        return self.closing or self._gone is not None
+
+    # -- clients -----------------------------------------------------------------------
+
+    @property
+    def client(self) -> ServerClient:
+        """The async client (on the loop thread only)."""
+        if self._client is None:
+            self._client = ServerClient(self.address, self.token, self.limits, self.timeouts)
+        return self._client
+
+    def info(self) -> pb.GetServerInfoResponse:
+        """Ask the server about itself (blocking; not on the loop thread)."""
+
+        response = self._run(lambda: self.client.info())
+        self.accepts_code, self.server_id = response.accepts_code, response.server_id
+        return response
+
+    def _sync_client(self) -> SyncServerClient:
+        with self._lock:
+            if self._sync is None:
+                self._sync = SyncServerClient(self.address, self.token, self.limits, self.timeouts)
+            return self._sync
+
+    # -- the outbox ----------------------------------------------------------------------
+
+    def put(self, item: Pending) -> None:
+        """Queue an operation (any thread); it is sent within a few milliseconds."""
+        if self._gone is not None:
+            self._fail(item, self._gone)
+            return
+        self.session.touched(self)
+        with self._lock:
+            self._pending.append(item)
+            self._count[item.agent] += 1
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.session.loop.call_soon(self._schedule)
+
+    def flush_soon(self) -> None:
+        with self._lock:
+            if self._scheduled or not self._pending:
+                return
+            self._scheduled = True
+        self.session.loop.call_soon(self._schedule)
+
+    def _kick(self) -> None:
+        """A producer this outbox waited for was acknowledged: try again (any thread)."""
+        self.session.loop.call_soon(self._kick_on_loop)
+
+    def _kick_on_loop(self) -> None:
+        with self._lock:
+            if self._scheduled:
+                return
+            self._scheduled = True
+        asyncio.ensure_future(self._flush())
+
+    def _schedule(self) -> None:
+        asyncio.get_running_loop().call_later(WINDOW, lambda: asyncio.ensure_future(self._flush()))
+
+    def steal(self, call: Call) -> bool:
+        """Take ``call`` out of the outbox to send it from the reading thread, if order allows."""
+        with self._lock:
+            if call.state != PENDING or self._count[call.agent] != 1:
+                return False
+            if any(not self._producer_ready(p) for p in call.producers):
+                return False
+            for item in self._pending:
+                if item.call is call:
+                    self._pending.remove(item)
+                    break
+            else:
+                return False
+            self._count[call.agent] -= 1
+            call.state = SENDING
+            return True
+
+    def cancel(self, call: Call) -> bool:
+        """Withdraw a call that has not started: from the outbox, or from the agent's mailbox."""
+        with self._lock:
+            for item in self._pending:
+                if item.call is call:
+                    self._pending.remove(item)
+                    self._count[call.agent] -= 1
+                    break
+            else:
+                item = None
+        if item is not None:
+            call.fail(
+                CallCancelledError(f"the call to agent {call.agent!r} was cancelled before it was sent")
+            )
+            return True
+        if call.future.done():
+            return False
+        call.acked_or_wait(self.timeouts.control)
+        if not call.task_id:
+            return False
+        response = self._run(lambda: self.client.cancel(pb.CancelRequest(task_ids=[call.task_id])))
+        return call.task_id in response.cancelled
+
+    def cancel_agent(self, agent: str) -> int:
+        """Withdraw every call to ``agent`` that has not started; returns how many."""
+        with self._lock:
+            mine = [item for item in self._pending if item.agent == agent and item.call is not None]
+            for item in mine:
+                self._pending.remove(item)
+                self._count[agent] -= 1
+        for item in mine:
+            assert item.call is not None
+            item.call.fail(
+                CallCancelledError(f"the call to agent {agent!r} was cancelled before it was sent")
+            )
+        response = self._run(lambda: self.client.cancel(pb.CancelRequest(agent=agent)))
+        return len(mine) + len(response.cancelled)
+
+    def _run(self, rpc: Callable[[], Awaitable[T]]) -> T:
+        """Run one RPC of the async client on the loop and wait for it (bounded)."""
+
+        async def run() -> T:
+            return await rpc()
+
+        return self.session.run(run(), self.timeouts.control + self.timeouts.reconnect)
+
+    def requeue(self, call: Call) -> None:
+        """Send a call again (it carries its key: the server does not queue it twice)."""
+        self.put(Pending(call.agent, call=call))
+
+    def _producer_ready(self, producer: Call) -> bool:
+        """Whether a call taking ``producer``'s reply can be encoded: as a reference once
+        the producer has its task id, as a relayed value once it is done."""
+        if producer.future.done():
+            return True  # its value, its task id, or its error: encoding knows what to do
+        return producer.acked and route_address(producer.link, self) is not None
+
+    def _take(self) -> list[Pending]:
+        """The operations that can go now, in order; the others stay (call with the lock)."""
+        batch: list[Pending] = []
+        keep: deque[Pending] = deque()
+        blocked: set[str] = set()
+        budget = self.limits.max_message_bytes // 2
+        for item in self._pending:
+            if item.agent in blocked or budget <= 0 or len(batch) >= self.limits.ops_per_batch - 1:
+                keep.append(item)
+                continue
+            call = item.call
+            if call is not None and call.state == PENDING:
+                waiting = [p for p in call.producers if not self._producer_ready(p)]
+                if waiting:
+                    blocked.add(item.agent)
+                    keep.append(item)
+                    for producer in waiting:
+                        if id(producer) not in self._waiting_on:
+                            self._waiting_on.add(id(producer))
+                            producer.when_acked(self._kick)
+                            producer.future.add_done_callback(lambda _: self._kick())
+                    continue
+                budget -= call.request.ByteSize()
+            batch.append(item)
+        self._pending = keep
+        return batch
+
+    async def _flush(self) -> None:
+        try:
+            await self._flush_all()
+        except BaseException as exc:  # a bug here must not leave the outbox stuck
+            with self._lock:
+                self._scheduled = False
+            if not isinstance(exc, asyncio.CancelledError):
+                log.exception("agentnb: sending to %s failed", self.address)
+            raise
+
+    async def _flush_all(self) -> None:
+        while True:
+            with self._lock:
+                self._waiting_on.clear()
+                batch = self._take()
+                releases, self._releases = self._releases, []
+                if not batch and not releases:
+                    self._scheduled = False
+                    return
+            ops, sent = [], []
+            for item in batch:
+                try:
+                    ops.append(self._encode(item))
+                    sent.append(item)
+                except AgentnbError as exc:
+                    self._fail(item, exc)
+            if releases:
+                ops.append(pb.Op(release=pb.ReleaseRequest(task_ids=releases)))
+            try:
+                refused = await self._send(ops, sent) if ops else []
+            except Exception as exc:  # noqa: BLE001 - a bug: fail the batch, keep the outbox going
+                log.exception("agentnb: sending to %s failed", self.address)
+                for item in sent:
+                    self._fail(item, ProtocolError(f"agentnb could not send this operation: {exc!r}"))
+                refused = []
+            with self._lock:
+                for item in batch:
+                    self._count[item.agent] -= 1
+                    if not self._count[item.agent]:
+                        del self._count[item.agent]
+                if refused:  # back to the front, in order, to be sent again shortly
+                    for item in reversed(refused):
+                        self._pending.appendleft(item)
+                        self._count[item.agent] += 1
+            if refused:
+                await asyncio.sleep(RETRY_FULL)
+
+    async def _send(self, ops: list[pb.Op], sent: list[Pending]) -> list[Pending]:
+        """Submit a batch and apply its results; returns what the server had no room for."""
+        what = f"sending {len(ops)} operation(s)" if len(ops) > 1 else "sending an operation"
+        try:
+            response = await self.client.submit(ops, what)
+        except AgentnbError as exc:
+            error = await self.explain_async(exc)
+            for item in sent:
+                self._fail(item, error)
+            return []
+        self.server_id = response.server_id
+        refused = []
+        not_created = self.not_created  # a call after a failed create fails with its error
+        for item, result in zip(sent, response.results[: len(sent)], strict=True):
+            if result.status.reason == "full":
+                if item.call is not None:
+                    item.call.state = PENDING
+                refused.append(item)
+                continue
+            failed = result.status.code != 0
+            if failed and item.op is not None and item.op.WhichOneof("op") == "create":
+                not_created[item.agent] = status_error(result.status, self.address, _what(item))
+                while len(not_created) > 1000:
+                    not_created.pop(next(iter(not_created)))
+            if failed and item.call is not None and item.agent in not_created:
+                self._fail(item, not_created[item.agent])
+                continue
+            self._apply(item, result, response.server_id)
+        return refused
+
+    def _encode(self, item: Pending) -> pb.Op:
+        if item.call is None:
+            assert item.op is not None
+            return item.op
+        return pb.Op(call=self.encode_call(item.call))
+
+    def encode_call(self, call: Call) -> pb.CallRequest:
+        """The call's request with its placeholder inputs as references, or relayed values."""
+        call.state = SENDING
+        if call.inputs is None:
+            return call.request  # encoded before (it is being sent again)
+        count = len(call.inputs)
+        for i, item in enumerate(call.inputs):
+            if isinstance(item, pb.Input):
+                call.request.inputs.append(item)
+                continue
+            route = route_address(item.link, self)
+            error = item.future.exception(0) if item.future.done() else None
+            if route is not None and item.acked:
+                call.request.inputs.append(ref_input(route, item.task_id, item.agent, item.server_id))
+            elif error is not None:
+                raise _upstream(item, error)
+            else:  # a loopback-only producer, seen from another host: relay its value
+                msg = as_message(item.future.result(0), item.agent)
+                call.request.inputs.append(
+                    message_input(msg, i, count, call.agent, self.limits.max_message_bytes)
+                )
+        call.inputs = None
+        return call.request
+
+    def _apply(self, item: Pending, result: pb.OpResult, server_id: str) -> None:
+        if result.HasField("status") and result.status.code:
+            self._fail(item, status_error(result.status, self.address, _what(item)))
+            return
+        if item.call is not None:
+            if not item.call.acked:
+                item.call.acknowledged(result.task_id, server_id)
+            self._watch_on_loop(item.call)
+        elif item.done is not None:
+            item.done(result, server_id)
+
+    def _fail(self, item: Pending, error: AgentnbError) -> None:
+        if item.call is not None:
+            item.call.fail(self.explain(_for_agent(error, item.call.agent), item.call.agent))
+        elif item.failed is not None:
+            item.failed(error)
+        else:
+            log.warning("agentnb: %s", error)
+
+    # -- the one-round-trip path ---------------------------------------------------------
+
+    def call_here(self, request: pb.CallRequest, wait: float) -> pb.CallResponse:
+        """Send a call from this thread (see ``steal``); raises agentnb errors."""
+        return self._sync_client().call(request, wait)
+
+    def fetch_here(self, task_id: str, agent: str, timeout: float | None) -> pb.Outcome:
+        """Read one task's whole outcome from this thread (raises CallTimeoutError if not ready)."""
+        return self._sync_client().fetch(task_id, agent, timeout)
+
+    def fetch_soon(self, call: Call) -> None:
+        """Read a withheld reply on the loop (for ``await``)."""
+
+        async def fetch() -> None:
+            try:
+                outcome = await self.client.fetch(call.task_id, call.agent, None)
+            except AgentnbError as exc:
+                call.fail(await self.explain_async(exc))
+            else:
+                call.take(outcome)
+
+        self.session.loop.call_soon(lambda: asyncio.ensure_future(fetch()))
+
+    # -- results ---------------------------------------------------------------------------
+
+    def watch_call(self, call: Call) -> None:
+        """Deliver the call's outcome when it is ready (any thread)."""
+        self.session.loop.call_soon(self._watch_on_loop, call)
+
+    def _watch_on_loop(self, call: Call) -> None:
+        if self._gone is not None:
+            call.fail(self._gone)
+            return
+        if self._watch is None:
+            self._watch = ResultWatch(self.client, self.explain, INLINE_REPLY_BYTES)
+
+        def deliver(result: pb.TaskResult, server_id: str) -> None:
+            if result.HasField("outcome"):
+                call.settle(result.outcome)
+                return
+            error = status_error(result.status, self.address, f"reading the reply of agent {call.agent!r}")
+            if call.server_id and server_id and server_id != call.server_id:
+                error = type(error)(
+                    f"agent {call.agent!r}: the server at {self.address} restarted after this call was "
+                    "made (its result is lost); call the agent again"
+                )
+            call.fail(error)
+
+        self._watch.watch(call.task_id, deliver, lambda error: call.fail(_for_agent(error, call.agent)))
+
+    def release(self, call: Call) -> None:
+        """Tell the server nobody here will read this result again (batched)."""
+        if not call.task_id or self._gone is not None:
+            return
+        with self._lock:
+            self._releases.append(call.task_id)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.session.loop.call_soon(self._schedule)
+
+    # -- failures --------------------------------------------------------------------------
+
+    def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:
+        """Add what is known: why an agent is missing, how a server this driver launched exited."""
+        if isinstance(error, AgentNotFoundError) and agent in self.not_created:
+            return self.not_created[agent]
+        server = self.server
+        if server is None or not isinstance(error, ServerUnavailableError) or not server.exited.is_set():
+            return error
+        return ServerUnavailableError(f"{error}; {server.describe_exit()}")
+
+    async def explain_async(self, error: AgentnbError) -> AgentnbError:
+        server = self.server
+        if server is not None and isinstance(error, ServerUnavailableError):
+            await asyncio.get_running_loop().run_in_executor(None, server.exited.wait, 2.0)
+        return self.explain(error)
+
+    def _server_exited(self) -> None:
+        """The server process this driver launched exited: fail everything that waits on it."""
+        assert self.server is not None
+        self._gone = ServerUnavailableError(
+            f"the agent server at {self.address} is gone: {self.server.describe_exit()}"
+        )
+        if self._watch is not None:
+            self._watch.fail_all(self._gone)
+        with self._lock:
+            pending, self._pending = list(self._pending), deque()
+        for item in pending:
+            self._fail(item, self._gone)
+
+    def close_sync(self) -> None:
+        with self._lock:
+            sync, self._sync = self._sync, None
+        if sync is not None:
+            sync.close()
+
+    async def close(self) -> None:
+        self.close_sync()
+        if self._watch is not None:
+            self._watch.fail_all(ServerUnavailableError(f"the session closed its link to {self.address}"))
+        if self._client is not None:
+            await self._client.close()
+
+
+def _for_agent(error: AgentnbError, agent: str) -> AgentnbError:
+    """The error, saying which agent's call it ended (unless it says so already)."""
+    if isinstance(error, RemoteError) or f"{agent!r}" in str(error):
+        return error
+    return type(error)(f"agent {agent!r}: {error}")
+
+
+def _upstream(producer: Call, error: BaseException) -> AgentnbError:
+    if isinstance(error, AgentnbError):
+        return error if isinstance(error, RemoteError) else RemoteError(
+            producer.agent, producer.link.address, type(error).__name__, str(error), ""
+        )  # fmt: skip
+    return RemoteError(producer.agent, producer.link.address, type(error).__name__, str(error), "")
+
+
+def _what(item: Pending) -> str:
+    if item.call is not None:
+        return f"calling agent {item.call.agent!r}"
+    kind = item.op.WhichOneof("op") if item.op is not None else "op"
+    return f"{kind} of agent {item.agent!r}" if item.agent else kind or "an operation"
+
+
+def route_address(producer: ServerLink, consumer: ServerLink) -> str | None:
+    """How ``consumer``'s server reaches ``producer``'s: "" (the same server), an address,
+    or None when it cannot (a loopback-only server, seen from another host): then the
+    driver relays the value itself."""
+    if producer is consumer or (producer.server_id and producer.server_id == consumer.server_id):
+        return ""
+    if is_loopback(consumer.host) or not is_loopback(producer.host):
+        return producer.address
+    server = producer.server
+    if server is not None and server.bind[0] in ("0.0.0.0", "::"):
+        ip = local_ip_towards(consumer.host)
+        if ip is not None:
+            return f"{ip}:{producer.address.rsplit(':', 1)[1]}"
+    return None

@@ -1,0 +1,165 @@
+"""How a server turns an ``AgentSpec`` into a way to build the agent, and what it refuses.
+
+Nothing a client sends runs before it is checked:
+
+* an import recipe (``"package.module:Class"``) is resolved to an object,
+  which must be a class and an :class:`~agentnb.AgentBase` subclass before
+  anything is called (``os:system`` or ``subprocess:Popen`` are refused
+  without running); a launcher may also restrict the modules it imports
+  (``allowed_modules``);
+* code (a cloudpickled class) is unpickled only on servers that accept code:
+  those a driver launched for itself, or launchers started with code allowed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import cloudpickle
+
+from .._agent import AgentBase
+from .._proto import agentnb_pb2 as pb
+
+Factory = Callable[[], Any]
+
+
+class RecipeError(Exception):
+    """A recipe the server refuses; ``reason`` is the agentnb-reason trailer, ``code`` a status name."""
+
+    def __init__(self, code: str, reason: str, message: str) -> None:
+        super().__init__(code, reason, message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+
+
+def module_allowed(module: str, allowed: Iterable[str] | None) -> bool:
+    """Whether ``module`` is one of ``allowed`` or inside one of them (None allows all)."""
+    if allowed is None:
+        return True
+    return any(module == a or module.startswith(a + ".") for a in allowed)
+
+
+def import_agent_class(path: str, allowed: Iterable[str] | None = None) -> type[AgentBase]:
+    """Resolve ``"package.module:QualName"`` to an AgentBase subclass, calling nothing.
+
+    Raises:
+        RecipeError: malformed path, module not allowed or not importable, or not an agent class.
+    """
+    module_name, _, qualname = path.partition(":")
+    if not module_name or not qualname:
+        raise RecipeError(
+            "INVALID_ARGUMENT",
+            "bad_recipe",
+            f"agent class {path!r} must look like 'package.module:ClassName'",
+        )
+    if not module_allowed(module_name, allowed):
+        raise RecipeError(
+            "FAILED_PRECONDITION",
+            "import_refused",
+            f"this server imports agent classes only from {', '.join(sorted(allowed or ()))}; "
+            f"{module_name!r} is not one of them (start it with --allow-module {module_name} to allow it)",
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise RecipeError(
+            "FAILED_PRECONDITION",
+            "import_failed",
+            f"cannot import agent class {path!r} on this server ({type(exc).__name__}: {exc}); "
+            "the module must be importable where the server runs",
+        ) from exc
+    if not (isinstance(obj, type) and issubclass(obj, AgentBase)):
+        raise RecipeError(
+            "FAILED_PRECONDITION",
+            "not_an_agent",
+            f"{path!r} is a {type(obj).__name__}, not an AgentBase subclass; only agent classes can "
+            "be built here",
+        )
+    return obj
+
+
+class Recipes:
+    """Builds factories from specs for one server."""
+
+    def __init__(
+        self, accepts_code: bool, allowed_modules: Iterable[str] | None, max_classes: int = 1000
+    ) -> None:
+        self.accepts_code = accepts_code
+        self.allowed_modules = None if allowed_modules is None else tuple(allowed_modules)
+        self._classes: dict[str, type] = {}
+        self._max_classes = max_classes
+
+    def _need_code(self, what: str) -> None:
+        if not self.accepts_code:
+            raise RecipeError(
+                "FAILED_PRECONDITION",
+                "code_not_accepted",
+                f"this server does not accept code, so {what} cannot be shipped to it; make the class "
+                "importable on the server and attach by import path, or start the server with "
+                "--allow-code",
+            )
+
+    def define(self, request: pb.DefineClassRequest) -> None:
+        """Keep a shipped class under its key (servers that accept code only)."""
+        self._need_code(f"class {request.class_key!r}")
+        if request.class_key in self._classes:
+            return
+        cls = cloudpickle.loads(request.pickled)
+        if not (isinstance(cls, type) and issubclass(cls, AgentBase)):
+            raise RecipeError(
+                "INVALID_ARGUMENT", "not_an_agent", f"{request.class_key!r} is not an agent class"
+            )
+        if len(self._classes) >= self._max_classes:
+            self._classes.pop(next(iter(self._classes)))
+        self._classes[request.class_key] = cls
+
+    def factory(self, spec: pb.AgentSpec) -> Factory:
+        """A function that builds the agent; checks everything it can before returning."""
+        recipe = spec.WhichOneof("recipe")
+        if recipe == "by_import":
+            cls = import_agent_class(spec.by_import.class_path, self.allowed_modules)
+            try:
+                kwargs = json.loads(spec.by_import.kwargs_json or "{}")
+            except ValueError as exc:
+                raise RecipeError("INVALID_ARGUMENT", "bad_recipe", f"bad kwargs JSON: {exc}") from exc
+            if not isinstance(kwargs, dict):
+                raise RecipeError(
+                    "INVALID_ARGUMENT", "bad_recipe", "constructor kwargs must be a JSON object"
+                )
+            return lambda: cls(**kwargs)
+        if recipe == "by_key":
+            self._need_code(f"class {spec.class_name!r}")
+            defined = self._classes.get(spec.by_key.class_key)
+            if defined is None:
+                raise RecipeError(
+                    "FAILED_PRECONDITION", "class_unknown", f"class {spec.class_name!r} was not shipped here"
+                )
+            data = spec.by_key.arguments
+
+            def build() -> Any:
+                args, kwargs = cloudpickle.loads(data)
+                return defined(*args, **kwargs)
+
+            return build
+        if recipe == "pickled":
+            self._need_code(f"class {spec.class_name!r}")
+            data = spec.pickled
+
+            def unpickle() -> Any:
+                cls, args, kwargs = cloudpickle.loads(data)
+                return cls(*args, **kwargs)
+
+            return unpickle
+        raise RecipeError(
+            "FAILED_PRECONDITION",
+            "code_not_accepted",
+            f"there is no agent {spec.name!r} on this server, and its class {spec.class_name!r} cannot be "
+            "shipped here: this server does not accept code. Put the class in a module the server can "
+            "import (then it is built by import path), or start the server with --allow-code",
+        )

@@ -1,0 +1,122 @@
+"""A call's inputs: messages decoded at once, placeholders resolved as they become ready.
+
+A placeholder produced on this server waits on the local result store; one
+produced elsewhere is watched on the producing server (one stream per
+server, shared by every call waiting on it; the task id is the capability,
+so no token is needed). Nothing holds a thread while it waits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._config import Limits, Timeouts
+from .._errors import AgentnbError, RemoteError
+from .._message import Msg
+from .._proto import agentnb_pb2 as pb
+from .._runtime._client import ClientPool, status_error
+from .._runtime._codec import Returned, decode_msg, decode_result, input_label
+from .._runtime._loop import LoopThread
+from .._runtime._watch import ResultWatch
+from ._mailbox import READY, Inputs
+from ._store import ResultStore, StoreError
+
+
+class Resolver:
+    def __init__(
+        self, store: ResultStore, address: str, server_id: str, limits: Limits, timeouts: Timeouts
+    ) -> None:
+        self._store = store
+        self._address = address
+        self._server_id = server_id
+        self._limits = limits
+        self._timeouts = timeouts
+        self._loop = LoopThread("agentnb-resolver")
+        self._clients = ClientPool()
+        self._watches: dict[str, ResultWatch] = {}
+
+    def inputs(self, items: Any, agent: str) -> Inputs:
+        """Decode a call's inputs and start resolving its placeholders (raises MessageError)."""
+        count = len(items)
+        if not count:
+            return READY
+        values: list[Msg | None] = [None] * count
+        refs = []
+        for i, item in enumerate(items):
+            if item.WhichOneof("kind") == "ref":
+                refs.append((i, item.ref))
+            else:
+                values[i] = decode_msg(item.message, input_label(i, count, agent))
+        inputs = Inputs(values, len(refs))
+        for i, ref in refs:
+            if self._is_local(ref):
+                self._local(inputs, i, ref)
+            else:
+                self._loop.loop.call_soon_threadsafe(self._remote, inputs, i, ref)
+        return inputs
+
+    def _is_local(self, ref: pb.TaskRef) -> bool:
+        if ref.server_id:
+            return ref.server_id == self._server_id
+        return ref.address in ("", self._address)
+
+    def _local(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
+        try:
+            self._store.on_done(ref.task_id, lambda entry: inputs.resolve(i, _value(entry.outcome, ref)))
+        except StoreError as exc:
+            inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+
+    def _remote(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
+        address = ref.address
+        watch = self._watches.get(address)
+        if watch is None:
+            client = self._clients.get(address, None, self._limits, self._timeouts)
+            watch = self._watches[address] = ResultWatch(client)
+
+        def deliver(result: pb.TaskResult, server_id: str) -> None:
+            if result.HasField("status"):
+                error = status_error(result.status, address, f"reading the reply of agent {ref.agent!r}")
+                if ref.server_id and server_id and ref.server_id != server_id:
+                    error = type(error)(f"{error} (the server restarted since the call was made)")
+                inputs.resolve(i, _unreadable(ref, address, type(error).__name__, str(error)))
+            else:
+                inputs.resolve(i, _value(result.outcome, ref))
+
+        def fail(error: AgentnbError) -> None:
+            inputs.resolve(i, _unreadable(ref, address, type(error).__name__, str(error)))
+
+        watch.watch(ref.task_id, deliver, fail)
+
+    def close(self) -> None:
+        async def close() -> None:
+            for watch in self._watches.values():
+                watch.fail_all(AgentnbError("the server is stopping"))
+            await self._clients.close()
+
+        if self._loop.started:
+            try:
+                self._loop.run(close(), 2.0)
+            except Exception:  # noqa: BLE001 - best effort while stopping
+                pass
+            self._loop.stop()
+
+
+def _value(outcome: pb.Outcome | None, ref: pb.TaskRef) -> Msg | RemoteError:
+    assert outcome is not None
+    try:
+        result = decode_result(outcome, f"the reply of agent {ref.agent!r}")
+    except AgentnbError as exc:
+        return RemoteError(ref.agent, ref.address, type(exc).__name__, str(exc), "")
+    if isinstance(result, Returned):
+        return Msg(ref.agent, result.value)
+    return result
+
+
+def _unreadable(ref: pb.TaskRef, address: str, exc_type: str, message: str) -> RemoteError:
+    return RemoteError(
+        ref.agent,
+        ref.address or address,
+        exc_type,
+        f"could not read the reply of agent {ref.agent!r}: {message}",
+        "",
+    )
