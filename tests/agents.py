@@ -112,3 +112,61 @@ class Blob(AgentBase):
 
     def reply(self, x=None):
         return Msg(self.name, "x" * self.size)
+
+
+class Talker(AgentBase):
+    """Prints 100 numbered lines in two halves (for tests of the live output).
+
+    Built in a launcher of the test's own process, it can be handed events: it
+    waits for ``go_on`` between the halves, sets ``printed`` after the second
+    half, and returns once ``finish`` is set.
+    """
+
+    def __init__(self, name: str, go_on=None, printed=None, finish=None) -> None:
+        super().__init__(name)
+        self.go_on, self.printed, self.finish = go_on, printed, finish
+
+    def reply(self, x=None):
+        for i in range(1, 51):
+            print(f"line {i}")
+        if self.go_on is not None:
+            self.go_on.wait(60)
+        for i in range(51, 101):
+            print(f"line {i}")
+        if self.printed is not None:
+            self.printed.set()
+        if self.finish is not None:
+            self.finish.wait(60)
+        return Msg(self.name, "done")
+
+
+class Stepper(AgentBase):
+    """Counts its calls and prints each step before replying."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.count = 0
+
+    def reply(self, x=None):
+        self.count += 1
+        print(f"step {self.count}")
+        return Msg(self.name, self.count)
+
+
+class Speaker(AgentBase):
+    """A conversation turn: prints what it heard, then answers with one more."""
+
+    def reply(self, x=None):
+        n = 0 if x is None else x.content
+        print(f"{self.name} heard {n}")
+        return Msg(self.name, n + 1)
+
+
+class Warns(AgentBase):
+    """Logs a warning, then raises."""
+
+    def reply(self, x=None):
+        import logging
+
+        logging.getLogger("warns").warning("about to fail on %s", x.content)
+        raise ValueError(f"failed on {x.content}")

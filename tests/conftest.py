@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import os
 import select
+import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 
@@ -50,3 +52,44 @@ def wait_state(placeholder: agentnb.Placeholder, state: str, timeout: float = 30
             assert reached.wait(timeout), f"{placeholder!r} did not reach {state!r} in {timeout} s"
     finally:
         session.listeners.remove(listen)
+
+
+LONG = "test_long_sessions.py"
+_idle: dict[str, subprocess.Popen[str]] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Start the idle-session driver now, in the background, and check it last."""
+    long = [item for item in items if item.path.name == LONG]
+    if not long:
+        return
+    items[:] = [item for item in items if item.path.name != LONG] + long
+    from test_long_sessions import IDLE_S
+
+    here = os.path.dirname(__file__)
+    gate = os.path.join(tempfile.mkdtemp(prefix="agentnb-idle-"), "gate")
+    _idle["proc"] = subprocess.Popen(
+        [sys.executable, os.path.join(here, "scenarios", "idle_session.py"), str(IDLE_S), gate],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])),
+    )
+
+
+@pytest.fixture
+def idle_session() -> Iterator[subprocess.Popen[str]]:
+    proc = _idle.get("proc")
+    if proc is None:
+        pytest.skip("the idle-session driver was not started at collection")
+    yield proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(10)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    proc = _idle.pop("proc", None)
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(10)

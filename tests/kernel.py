@@ -21,6 +21,16 @@ class Cell:
     msg_id: str
     reply: dict[str, Any]
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    #: how many of the outputs had arrived when the kernel went idle after the cell
+    at_idle: int | None = None
+
+    @property
+    def stdout_before_idle(self) -> str:
+        assert self.at_idle is not None, "the cell has not gone idle"
+        return "".join(
+            o["content"]["text"] for o in self.outputs[: self.at_idle]
+            if o["msg_type"] == "stream" and o["content"]["name"] == "stdout"
+        )  # fmt: skip
 
     @property
     def stdout(self) -> str:
@@ -53,6 +63,7 @@ class Kernel:
         self.kc.wait_for_ready(timeout=timeout)
         self._outputs: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._idle: dict[str, threading.Event] = defaultdict(threading.Event)
+        self._at_idle: dict[str, int] = {}
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -73,6 +84,7 @@ class Kernel:
             parent = msg.get("parent_header", {}).get("msg_id", "")
             with self._changed:
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                    self._at_idle.setdefault(parent, len(self._outputs[parent]))
                     self._idle[parent].set()
                 elif msg["msg_type"] in ("stream", "error", "execute_result", "display_data"):
                     self._outputs[parent].append(msg)
@@ -85,7 +97,7 @@ class Kernel:
         while reply["parent_header"].get("msg_id") != msg_id:
             reply = self.kc.get_shell_msg(timeout=timeout)
         assert self._idle[msg_id].wait(timeout), f"cell did not finish within {timeout} s:\n{code}"
-        cell = Cell(msg_id, reply["content"], self._outputs[msg_id])
+        cell = Cell(msg_id, reply["content"], self._outputs[msg_id], self._at_idle[msg_id])
         if not allow_errors:
             assert reply["content"]["status"] == "ok", f"cell failed: {cell.errors}\n{code}"
         return cell
@@ -100,7 +112,7 @@ class Kernel:
 
     def wait_idle(self, msg_id: str, timeout: float = 60) -> Cell:
         assert self._idle[msg_id].wait(timeout), f"cell {msg_id} did not finish within {timeout} s"
-        return Cell(msg_id, {}, self._outputs[msg_id])
+        return Cell(msg_id, {}, self._outputs[msg_id], self._at_idle[msg_id])
 
     def wait_for_output(self, cell: Cell, text: str, timeout: float = 30) -> None:
         """Wait until ``text`` appears in a cell's stdout (output may arrive after the cell ended)."""

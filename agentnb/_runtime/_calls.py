@@ -39,6 +39,10 @@ DONE = "done"
 ERROR = "error"
 
 
+#: A consumer's output waits at most this long for its producers' output (shown first).
+PRODUCERS_FIRST_S = 2.0
+
+
 class Call:
     """One call of a distributed agent.
 
@@ -54,8 +58,8 @@ class Call:
 
     __slots__ = (
         "link", "agent", "request", "inputs", "producers", "future", "task_id", "server_id", "state",
-        "origin", "key", "consumers", "released", "withheld", "_acked", "_finished", "_on_ack", "_lock",
-        "__weakref__",
+        "origin", "key", "consumers", "released", "withheld", "acked", "finished", "_on_ack",
+        "_on_done", "_lock", "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -77,16 +81,13 @@ class Call:
         self.consumers = 0  # calls that take this one's reply as input and have not settled
         self.released = False
         self.withheld = False  # done, but its (big) reply was left on the server until read
-        self._acked = threading.Event()
-        self._finished = threading.Event()  # done or failed (a withheld reply may still be to fetch)
+        self.acked = False  # the server has it under task_id (or it failed before)
+        self.finished = False  # done or failed (a withheld reply may still be to fetch)
         self._on_ack: list[Callable[[], None]] = []
+        self._on_done: list[Callable[[], None]] = []
         self._lock = threading.Lock()
 
     # -- acknowledgement ------------------------------------------------------------
-
-    @property
-    def acked(self) -> bool:
-        return self._acked.is_set()
 
     def acknowledged(self, task_id: str, server_id: str) -> None:
         """The server has the call under ``task_id`` (any thread)."""
@@ -95,35 +96,70 @@ class Call:
             if self.state in (PENDING, SENDING):
                 self.state = QUEUED
             callbacks, self._on_ack = self._on_ack, []
-            self._acked.set()
+            self.acked = True
         self.link.session.remember(self)
         for callback in callbacks:
             callback()
 
-    def acked_or_wait(self, timeout: float) -> bool:
-        """Wait (bounded) until the server acknowledged the call; False if it did not."""
-        return self._acked.wait(timeout)
-
     def when_acked(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the call has its task id (or failed); at once if it has."""
         with self._lock:
-            if not self._acked.is_set() and not self.future.done():
+            if not self.acked and not self.finished:
                 self._on_ack.append(callback)
                 return
         callback()
+
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the call is done or failed; at once if it is."""
+        with self._lock:
+            if not self.finished:
+                self._on_done.append(callback)
+                return
+        callback()
+
+    def acked_or_wait(self, timeout: float) -> bool:
+        """Wait (bounded) until the server acknowledged the call; False if it did not."""
+        event = threading.Event()
+        self.when_acked(event.set)
+        return event.wait(timeout) and self.acked
 
     # -- outcome ----------------------------------------------------------------------
 
     def settle(self, outcome: pb.Outcome) -> None:
         """The outcome arrived: show its output, then hand over its result.
 
-        A withheld outcome (a big reply left on the server) only says the call is
-        done; the reply is fetched when someone reads it.
+        What the calls it took input from printed is shown first (they ran
+        first): if their outcomes are still on their way, this one waits for
+        them, at most ``PRODUCERS_FIRST_S``. A withheld outcome (a big reply
+        left on the server) only says the call is done; the reply is fetched
+        when someone reads it.
         """
+        waiting = [p for p in self.producers if not p.finished]
+        if not waiting:
+            self._settle_now(outcome)
+            return
+        once = threading.Lock()
+        left = [len(waiting)]
+
+        def go(force: bool = False) -> None:
+            with once:
+                left[0] -= 1
+                if left[0] < 0 or (left[0] > 0 and not force):
+                    return
+                left[0] = -1
+            self._settle_now(outcome)
+
+        for producer in waiting:
+            producer.when_done(go)
+        self.link.session.loop.call_soon(
+            lambda: asyncio.get_running_loop().call_later(PRODUCERS_FIRST_S, go, True)
+        )
+
+    def _settle_now(self, outcome: pb.Outcome) -> None:
         self.link.session.output.settled(self.task_id, self.agent, self.link.address, outcome)
         if outcome.withheld and not outcome.HasField("reply"):
             with self._lock:
-                if self.future.done():
+                if self.finished:
                     return
                 self.state, self.withheld = DONE, True
             self._after_finish()
@@ -148,7 +184,7 @@ class Call:
         with self._lock:
             if self.future.done():
                 return
-            first = not self.withheld  # a withheld reply that was fetched finished before
+            first = not self.finished  # a withheld reply that was fetched finished before
             self.state = state
             if isinstance(value, BaseException):
                 self.future.set_exception(value)
@@ -158,9 +194,10 @@ class Call:
             self._after_finish()
 
     def _after_finish(self) -> None:
-        self._finished.set()
         with self._lock:
-            callbacks, self._on_ack = self._on_ack, []
+            self.finished = True
+            callbacks = self._on_ack + self._on_done
+            self._on_ack, self._on_done = [], []
         for callback in callbacks:  # dependants waiting for an ack learn that none will come
             callback()
         for producer in self.producers:
@@ -175,14 +212,14 @@ class Call:
     def consumer_done(self) -> None:
         with self._lock:
             self.consumers -= 1
-            ready = self.consumers == 0 and self.released and self.done()
+            ready = self.consumers == 0 and self.released and self.finished
         if ready:
             self.link.release(self)
 
     def drop(self) -> None:
         """Nobody in this process can read the result any more (its placeholder is gone)."""
         self.released = True
-        if self.done() and self.consumers <= 0:
+        if self.finished and self.consumers <= 0:
             self.link.release(self)
 
     # -- waiting ------------------------------------------------------------------------
@@ -194,9 +231,13 @@ class Call:
         def remaining() -> float | None:
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-        if not self._finished.is_set() and self.link.steal(self):
+        if not self.finished and self.link.steal(self):
             self._send_here(timeout)
-        if self._finished.wait(remaining()):
+        if not self.finished:
+            done = threading.Event()
+            self.when_done(done.set)
+            done.wait(remaining())
+        if self.finished:
             if self.withheld and not self.future.done():
                 self._fetch_here(remaining())
             try:
@@ -254,7 +295,7 @@ class Call:
         return _unwrap(asyncio.wrap_future(self.future))
 
     def done(self) -> bool:
-        return self.state in (DONE, ERROR) or self.future.done()
+        return self.finished
 
 
 async def _unwrap(future: asyncio.Future[Any]) -> Any:

@@ -141,10 +141,13 @@ class ServerLink:
 
     def put(self, item: Pending) -> None:
         """Queue an operation (any thread); it is sent within a few milliseconds."""
-        if self._gone is not None:
-            self._fail(item, self._gone)
+        if self.gone:
+            self._fail(
+                item, self._gone or ServerUnavailableError(f"the session closed its link to {self.address}")
+            )
             return
-        self.session.touched(self)
+        if item.call is not None:
+            self.session.made(item.call)
         with self._lock:
             self._pending.append(item)
             self._count[item.agent] += 1
@@ -243,10 +246,14 @@ class ServerLink:
 
     def _producer_ready(self, producer: Call) -> bool:
         """Whether a call taking ``producer``'s reply can be encoded: as a reference once
-        the producer has its task id, as a relayed value once it is done."""
+        the producer has its task id, as a relayed value once that value is here."""
         if producer.future.done():
-            return True  # its value, its task id, or its error: encoding knows what to do
-        return producer.acked and route_address(producer.link, self) is not None
+            return True  # its value or its error: encoding knows what to do
+        if route_address(producer.link, self) is not None:
+            return producer.acked
+        if producer.withheld:  # done, but its value stayed on its server: fetch it to relay it
+            producer.link.fetch_soon(producer)
+        return False
 
     def _take(self) -> list[Pending]:
         """The operations that can go now, in order; the others stay (call with the lock)."""
@@ -269,6 +276,7 @@ class ServerLink:
                             self._waiting_on.add(id(producer))
                             producer.when_acked(self._kick)
                             producer.future.add_done_callback(lambda _: self._kick())
+                            producer.when_done(self._kick)
                     continue
                 budget -= call.request.ByteSize()
             batch.append(item)
@@ -453,7 +461,7 @@ class ServerLink:
 
     def release(self, call: Call) -> None:
         """Tell the server nobody here will read this result again (batched)."""
-        if not call.task_id or self._gone is not None:
+        if not call.task_id or self.gone:
             return
         with self._lock:
             self._releases.append(call.task_id)

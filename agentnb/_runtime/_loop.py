@@ -1,9 +1,17 @@
-"""The background event-loop thread of a process, and the one bridge into it."""
+"""The background event-loop thread of a process, and the one bridge into it.
+
+Everything runs on the loop in an empty ``contextvars`` context, never in a
+copy of the caller's: context variables set by whoever scheduled the work (a
+notebook cell's output parent, above all) must not stick to the long-lived
+tasks of the loop, or remote output would land in whichever cell happened to
+start them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Coroutine
@@ -57,12 +65,25 @@ class LoopThread:
         return threading.current_thread() is self._thread
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop thread soon (from any thread)."""
-        self.loop.call_soon_threadsafe(fn, *args)
+        """Run ``fn(*args)`` on the loop thread soon (from any thread), in an empty context."""
+        self.loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Schedule a coroutine on the loop; returns a thread-safe future."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        """Schedule a coroutine on the loop (in an empty context); returns a thread-safe future."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def start() -> None:
+            if not future.set_running_or_notify_cancel():
+                coro.close()
+                return
+            task = asyncio.ensure_future(coro)
+            task.add_done_callback(lambda t: _copy(t, future))
+            future.add_done_callback(
+                lambda f: f.cancelled() and task.get_loop().call_soon_threadsafe(task.cancel)
+            )
+
+        self.call_soon(start)
+        return future
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         """Run a coroutine on the loop and wait for it, at most ``timeout`` seconds."""
@@ -92,3 +113,15 @@ class LoopThread:
             loop.call_soon_threadsafe(loop.stop)
             if thread is not None:
                 thread.join(5)
+
+
+def _copy(task: asyncio.Future[T], future: concurrent.futures.Future[T]) -> None:
+    """Hand a finished task's outcome to a thread-safe future."""
+    if future.done():
+        return
+    if task.cancelled():
+        future.cancel()
+    elif task.exception() is not None:
+        future.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        future.set_result(task.result())

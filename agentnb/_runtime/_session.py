@@ -7,6 +7,7 @@ stops every server this session launched; servers it merely attached to
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import concurrent.futures
 import logging
@@ -67,7 +68,7 @@ class Session:
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
         self._links: dict[tuple[str, str | None], ServerLink] = {}
-        self._active: set[ServerLink] = set()  # links used since the last take_active_links()
+        self._recent: list[Call] = []  # calls made since the last take_recent_calls()
         self._feeds: dict[str, Feed] = {}
         self._spare: tuple[tuple[Any, ...], concurrent.futures.Future[ServerProcess]] | None = None
         #: Keep one server started ahead for the next to_dist() (notebooks turn it on).
@@ -120,14 +121,16 @@ class Session:
         with self._lock:
             return list(self._links.values())
 
-    def touched(self, link: ServerLink) -> None:
-        self._active.add(link)
+    def made(self, call: Call) -> None:
+        """Note a call (the notebook layer asks for the calls each cell made)."""
+        if self.origin_hook is not None:
+            self._recent.append(call)
 
-    def take_active_links(self) -> list[ServerLink]:
-        """The links used since the last time this was asked (e.g. by a notebook cell)."""
+    def take_recent_calls(self) -> list[Call]:
+        """The calls made since the last time this was asked (e.g. by a notebook cell)."""
         with self._lock:
-            active, self._active = list(self._active), set()
-        return active
+            recent, self._recent = self._recent, []
+        return recent
 
     def follow(self, link: ServerLink) -> None:
         """Read a server's event feed, from now until the session ends (once per server)."""
@@ -153,9 +156,22 @@ class Session:
     def feed(self, address: str) -> Feed | None:
         return self._feeds.get(address)
 
-    async def sync_output(self, links: list[ServerLink], timeout: float = 2.0) -> None:
-        """Wait (bounded) until the feeds of ``links`` showed everything their servers
-        published so far: what a cell's calls printed is shown before the cell ends."""
+    async def sync_output(self, calls: list[Call], timeout: float) -> None:
+        """Wait (bounded) until ``calls`` finished and the feeds of their servers showed
+        everything those published so far: a cell's calls print in the cell before it ends."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        for call in calls:
+            if not call.finished:
+                done = asyncio.Event()
+                self.loop.loop.call_soon_threadsafe(call.when_done, done.set)
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                try:
+                    await asyncio.wait_for(done.wait(), left)
+                except asyncio.TimeoutError:
+                    break
+        links = list({id(call.link): call.link for call in calls}.values())
         for link in links:
             feed = self._feeds.get(link.address)
             if feed is None or link.gone:

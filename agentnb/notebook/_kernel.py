@@ -6,9 +6,11 @@
   its cell's parent header, and printed lines from that call are written with
   that parent (ipykernel >= 7 sends background-thread output to the *latest*
   cell otherwise);
-* holds the end of a cell until the feeds of the servers it called have shown
-  what those servers printed so far (bounded), so a cell's remote output is
-  in the cell before it goes idle, also under nbclient/nbconvert;
+* holds the end of a cell until the calls it made finished and the feeds of
+  their servers have shown what was printed so far, at most ``OUTPUT_SYNC_S``
+  seconds, so a cell's remote output is in the cell before it goes idle,
+  also under nbclient/nbconvert (output of calls that run longer still lands
+  in the cell, later: live in JupyterLab, lost to a headless run that moved on);
 * keeps a spare server started ahead, so ``to_dist()`` in a cell is fast;
 * makes ``asyncio.run(main())`` work in a cell: the kernel's loop is already
   running, so asyncio is made reentrant with ``nest_asyncio2`` (the maintained
@@ -30,8 +32,8 @@ from ._graph import install_event_log
 
 log = logging.getLogger("agentnb")
 
-#: The longest a cell's end waits for its servers' output.
-OUTPUT_SYNC_S = 2.0
+#: The longest a cell's end waits for its calls to finish and their output to arrive.
+OUTPUT_SYNC_S = 1.0
 
 
 def _shell() -> Any:
@@ -90,10 +92,10 @@ def install(session: Session) -> bool:
 
 
 def _sync_output(session: Session) -> None:
-    links = session.take_active_links()
-    if not links:
+    calls = session.take_recent_calls()
+    if not calls:
         return
     try:
-        session.run(session.sync_output(links, OUTPUT_SYNC_S), OUTPUT_SYNC_S * 2)
+        session.run(session.sync_output(calls, OUTPUT_SYNC_S), OUTPUT_SYNC_S * 3)
     except Exception:  # noqa: BLE001 - never fail a cell for this
         log.debug("agentnb: syncing the output of a cell failed", exc_info=True)
