@@ -28,7 +28,7 @@ from ._runtime._ops import call_request, create_op, define_op, delete_op, observ
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
-from ._token import TOKEN_ENV, new_token
+from ._token import TOKEN_ENV
 
 if TYPE_CHECKING:
     from ._agent import AgentBase
@@ -193,7 +193,7 @@ class DistributedAgent:
             if not opts.local_mode:
                 bind = "0.0.0.0"
             advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
-            server = session.launch(bind, opts.port, advertise, new_token(), opts.limits, opts.timeouts)
+            server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts)
             link = session.link(server.address, server.token, opts.limits, opts.timeouts, server)
         else:
             assert opts.port is not None

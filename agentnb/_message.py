@@ -7,8 +7,8 @@ without pickle.
 
 from __future__ import annotations
 
+import random
 import time
-import uuid
 from typing import Any
 
 from ._errors import MessageError
@@ -50,7 +50,7 @@ class Msg:
         self.role = role
         self.url = url
         self.metadata = metadata
-        self.id = id if id is not None else uuid.uuid4().hex
+        self.id = id if id is not None else new_id()
         self.timestamp = timestamp if timestamp is not None else time.time()
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +66,11 @@ class Msg:
 
     def __repr__(self) -> str:
         return f"Msg(name={self.name!r}, content={_preview(self.content)}, role={self.role!r})"
+
+
+def new_id() -> str:
+    """A message id: 32 random hex digits (unique, not secret: no system call per message)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def _preview(content: Any, limit: int = 80) -> str:

@@ -104,6 +104,7 @@ class ServerLink:
         self._watch: ResultWatch | None = None
         self._gone: AgentnbError | None = None
         self.closing = False  # this session is stopping the server or the link
+        self.followed = False  # the session follows its event feed
         self.accepts_code: bool | None = True if server is not None else None
         #: Why agents could not be created here (a call to one is told that, not "no agent").
         self.not_created: dict[str, AgentnbError] = {}

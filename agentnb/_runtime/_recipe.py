@@ -6,6 +6,7 @@ import hashlib
 import inspect
 import json
 import marshal
+import pickle
 import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,29 @@ def _pickle(value: Any, name: str, address: str, what: str) -> bytes:
         ) from exc
 
 
+_PLAIN = (str, int, float, bool, bytes, type(None))
+
+
+def _plain(value: Any, depth: int = 0) -> bool:
+    """Only builtin data (which pickles the same anywhere, without cloudpickle)."""
+    if isinstance(value, _PLAIN):
+        return True
+    if depth > 20:
+        return False
+    if type(value) in (list, tuple):
+        return all(_plain(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _plain(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def _dumps(value: Any) -> bytes:
+    """Pickle builtin data with the C pickler (fast), anything else with cloudpickle."""
+    if _plain(value):
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    return bytes(cloudpickle.dumps(value))
+
+
 def importable(cls: type) -> bool:
     return cls.__module__ != "__main__" and "<locals>" not in cls.__qualname__
 
@@ -89,7 +113,7 @@ class Recipe:
         self.cls = type(agent)
         args, kwargs = agent._init_args
         try:
-            self._arguments: bytes | None = bytes(cloudpickle.dumps((args, kwargs)))
+            self._arguments: bytes | None = _dumps((args, kwargs))
             digest = hashlib.sha256(self._arguments).hexdigest()[:16]
         except Exception:  # noqa: BLE001 - unpicklable arguments: every run is new, shipping fails
             self._arguments, digest = None, uuid.uuid4().hex[:16]

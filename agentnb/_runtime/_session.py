@@ -134,8 +134,9 @@ class Session:
 
     def follow(self, link: ServerLink) -> None:
         """Read a server's event feed, from now until the session ends (once per server)."""
-        if not self.tracing:
+        if not self.tracing or link.followed:
             return
+        link.followed = True
 
         def start() -> None:
             feed = self._feeds.get(link.address)
@@ -189,11 +190,11 @@ class Session:
         host: str,
         port: int | None,
         advertise: str | None,
-        token: str,
         limits: Limits,
         timeouts: Timeouts,
     ) -> ServerProcess:
-        """Start a server, or return the running one this session launched on that explicit port.
+        """Start a server (with a fresh token), or return the running one this session launched
+        on that explicit port.
 
         With ``keep_spare`` (on in notebooks), a server for the default case
         (any free port) is started ahead in the background, so the next
@@ -206,7 +207,7 @@ class Session:
                     return existing
             server = None if port else self._take_spare((host, advertise, limits), timeouts)
             if server is None:
-                server = self._spawn(host, port or 0, advertise, token, limits, timeouts)
+                server = self._spawn(host, port or 0, advertise, limits, timeouts)
             self.servers[server.address] = server
             self._by_bind[(host, server.port)] = server
         if self.keep_spare and not port:
@@ -214,8 +215,9 @@ class Session:
         return server
 
     def _spawn(
-        self, host: str, port: int, advertise: str | None, token: str, limits: Limits, timeouts: Timeouts
+        self, host: str, port: int, advertise: str | None, limits: Limits, timeouts: Timeouts
     ) -> ServerProcess:
+        token = new_token()
         return spawn(
             host, port, advertise, token, limits, timeouts, lambda fn: self.loop.call(fn, timeouts.launch)
         )
@@ -245,7 +247,7 @@ class Session:
 
         def start() -> None:
             try:
-                future.set_result(self._spawn(host, 0, advertise, new_token(), limits, timeouts))
+                future.set_result(self._spawn(host, 0, advertise, limits, timeouts))
             except BaseException as exc:  # noqa: BLE001 - a failed spare is simply not used
                 future.set_exception(exc)
 

@@ -16,8 +16,8 @@ Thread-safe: gRPC handler threads, reply threads and the resolver all use it.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +37,21 @@ class StoreError(Exception):
         super().__init__(reason, message)
         self.reason = reason
         self.message = message
+
+
+class _Ids:
+    """Task ids from the system's random source, fetched many at a time (one system call per 256)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: list[str] = []
+
+    def take(self) -> str:
+        with self._lock:
+            if not self._pool:
+                raw = os.urandom(16 * 256).hex()
+                self._pool = [raw[i : i + 32] for i in range(0, len(raw), 32)]
+            return self._pool.pop()
 
 
 def check_task_id(task_id: str) -> None:
@@ -79,6 +94,7 @@ class ResultStore:
         self._finished: OrderedDict[str, Entry] = OrderedDict()  # in finishing order
         self._bytes = 0
         self._gone: OrderedDict[str, tuple[str, str]] = OrderedDict()  # task id -> (agent, why)
+        self._ids = _Ids()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -97,7 +113,7 @@ class ResultStore:
                     f"the result store holds {self._max:,} unfinished calls; wait for some to "
                     "finish or raise Limits(max_results=...)",
                 )
-            task_id = secrets.token_hex(16)
+            task_id = self._ids.take()
             entry = self._entries[task_id] = Entry(task_id, agent)
             return entry
 

@@ -3,10 +3,10 @@
 A reply is user code that may block for a long time (a model call, a hung
 socket). With a fixed pool, as many hung replies as threads would stop every
 other agent of the server. Here the pool keeps up to ``core`` threads for
-bursts of short jobs, and a watchdog adds a thread whenever the oldest
-waiting job has waited ``STALL_S`` seconds (the running ones are slow or
-stuck), up to ``max_threads``. Threads idle for ``idle_s`` seconds exit,
-down to ``core``.
+bursts of short jobs, and a watchdog adds a thread whenever jobs wait and no
+job finished for ``STALL_S`` seconds (every running one is slow or stuck),
+up to ``max_threads``; a burst of short jobs never grows the pool. Threads
+idle for ``idle_s`` seconds exit, down to ``core``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class ElasticPool(concurrent.futures.Executor):
         self._closed = False
         self._watchdog: threading.Thread | None = None
         self._backlog = threading.Event()  # jobs wait with no idle thread: the watchdog looks
+        self._finished = 0  # jobs finished, for the watchdog to see progress
         self._warned = False
 
     @property
@@ -88,6 +89,7 @@ class ElasticPool(concurrent.futures.Executor):
         threading.Thread(target=self._work, name=f"{self._name}-{self._threads}", daemon=True).start()
 
     def _watch(self) -> None:
+        seen = -1
         while True:
             self._backlog.wait()
             time.sleep(STALL_S)  # the watchdog's own pace while jobs wait
@@ -96,8 +98,11 @@ class ElasticPool(concurrent.futures.Executor):
                     return
                 if not self._jobs:
                     self._backlog.clear()
+                    seen = -1
                     continue
-                if self._idle == 0 and time.monotonic() - self._jobs[0][3] > STALL_S:
+                stuck = self._finished == seen  # nothing finished since the last look
+                seen = self._finished
+                if stuck and self._idle == 0 and time.monotonic() - self._jobs[0][3] > STALL_S:
                     if self._threads < self._max:
                         self._start()
                     elif not self._warned:
@@ -131,6 +136,7 @@ class ElasticPool(concurrent.futures.Executor):
                     future.set_result(fn(*args))
                 except BaseException as exc:  # noqa: BLE001 - handed to the future
                     future.set_exception(exc)
+            self._finished += 1  # (a lost update under a race only delays the watchdog a tick)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._cond:
