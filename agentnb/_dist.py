@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import _connection as connection
 from ._address import host_port, is_loopback
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._context import current_task
@@ -198,11 +199,22 @@ class DistributedAgent:
         else:
             assert opts.port is not None
             server = None
-            token = opts.token or os.environ.get(TOKEN_ENV) or None
-            link = session.link(host_port(opts.host, opts.port), token, opts.limits, opts.timeouts)
+            link = session.link(host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts)
         self.address, self.server, self.link = link.address, server, link
         self._create(replace=False)
         session.follow(link)
+
+    def _token(self) -> str | None:
+        """The token of a server this session did not launch: ``token=``, else the connection
+        file of a launcher of this user on this machine, else ``AGENTNB_TOKEN``."""
+        opts = self._options
+        if opts.token:
+            return opts.token
+        assert opts.port is not None
+        found = connection.find(opts.host, opts.port)
+        if found is not None and found.get("token"):
+            return str(found["token"])
+        return os.environ.get(TOKEN_ENV) or None
 
     def _create(self, replace: bool) -> None:
         """Queue building the agent on its server (attaching if one of that name lives there)."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
 from agents import Timed, Turns
+from agents import Turns as A
+from agents import Turns as B
 
 import agentnb
 
@@ -57,32 +60,54 @@ def test_calls_return_before_A_finishes_and_C_does_not_wait_for_B() -> None:
     assert ran["C"]["start"] < ran["B"]["end"]
 
 
+def free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+# The seed's launcher program, as written (its "machines" are loopback aliases
+# of this one; the port is a free one instead of 12001/12002).
 LAUNCHER = """
-import sys
 from agentnb import RpcAgentServerLauncher
-from agents import Turns
-host, name = sys.argv[1], sys.argv[2]
-server = RpcAgentServerLauncher(agent_class=Turns, agent_kwargs={"name": name}, host=host, port=0)
+from agents import Turns as {cls}
+server = RpcAgentServerLauncher(
+    agent_class={cls}, agent_kwargs={{"name": "{cls}"}}, host="{ip}", port={port})
 server.launch()
-print(server.port, flush=True)
 server.wait_until_terminate()
 """
 
 
-def test_the_two_machine_program_with_launchers(tmp_path) -> None:
-    env = dict(os.environ, AGENTNB_TOKEN="two-machines-secret")
-    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, host, name], stdout=subprocess.PIPE, text=True, env=env
-        )
-        for host, name in (("127.0.0.2", "A"), ("127.0.0.3", "B"))
-    ]
+def start_launcher(cls: str, ip: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], int]:
+    port = free_port(ip)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER.format(cls=cls, ip=ip, port=port)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    announced = [proc.stderr.readline() for _ in range(3)]
+    assert announced[0].startswith(f"agentnb server listening on {ip}:{port}"), announced
+    assert "find its token in" in announced[1] and "AGENTNB_TOKEN" in announced[2], announced
+    return proc, port
+
+
+def test_the_two_machine_program_with_launchers_and_no_token_set_by_hand(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("AGENTNB_TOKEN", raising=False)
+    monkeypatch.setenv("AGENTNB_RUNTIME_DIR", str(tmp_path / "runtime"))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")])
+    )
+    (server_a, port_a), (server_b, port_b) = (
+        start_launcher("A", "127.0.0.2", env),
+        start_launcher("B", "127.0.0.3", env),
+    )
     try:
-        ip_a_port, ip_b_port = (int(p.stdout.readline()) for p in procs)
-        os.environ["AGENTNB_TOKEN"] = "two-machines-secret"
-        a = Turns(name="A").to_dist(host="127.0.0.2", port=ip_a_port, launch_server=False)
-        b = Turns(name="B").to_dist(host="127.0.0.3", port=ip_b_port, launch_server=False)
+        ip_a, ip_b = "127.0.0.2", "127.0.0.3"
+        # the seed's driver program, as written
+        a = A(name="A").to_dist(host=ip_a, port=port_a, launch_server=False)
+        b = B(name="B").to_dist(host=ip_b, port=port_b, launch_server=False)
         x = None
         while x is None or x.content != "exit":
             x = a(x)
@@ -90,12 +115,12 @@ def test_the_two_machine_program_with_launchers(tmp_path) -> None:
         assert x.name == "B"
         assert a.server is None and b.server is None  # attached, not launched
         agentnb.shutdown()  # stops what this driver launched: nothing here
-        assert all(p.poll() is None for p in procs)
-        a2 = Turns(name="A").to_dist(host="127.0.0.2", port=ip_a_port, launch_server=False)
+        assert server_a.poll() is None and server_b.poll() is None
+        a2 = A(name="A").to_dist(host=ip_a, port=port_a, launch_server=False)
         assert a2(None).content == 1  # the launcher still serves
     finally:
-        os.environ.pop("AGENTNB_TOKEN", None)
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(10)
+        for proc in (server_a, server_b):
+            proc.terminate()
+        for proc in (server_a, server_b):
+            proc.wait(10)
+    assert list((tmp_path / "runtime").glob("server-*.json")) == []  # the launchers removed their files

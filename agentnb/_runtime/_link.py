@@ -333,6 +333,11 @@ class ServerLink:
 
     async def _send(self, ops: list[pb.Op], sent: list[Pending]) -> list[Pending]:
         """Submit a batch and apply its results; returns what the server had no room for."""
+        if self.closing:  # the session closed this link: nothing more goes out
+            closed = ServerUnavailableError(f"the session closed its link to {self.address}")
+            for item in sent:
+                self._fail(item, closed)
+            return []
         what = f"sending {len(ops)} operation(s)" if len(ops) > 1 else "sending an operation"
         try:
             response = await self.client.submit(ops, what)

@@ -54,8 +54,6 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def _config_from_args(args: argparse.Namespace) -> ServerConfig:
     token, generated = resolve_token(args.token, args.token_file)
-    if generated:
-        print(f"agentnb server token (pass it to clients as AGENTNB_TOKEN): {token}", file=sys.stderr)
     host = "127.0.0.1" if args.host == "localhost" else args.host
     return ServerConfig(
         host=host,
@@ -66,6 +64,8 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         agent_class=args.agent_class,
         agent_kwargs=json.loads(args.agent_kwargs),
         own_process=True,
+        connection_file=True,
+        token_given=not generated,
     )
 
 
@@ -129,7 +129,7 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
         sys.__stdout__.flush()  # type: ignore[union-attr]
         os.dup2(2, 1)  # later prints go to the log, never into the handshake pipe
     else:
-        print(f"agentnb server listening on {server.address} (pid {os.getpid()})", file=sys.stderr)
+        print(server.announcement(), file=sys.stderr, flush=True)
     while not server.wait_for_stop_request(1.0):  # wake now and then so signals are handled
         pass
     # a reply stuck in user code must not keep the process alive: bound the stop.

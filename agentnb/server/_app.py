@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import pathlib
 import socket
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import grpc
 
+from .. import _connection as connection
 from .._address import host_port
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
@@ -64,6 +66,11 @@ class ServerConfig:
             not a launcher's thread in someone else's program.
         trace: record events from the start (its driver will follow the feed);
             otherwise recording starts with the first subscriber.
+        connection_file: write a connection file (address and token) for
+            drivers of this user on this machine (launchers do; a driver's own
+            servers need none).
+        token_given: the token was chosen by whoever started the server (an
+            option, a file, AGENTNB_TOKEN), not made up by it.
     """
 
     host: str = "127.0.0.1"
@@ -78,6 +85,8 @@ class ServerConfig:
     allowed_modules: Iterable[str] | None = None
     own_process: bool = False
     trace: bool = False
+    connection_file: bool = False
+    token_given: bool = True
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -114,6 +123,7 @@ class AgentServer:
         self.tls = False
         self._stop_requested = threading.Event()
         self._grpc: grpc.Server | None = None
+        self.connection_file: pathlib.Path | None = None
         self.host: AgentHost
 
     def start(self) -> None:
@@ -158,7 +168,25 @@ class AgentServer:
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
             self._create_configured_agent()
+        if config.connection_file:
+            self.connection_file = connection.write(
+                config.host, self.port,
+                {"address": self.address, "token": config.token, "server_id": self.server_id,
+                 "accepts_code": config.accepts_code},
+            )  # fmt: skip
         log.info("agentnb server %s listening on %s", self.server_id, self.address)
+
+    def announcement(self) -> str:
+        """What a launcher prints: where it listens and how drivers attach."""
+        lines = [f"agentnb server listening on {self.address} (pid {self.pid})"]
+        if self.connection_file is not None:
+            lines.append(f"  drivers of this user on this machine find its token in {self.connection_file}")
+        where = "the token you gave it" if self.config.token_given else "the token in that file"
+        lines.append(
+            f"  drivers elsewhere: to_dist(host=..., port={self.port}, launch_server=False, token=...) "
+            f"with {where}, or set AGENTNB_TOKEN to it"
+        )
+        return "\n".join(lines)
 
     def _create_configured_agent(self) -> None:
         cls = self.config.agent_class
@@ -188,6 +216,7 @@ class AgentServer:
         """Stop serving (bounded by ``grace``) and release the workers."""
         if self._grpc is None:
             return
+        connection.remove(self.connection_file)
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 from types import TracebackType
 from typing import Any
@@ -23,6 +25,9 @@ class RpcAgentServerLauncher:
         port: the port; None lets the OS pick one (see :attr:`port`).
         token: the secret drivers must present; default ``token_file``, then
             ``AGENTNB_TOKEN``, then a fresh random token (see :attr:`token`).
+            Either way it is written to a connection file (mode 0600) that
+            drivers of this user on this machine read, so they attach with no
+            token set; :meth:`launch` prints where.
         token_file: a file holding the token.
         allow_code: accept cloudpickled classes from drivers. Off by default:
             anyone with the token could then run code here.
@@ -47,7 +52,7 @@ class RpcAgentServerLauncher:
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
-        self.token, _ = resolve_token(token, token_file)
+        self.token, generated = resolve_token(token, token_file)
         self._config = ServerConfig(
             host="127.0.0.1" if host == "localhost" else host,
             port=port or 0,
@@ -56,6 +61,8 @@ class RpcAgentServerLauncher:
             limits=limits,
             agent_class=agent_class,
             agent_kwargs=dict(agent_kwargs or {}),
+            connection_file=True,
+            token_given=not generated,
         )
         self._timeouts = timeouts
         self._server: AgentServer | None = None
@@ -86,6 +93,7 @@ class RpcAgentServerLauncher:
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         self._server = server
+        print(server.announcement(), file=sys.stderr, flush=True)
 
         def serve() -> None:
             server.wait_for_stop_request()
@@ -96,16 +104,22 @@ class RpcAgentServerLauncher:
         self._thread.start()
 
     def wait_until_terminate(self, timeout: float | None = None) -> bool:
-        """Block until the server stops (a Shutdown RPC, :meth:`shutdown`, or Ctrl-C).
+        """Block until the server stops (a Shutdown RPC, :meth:`shutdown`, Ctrl-C or SIGTERM).
 
         Returns:
             True if it stopped, False if ``timeout`` passed first.
         """
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: self.shutdown(0))
         try:
             return self._stopped.wait(timeout)
         except KeyboardInterrupt:
             self.shutdown()
             raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop the server and wait (at most ``timeout``, default ``timeouts.stop`` + 2 s)."""
