@@ -49,6 +49,7 @@ from ._errors import (
     ServerUnavailableError,
 )
 from ._events import Event, InputRef
+from ._hub import MsgHub, msghub
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._session import get_session as _get_session
@@ -90,6 +91,7 @@ __all__ = [
     "MessageError",
     "MessageTooLargeError",
     "Msg",
+    "MsgHub",
     "Placeholder",
     "ProtocolError",
     "RemoteError",
@@ -101,6 +103,7 @@ __all__ = [
     "Timeouts",
     "__version__",
     "graph",
+    "msghub",
     "shutdown",
     "status",
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ._config import Limits, Timeouts
-from ._dist import DistOptions, DistributedAgent
+from ._dist import DistributedAgent, distribute
+from ._hub import heard
 from ._message import Msg
 from ._placeholder import Placeholder
+from ._runtime._recipe import Recipe
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
 Input = Msg | list[Msg] | None
@@ -19,8 +21,14 @@ class AgentBase:
     The constructor's arguments are recorded, so :meth:`to_dist` can rebuild
     the agent in another process.
 
+    ``Agent(..., to_dist=True)`` (or ``to_dist={"host": ..., "port": ...}``, the
+    options of :meth:`to_dist`) returns the distributed agent directly, and the
+    constructor runs only on the server (AgentScope's idiom): the returned object
+    is a :class:`DistributedAgent`, not an instance of the class.
+
     Args:
         name: the agent's name; unique per server.
+        to_dist: see above; handled before the constructor runs.
 
     Example:
         >>> class Echo(AgentBase):
@@ -32,12 +40,19 @@ class AgentBase:
 
     _init_args: tuple[tuple[Any, ...], dict[str, Any]]
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> AgentBase:
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        to_dist = kwargs.pop("to_dist", None)
+        if to_dist:
+            options = {} if to_dist is True else dict(to_dist)
+            name = kwargs.get("name", args[0] if args else None)
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"an agent needs a non-empty str name, got {name!r}")
+            return distribute(Recipe(cls, name, args, kwargs), **options)
         self = super().__new__(cls)
-        self._init_args = (args, dict(kwargs))
+        self._init_args = (args, kwargs)
         return self
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, to_dist: Any = None) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"an agent needs a non-empty str name, got {name!r}")
         self.name = name
@@ -56,7 +71,9 @@ class AgentBase:
 
     def __call__(self, x: Any = None) -> Msg:
         """Run :meth:`reply`; placeholders in the input are resolved first."""
-        return self.reply(_resolve(x))
+        reply = self.reply(_resolve(x))
+        heard(self, reply)
+        return reply
 
     def to_dist(
         self,
@@ -94,10 +111,11 @@ class AgentBase:
         Returns:
             The distributed agent: calling it returns a placeholder message at once.
         """
-        options = DistOptions.build(
-            host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits
-        )
-        return DistributedAgent.create(self, options, fresh)
+        return distribute(
+            Recipe.of(self),
+            host=host, port=port, launch_server=launch_server, local_mode=local_mode,
+            lazy_launch=lazy_launch, token=token, timeouts=timeouts, limits=limits, fresh=fresh,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import _connection as connection
 from ._address import host_port, is_loopback
@@ -20,19 +21,17 @@ from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._context import current_task
 from ._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
 from ._html import agent_html
+from ._hub import heard
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._calls import Call
-from ._runtime._codec import input_label, message_input
+from ._runtime._codec import encode_value, input_label, message_input, register_reference
 from ._runtime._link import Pending, ServerLink
-from ._runtime._ops import call_request, create_op, define_op, delete_op, observe_op
+from ._runtime._ops import call_request, create_op, define_op, delete_op, method_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
 from ._token import TOKEN_ENV
-
-if TYPE_CHECKING:
-    from ._agent import AgentBase
 
 log = logging.getLogger("agentnb")
 
@@ -80,6 +79,29 @@ class DistOptions:
         )  # fmt: skip
 
 
+def distribute(
+    recipe: Recipe,
+    host: str = "localhost",
+    port: int | None = None,
+    launch_server: bool = True,
+    local_mode: bool = True,
+    lazy_launch: bool = False,
+    *,
+    token: str | None = None,
+    timeouts: Timeouts | None = None,
+    limits: Limits | None = None,
+    fresh: bool = False,
+    **unknown: Any,
+) -> DistributedAgent:
+    """The distributed agent for ``recipe`` (see :meth:`agentnb.AgentBase.to_dist`)."""
+    if unknown:
+        known = "host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, fresh"
+        raise TypeError(f"unknown to_dist option(s) {', '.join(sorted(unknown))} for agent {recipe.name!r}; "
+                        f"agentnb's are: {known}")  # fmt: skip
+    options = DistOptions.build(host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits)
+    return DistributedAgent.create(recipe, options, fresh)
+
+
 class DistributedAgent:
     """An agent in a server process. Calling it returns a :class:`Placeholder` at once.
 
@@ -87,11 +109,10 @@ class DistributedAgent:
     server runs them one at a time in that order (the actor guarantee).
     """
 
-    def __init__(self, agent: AgentBase, options: DistOptions, session: Session) -> None:
-        self.name = agent.name
-        self.class_name = type(agent).__qualname__
-        self._agent = agent
-        self._recipe = Recipe(agent)
+    def __init__(self, recipe: Recipe, options: DistOptions, session: Session) -> None:
+        self.name = recipe.name
+        self.class_name = recipe.cls.__qualname__
+        self._recipe = recipe
         self._options = options
         self._session = session
         self._start_lock = threading.Lock()
@@ -103,7 +124,7 @@ class DistributedAgent:
         self.broken: AgentnbError | None = None
 
     @classmethod
-    def create(cls, agent: AgentBase, options: DistOptions, fresh: bool = False) -> DistributedAgent:
+    def create(cls, recipe: Recipe, options: DistOptions, fresh: bool = False) -> DistributedAgent:
         """The distributed version of ``agent``, reusing this session's live one if it can.
 
         Same class, name and address as a live agent of this session (a
@@ -113,8 +134,8 @@ class DistributedAgent:
         ``fresh=True`` stops the live one and starts anew.
         """
         session = get_session()
-        kind = type(agent)
-        key = (kind.__module__, kind.__qualname__, agent.name, options.host, options.port,
+        kind = recipe.cls
+        key = (kind.__module__, kind.__qualname__, recipe.name, options.host, options.port,
                options.launch_server, options.local_mode)  # fmt: skip
         with session.registry_lock:
             live = session.registry.get(key)
@@ -124,10 +145,10 @@ class DistributedAgent:
                     live.stop()
                 live = None
             if live is None:
-                dist = session.registry[key] = cls(agent, options, session)
+                dist = session.registry[key] = cls(recipe, options, session)
                 dist._key = key
         if live is not None:
-            live._adopt(agent)
+            live._adopt(recipe)
             return live
         if not options.lazy_launch:
             try:
@@ -141,16 +162,15 @@ class DistributedAgent:
         """False once the server this session launched for it has exited (never blocks)."""
         return self.server is None or not self.server.exited.is_set()
 
-    def _adopt(self, agent: AgentBase) -> None:
+    def _adopt(self, recipe: Recipe) -> None:
         """A re-run ``to_dist``: keep the live agent, rebuilding it if its code or arguments changed."""
-        recipe = Recipe(agent)
         old = self._recipe.fingerprint
         if recipe.fingerprint == old:
             log.info("reattached to the live agent %r on %s", self.name, self.address or "(lazy)")
             return
         code_changed = recipe.fingerprint.split(":")[0] != old.split(":")[0]
-        self._agent, self._recipe, self.broken = agent, recipe, None
-        self.class_name = type(agent).__qualname__
+        self._recipe, self.broken = recipe, None
+        self.class_name = recipe.cls.__qualname__
         if self.link is None:
             return  # lazy and not started: it will start with the new code
         self._create(replace=True)
@@ -230,7 +250,7 @@ class DistributedAgent:
 
         def failed(error: BaseException) -> None:
             if isinstance(error, CodeNotAcceptedError) and not has_recipe:
-                error = code_needed(self._agent, self.address)
+                error = code_needed(self._recipe, self.address)
             self._failed(error)
 
         def done(result: Any, server_id: str) -> None:
@@ -280,6 +300,7 @@ class DistributedAgent:
         link.put(Pending(self.name, call=call))
         placeholder = Placeholder(call)
         weakref.finalize(placeholder, call.drop)
+        heard(self, placeholder)
         return placeholder
 
     def reply(self, x: Any = None) -> Placeholder:
@@ -287,18 +308,56 @@ class DistributedAgent:
         return self(x)
 
     def observe(self, x: Any) -> None:
-        """Add messages to the remote agent's memory (in mailbox order); placeholders are read first."""
+        """Add messages to the remote agent's memory, in mailbox order; returns at once.
+
+        Placeholders are added once their replies exist (the server reads them
+        from the servers that produce them, as for a call).
+        """
         link = self._ensure_started()
-        items = x if isinstance(x, (list, tuple)) else [x]
-        msgs = [
-            item.result() if isinstance(item, Placeholder) else item for item in items if item is not None
-        ]
-        inputs = self._inputs(msgs)[1]
-        link.put(Pending(self.name, op=observe_op(self.name, inputs), failed=_warn))
+        items = [item for item in (x if isinstance(x, (list, tuple)) else [x]) if item is not None]
+        if not items:
+            return
+        call = Call(link, self.name, call_request(self.name, _caller(), "list"), self._inputs(items)[1], None)
+        call.future.add_done_callback(_warn_if_failed)
+        link.put(Pending(self.name, call=call, observe=True))
 
     def cancel(self) -> int:
         """Withdraw every call to this agent that has not started; returns how many."""
         return self._ensure_started().cancel_agent(self.name)
+
+    # -- the agent's own methods and attributes, run there --------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        """Public methods and attributes of the agent's class run on its server (blocking).
+
+        ``d.memory`` reads the remote agent's memory; ``d.summarize(3)`` calls its
+        method there, in mailbox order with its calls, and returns the value.
+        Names the class does not have raise AttributeError at once, without I/O.
+        """
+        recipe = self.__dict__.get("_recipe")
+        if recipe is None or name.startswith("_") or not _public_attribute(recipe.cls, name):
+            raise AttributeError(
+                f"{type(self).__name__} {self.__dict__.get('name', '?')!r} has no attribute {name!r}"
+                + (f" (neither has its class {recipe.cls.__qualname__})" if recipe is not None else "")
+            )
+        if callable(getattr(recipe.cls, name, None)):
+            return RemoteMethod(self, name)
+        return self._run_method(name, (), {})
+
+    def _run_method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        link = self._ensure_started()
+        if self.broken is not None:
+            raise self.broken
+        arguments = encode_value(
+            {"args": list(args), "kwargs": kwargs}, f"the arguments of {self.name}.{name}()"
+        )
+        request = method_request(self.name, _caller(), name, arguments)
+        call = Call(link, self.name, request, [], self._session.origin())
+        link.put(Pending(self.name, call=call))
+        try:
+            return call.result()
+        finally:
+            call.drop()
 
     def _inputs(self, x: Any) -> tuple[str, list[Any]]:
         """How ``reply`` receives ``x`` ("none", "one" or "list") and its inputs, encoded
@@ -320,6 +379,10 @@ class DistributedAgent:
                 )
         return ("list" if isinstance(x, (list, tuple)) else "one"), parts
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (as a constructor argument shipped to a server), it travels as a reference."""
+        return (_from_reference, (_reference(self), self._recipe.cls))
+
     def _repr_html_(self) -> str:
         return agent_html(self)
 
@@ -328,15 +391,70 @@ class DistributedAgent:
         return f"<DistributedAgent {self.name!r} ({self.class_name}) on {where}>"
 
 
+class RemoteMethod:
+    """A public method of a distributed agent: calling it runs it on the agent's server."""
+
+    def __init__(self, agent: DistributedAgent, name: str) -> None:
+        self.agent, self.name = agent, name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.agent._run_method(self.name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<remote method {self.name} of {self.agent!r}>"
+
+
+#: What an agent has on its instances without its class saying so.
+INSTANCE_ATTRIBUTES = frozenset({"memory"})
+
+
+def _public_attribute(cls: type, name: str) -> bool:
+    return name in INSTANCE_ATTRIBUTES or any(
+        name in vars(klass) for klass in cls.__mro__ if klass is not object
+    )
+
+
+class UnknownAgent:
+    """The class of a referenced agent whose class is not imported here (it still replies)."""
+
+
+def _reference(agent: DistributedAgent) -> dict[str, Any]:
+    """How a distributed agent travels: where it lives and how to call it (a reference)."""
+    link = agent._ensure_started()
+    cls = agent._recipe.cls
+    return {"address": link.address, "name": agent.name, "token": link.token or "",
+            "class": f"{cls.__module__}:{cls.__qualname__}"}  # fmt: skip
+
+
+def _from_reference(info: dict[str, Any], cls: type | None = None) -> DistributedAgent:
+    """The agent a reference names, attached lazily (no I/O until it is used)."""
+    host, _, port = str(info["address"]).rpartition(":")
+    if cls is None:
+        module, _, qualname = str(info.get("class", "")).partition(":")
+        found: Any = sys.modules.get(module)  # never import a module a message names
+        for part in qualname.split(".") if found is not None else ():
+            found = getattr(found, part, None)
+        cls = found if isinstance(found, type) else UnknownAgent
+    name = str(info["name"])
+    recipe = Recipe(cls, name, (), {"name": name}, attach_only=True)
+    return distribute(recipe, host.strip("[]"), int(port), launch_server=False, lazy_launch=True,
+                      token=info.get("token") or None)  # fmt: skip
+
+
 def notice(text: str) -> None:
     """A one-line notice for the user (shown in the notebook cell that caused it)."""
     get_session().notice(text)
 
 
-def _warn(error: AgentnbError) -> None:
-    notice(f"agentnb: {error}")
+def _warn_if_failed(future: Any) -> None:
+    error = future.exception()
+    if error is not None:
+        notice(f"agentnb: an observation failed: {error}")
 
 
 def _caller() -> str:
     task = current_task()
     return task.agent if task is not None else "driver"
+
+
+register_reference(DistributedAgent, _reference, _from_reference)

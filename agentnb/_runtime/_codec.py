@@ -8,12 +8,13 @@ deeper than Python can parse, and text that is not UTF-8 all become a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import MessageError, MessageTooLargeError, RemoteError
 from .._events import KINDS, Event, InputRef
-from .._message import Msg, check_jsonable
+from .._message import Msg
 from .._proto import agentnb_pb2 as pb
 
 
@@ -32,14 +33,98 @@ def loads(text: str | bytes, where: str) -> Any:
 
 
 def dumps(value: Any, where: str) -> str:
-    """Encode JSON data; errors name the path of the first value that cannot travel."""
-    check_jsonable(value, where)
+    """Encode JSON data; errors name the path of the first value that cannot travel.
+
+    Messages inside the value travel as messages, and registered references
+    (distributed agents) as references: both become tagged objects.
+    """
+    prepared = _prepare(value, where, 0)
     try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
+        return json.dumps(prepared, allow_nan=False, separators=(",", ":"))
     except ValueError as exc:  # NaN / infinity
         raise MessageError(f"{where} cannot be encoded as JSON: {exc}") from exc
+
+
+#: How a Msg, and a reference (a distributed agent), are tagged inside JSON data.
+MSG_TAG = "__agentnb_msg__"
+REF_TAG = "__agentnb_ref__"
+_MAX_DEPTH = 200
+
+#: Types that travel as references: type -> (to a dict, from a dict). The facade
+#: registers DistributedAgent here (the runtime does not know it).
+_references: dict[type, tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str, Any]], Any]]] = {}
+
+
+def register_reference(
+    kind: type, encode: Callable[[Any], dict[str, Any]], decode: Callable[[dict[str, Any]], Any]
+) -> None:
+    _references[kind] = (encode, decode)
+
+
+def _prepare(value: Any, path: str, depth: int) -> Any:
+    """Check that ``value`` can travel as JSON, and tag the messages and references in it."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if depth > _MAX_DEPTH:
+        raise MessageError(f"{path} is nested too deeply (more than {_MAX_DEPTH} levels) to travel")
+    if isinstance(value, (list, tuple)):
+        return [_prepare(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for key, v in value.items():
+            if not isinstance(key, str):
+                raise MessageError(
+                    f"{path} has a non-string key {key!r}; messages carry JSON data, so dict keys must be str"
+                )
+            out[key] = _prepare(v, f"{path}[{key!r}]", depth + 1)
+        return out
+    if isinstance(value, Msg):
+        return {MSG_TAG: {k: _prepare(v, f"{path}.{k}", depth + 1) for k, v in value.to_dict().items()}}
+    reference = _references.get(type(value))
+    if reference is not None:
+        return {REF_TAG: reference[0](value)}
+    raise MessageError(
+        f"{path} is a {type(value).__name__}, which cannot travel in a message; use JSON-compatible "
+        "data (str, numbers, bool, None, lists, dicts), bytes, messages or distributed agents"
+    )
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) != 1:
+        return obj
+    inner = obj.get(MSG_TAG)
+    if isinstance(inner, dict):
+        fields = dict(inner)
+        return Msg(
+            str(fields.pop("name", "")), fields.pop("content", None), fields.pop("role", "assistant"),
+            url=fields.get("url"), metadata=fields.get("metadata"), id=fields.get("id"),
+            timestamp=fields.get("timestamp"),
+        )  # fmt: skip
+    ref = obj.get(REF_TAG)
+    if isinstance(ref, dict):
+        for _, decode in _references.values():
+            return decode(ref)
+    return obj
+
+
+def loads_tagged(text: str, where: str) -> Any:
+    """Parse JSON data strictly, turning tagged messages and references back into objects."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_hook=_untag)
     except RecursionError:
-        raise MessageError(f"{where} is nested too deeply to encode") from None
+        raise MessageError(f"{where} is nested too deeply to decode") from None
+    except (ValueError, TypeError) as exc:
+        raise MessageError(f"{where} is malformed: its JSON does not parse ({exc})") from exc
+
+
+def encode_value(value: Any, where: str) -> str:
+    """A method's arguments or return value as JSON."""
+    return dumps(value, where)
+
+
+def decode_value(text: str, where: str) -> Any:
+    """The inverse of :func:`encode_value` (raises MessageError on malformed input)."""
+    return loads_tagged(text, where)
 
 
 def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
@@ -77,9 +162,9 @@ def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
     elif kind == "content_bytes":
         content = msg.content_bytes
     else:
-        content = loads(msg.content_json, f"{field} (content)") if msg.content_json else None
+        content = loads_tagged(msg.content_json, f"{field} (content)") if msg.content_json else None
     url = loads(msg.url_json, f"{field} (url)") if msg.url_json else None
-    metadata = loads(msg.metadata_json, f"{field} (metadata)") if msg.metadata_json else None
+    metadata = loads_tagged(msg.metadata_json, f"{field} (metadata)") if msg.metadata_json else None
     return Msg(msg.name, content, msg.role, url=url, metadata=metadata, id=msg.id, timestamp=msg.timestamp)
 
 
@@ -123,7 +208,7 @@ def decode_result(outcome: pb.Outcome, where: str = "the reply") -> Msg | Remote
     if kind == "failure":
         return decode_failure(outcome.failure)
     if kind == "value_json":
-        return Returned(loads(outcome.value_json, where))
+        return Returned(decode_value(outcome.value_json, where))
     return decode_msg(outcome.reply, where)
 
 

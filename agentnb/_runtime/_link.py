@@ -69,6 +69,7 @@ class Pending:
 
     agent: str  # the agent it concerns: operations of one agent keep their order
     call: Call | None = None
+    observe: bool = False  # the call is an observation (its inputs go into memory, no reply)
     op: pb.Op | None = None
     done: OpDone | None = None  # told the op's result (and the server id)
     failed: Callable[[AgentnbError], None] | None = None
@@ -370,7 +371,10 @@ class ServerLink:
         if item.call is None:
             assert item.op is not None
             return item.op
-        return pb.Op(call=self.encode_call(item.call))
+        request = self.encode_call(item.call)
+        if item.observe:
+            return pb.Op(observe=pb.ObserveRequest(agent=request.agent, inputs=request.inputs))
+        return pb.Op(call=request)
 
     def encode_call(self, call: Call) -> pb.CallRequest:
         """The call's request with its placeholder inputs as references, or relayed values."""

@@ -10,6 +10,11 @@ def call_request(agent: str, caller: str, shape: str) -> pb.CallRequest:
     return pb.CallRequest(agent=agent, caller=caller, no_input=shape == "none", as_list=shape == "list")
 
 
+def method_request(agent: str, caller: str, method: str, args_json: str) -> pb.CallRequest:
+    """A call of one of the agent's public methods (in mailbox order, like reply)."""
+    return pb.CallRequest(agent=agent, caller=caller, no_input=True, method=method, args_json=args_json)
+
+
 def create_op(spec: pb.AgentSpec, replace: bool) -> pb.Op:
     return pb.Op(create=pb.CreateAgentRequest(spec=spec, replace=replace))
 
@@ -20,7 +25,3 @@ def define_op(define: pb.DefineClassRequest) -> pb.Op:
 
 def delete_op(name: str) -> pb.Op:
     return pb.Op(delete=pb.DeleteAgentRequest(name=name))
-
-
-def observe_op(agent: str, inputs: list[pb.Input]) -> pb.Op:
-    return pb.Op(observe=pb.ObserveRequest(agent=agent, inputs=inputs))

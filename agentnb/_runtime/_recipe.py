@@ -101,23 +101,32 @@ def importable(cls: type) -> bool:
 
 
 class Recipe:
-    """Everything a server needs to rebuild ``agent``, and its fingerprint.
+    """Everything a server needs to build an agent: its class, name and constructor arguments.
+
+    The constructor need not have run here (``Agent(..., to_dist=True)`` runs it
+    only on the server).
 
     Attributes:
         fingerprint: class code plus constructor arguments: what a rebuilt
             agent depends on (a re-run cell with the same ones reattaches).
     """
 
-    def __init__(self, agent: AgentBase) -> None:
-        self.agent = agent
-        self.cls = type(agent)
-        args, kwargs = agent._init_args
+    def __init__(
+        self, cls: type, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], attach_only: bool = False
+    ) -> None:
+        self.cls, self.name, self.args, self.kwargs = cls, name, args, kwargs
+        self.attach_only = attach_only  # a reference to an agent that exists: never build it
         try:
             self._arguments: bytes | None = _dumps((args, kwargs))
             digest = hashlib.sha256(self._arguments).hexdigest()[:16]
         except Exception:  # noqa: BLE001 - unpicklable arguments: every run is new, shipping fails
             self._arguments, digest = None, uuid.uuid4().hex[:16]
-        self.fingerprint = f"{source_hash(self.cls)}:{digest}"
+        self.fingerprint = f"{source_hash(cls)}:{digest}"
+
+    @classmethod
+    def of(cls, agent: AgentBase) -> Recipe:
+        args, kwargs = agent._init_args
+        return cls(type(agent), agent.name, args, kwargs)
 
     def spec(self, address: str, accepts_code: bool) -> tuple[pb.AgentSpec, pb.DefineClassRequest | None]:
         """The spec to send, and the class to ship first (servers that accept code).
@@ -126,47 +135,50 @@ class Recipe:
         be imported there, else no recipe: it attaches to an agent of that name
         if there is one, and explains what to do if there is none.
         """
-        agent, cls = self.agent, self.cls
+        cls, name = self.cls, self.name
         spec = pb.AgentSpec(
-            name=agent.name,
-            class_name=cls.__qualname__,
-            source_hash=source_hash(cls),
-            fingerprint=self.fingerprint,
+            name=name, class_name=cls.__qualname__, source_hash=source_hash(cls), fingerprint=self.fingerprint
         )
+        if self.attach_only:
+            return spec, None
         if accepts_code:
             if self._arguments is None:
-                _pickle(agent._init_args, agent.name, address, "its constructor arguments")
+                _pickle((self.args, self.kwargs), name, address, "its constructor arguments")
             spec.by_key.class_key = key = class_key(cls)
             spec.by_key.arguments = self._arguments or b""
-            return spec, pb.DefineClassRequest(class_key=key, pickled=pickled_class(cls, agent.name, address))
+            return spec, pb.DefineClassRequest(class_key=key, pickled=pickled_class(cls, name, address))
         if importable(cls):
-            spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
-            spec.by_import.kwargs_json = json.dumps(self._named_arguments())
+            named = self._named_arguments()
+            if named is not None:
+                spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
+                spec.by_import.kwargs_json = json.dumps(named)
         return spec, None
 
-    def _named_arguments(self) -> dict[str, Any]:
-        agent, cls = self.agent, self.cls
-        args, kwargs = agent._init_args
+    def _named_arguments(self) -> dict[str, Any] | None:
+        """The constructor arguments by name, if they are JSON data (else None: no import recipe)."""
         try:
-            signature = inspect.signature(cls)
-            bound = signature.bind(*args, **kwargs)
+            signature = inspect.signature(self.cls)
+            bound = signature.bind(*self.args, **self.kwargs)
         except TypeError as exc:
-            raise MessageError(f"agent {agent.name!r}: cannot map its constructor arguments: {exc}") from exc
+            raise MessageError(f"agent {self.name!r}: cannot map its constructor arguments: {exc}") from exc
         named: dict[str, Any] = {}
         for param, value in bound.arguments.items():
             if signature.parameters[param].kind is inspect.Parameter.VAR_KEYWORD:
                 named.update(value)
             else:
                 named[param] = value
-        check_jsonable(named, f"constructor arguments of agent {agent.name!r}")
+        try:
+            check_jsonable(named, f"constructor arguments of agent {self.name!r}")
+        except MessageError:
+            return None  # it can still attach to an agent of that name that exists there
         return named
 
 
-def code_needed(agent: AgentBase, address: str) -> CodeNotAcceptedError:
+def code_needed(recipe: Recipe, address: str) -> CodeNotAcceptedError:
     """The error for an agent that does not exist on a server that cannot build it."""
-    cls = type(agent)
+    cls = recipe.cls
     return CodeNotAcceptedError(
-        f"agent {agent.name!r} does not exist on the server at {address}, and that server does not "
+        f"agent {recipe.name!r} does not exist on the server at {address}, and that server does not "
         f"accept code, so class {cls.__qualname__} (defined in {cls.__module__}) cannot be shipped "
         "to it; put the class in a module the server can import, or start the server with "
         "allow_code=True (--allow-code)"

@@ -22,7 +22,7 @@ from .._context import TaskContext, set_current_task
 from .._errors import MessageError, RemoteError
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
-from .._runtime._codec import dumps, encode_failure, encode_msg, loads, preview
+from .._runtime._codec import decode_value, encode_failure, encode_msg, encode_value, preview
 from . import _output
 from ._events import EventBus, Kind
 from ._mailbox import Job, Mailbox
@@ -134,11 +134,7 @@ class AgentHost:
                 f"{len(request.inputs)}"
             )
         inputs = self.resolver.inputs(request.inputs, actor.name)
-        args = (
-            loads(request.args_json, f"arguments of {actor.name}.{request.method}")
-            if request.method
-            else None
-        )
+        args = self._arguments(actor, request) if request.method else None
         entry = self.store.issue(actor.name)
         task_id = entry.task_id
         if issued is not None:
@@ -154,8 +150,24 @@ class AgentHost:
         actor.mailbox.post(job, inline)
         return entry
 
-    def observe(self, actor: Actor, request: pb.ObserveRequest) -> None:
-        actor.mailbox.post(Job("observe", self.resolver.inputs(request.inputs, actor.name), "list"))
+    def _arguments(self, actor: Actor, request: pb.CallRequest) -> dict[str, Any]:
+        """A method call's arguments; refuses private names before anything runs."""
+        where = f"the arguments of {actor.name}.{request.method}()"
+        if request.method.startswith("_"):
+            raise MessageError(f"{actor.name}.{request.method} is private: only public methods can be called")
+        args = decode_value(request.args_json or "{}", where)
+        if not isinstance(args, dict) or not isinstance(args.get("args", []), list):
+            raise MessageError(f"{where} must be a JSON object with 'args' (a list) and 'kwargs'")
+        if not isinstance(args.get("kwargs", {}), dict):
+            raise MessageError(f"{where}: 'kwargs' must be a JSON object")
+        return args
+
+    def observe(self, actor: Actor, request: pb.ObserveRequest) -> Entry:
+        """Queue adding messages to the agent's memory; its task is done once they are there."""
+        inputs = self.resolver.inputs(request.inputs, actor.name)
+        entry = self.store.issue(actor.name)
+        actor.mailbox.post(Job("observe", inputs, "list", entry))
+        return entry
 
     def cancel(self, actor: Actor | None, task_ids: list[str]) -> tuple[list[str], list[str]]:
         """Withdraw queued calls (all of ``actor``'s if no ids); returns (cancelled, running)."""
@@ -208,13 +220,16 @@ class AgentHost:
         self._finish(actor, job, prints.fill(pb.Outcome(value_json="null")), publish=False)
 
     def _observe(self, actor: Actor, job: Job) -> None:
-        assert actor.instance is not None
+        instance = actor.instance
+        assert instance is not None
         x: Any = job.inputs.values
-        prints = TaskPrints(self._printer("", actor.name), 0)
+        prints = TaskPrints(self._printer(job.task_id, actor.name), self.output_budget)
         try:
-            self._in_task(actor.name, "", prints, lambda: actor.instance.observe(x))  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - an observation has nobody to tell but the log
-            _output.log_failure(f"observe of agent {actor.name!r}", exc)
+            self._in_task(actor.name, job.task_id, prints, lambda: instance.observe(x))
+            outcome = pb.Outcome(value_json="null")
+        except Exception as exc:  # noqa: BLE001 - the failure is the outcome
+            outcome = _failure_outcome(self._failure(actor.name, exc, "observe raised: "))
+        self._finish(actor, job, prints.fill(outcome), publish=False)
 
     def _reply(self, actor: Actor, job: Job) -> None:
         assert actor.instance is not None and job.prints is not None
@@ -246,7 +261,7 @@ class AgentHost:
             value = value(*args.get("args", ()), **args.get("kwargs", {}))
         if isinstance(value, Msg):
             return pb.Outcome(reply=encode_msg(value, self.max_message_bytes, f"{name}() of the agent"))
-        return pb.Outcome(value_json=dumps(_plain(value), f"the value of {name}"))
+        return pb.Outcome(value_json=encode_value(value, f"the value of {name}"))
 
     def _in_task(self, agent: str, task_id: str, prints: TaskPrints, fn: Callable[[], Any]) -> Any:
         set_current_task(TaskContext(agent, task_id, prints.emit))
@@ -309,14 +324,3 @@ def _shown(outcome: pb.Outcome) -> Any:
         )
     except ValueError:
         return reply.content_json
-
-
-def _plain(value: Any) -> Any:
-    """Messages inside a returned value become dicts, so the value travels as JSON."""
-    if isinstance(value, Msg):
-        return value.to_dict()
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value

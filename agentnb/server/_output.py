@@ -151,9 +151,3 @@ def install_logging(exclusive: bool) -> None:
                 handler.addFilter(_not_in_task)
         root.addHandler(TaskLogHandler())
 
-
-def log_failure(where: str, exc: BaseException) -> None:
-    """Record a failure nobody else will see (e.g. of an observation) in the server's log."""
-    logging.getLogger("agentnb.server").error(
-        "%s raised %s: %s", where, type(exc).__name__, exc, exc_info=exc
-    )

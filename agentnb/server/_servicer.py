@@ -178,10 +178,10 @@ class Servicer(pb_grpc.AgentServerServicer):
 
     def Observe(self, request: pb.ObserveRequest, context: Context) -> pb.ObserveResponse:
         try:
-            self._host.observe(self._actor(request.agent), request)
+            entry = self._host.observe(self._actor(request.agent), request)
         except Exception as exc:  # noqa: BLE001
             _abort(context, _refusal(exc))
-        return pb.ObserveResponse()
+        return pb.ObserveResponse(task_id=entry.task_id)
 
     def Submit(self, request: pb.SubmitRequest, context: Context) -> pb.SubmitResponse:
         if len(request.ops) > self._limits.ops_per_batch:
@@ -212,8 +212,8 @@ class Servicer(pb_grpc.AgentServerServicer):
             created = self._host.create(op.create.spec, op.create.replace)
             return pb.OpResult(task_id=created.task_id, created=created)
         if kind == "observe":
-            self._host.observe(self._actor(op.observe.agent), op.observe)
-        elif kind == "delete":
+            return pb.OpResult(task_id=self._host.observe(self._actor(op.observe.agent), op.observe).task_id)
+        if kind == "delete":
             self._delete(op.delete)
         elif kind == "define_class":
             self._host.recipes.define(op.define_class)
