@@ -122,21 +122,26 @@ class DistributedAgent:
         self._key: tuple[Any, ...] = ()
         #: Why calls to this agent cannot run (its creation failed), if they cannot.
         self.broken: AgentnbError | None = None
+        self._replace = False  # fresh=True: rebuild an agent of that name found on its server
 
     @classmethod
     def create(cls, recipe: Recipe, options: DistOptions, fresh: bool = False) -> DistributedAgent:
-        """The distributed version of ``agent``, reusing this session's live one if it can.
+        """The distributed version of ``recipe``'s agent, reusing this session's live one if it can.
 
-        Same class, name and address as a live agent of this session (a
-        re-run notebook cell): that agent is returned, its state kept. If the
-        class code or constructor arguments changed, the live agent is rebuilt
-        in place (its state starts over) and a one-line notice says so.
-        ``fresh=True`` stops the live one and starts anew.
+        Naming rules: within one run (a script, or one execution of a notebook
+        cell) every ``to_dist`` makes its own agent (on its own server when no
+        port is given; two of the same name on one server is an error). A
+        re-run cell finds the live agents its previous run made, in the same
+        order (same class, name and address): they are returned, state kept;
+        if the class code or constructor arguments changed, the live agent is
+        rebuilt in place and a one-line notice says so. ``fresh=True`` stops
+        (or, on a launcher, rebuilds) the live one and starts anew.
         """
         session = get_session()
         kind = recipe.cls
-        key = (kind.__module__, kind.__qualname__, recipe.name, options.host, options.port,
-               options.launch_server, options.local_mode)  # fmt: skip
+        base = (kind.__module__, kind.__qualname__, recipe.name, options.host, options.port,
+                options.launch_server, options.local_mode)  # fmt: skip
+        key = (*base, session.occurrence(base))
         with session.registry_lock:
             live = session.registry.get(key)
             if live is not None and (fresh or not live.alive()):
@@ -150,6 +155,7 @@ class DistributedAgent:
         if live is not None:
             live._adopt(recipe)
             return live
+        dist._replace = fresh
         if not options.lazy_launch:
             try:
                 dist._ensure_started()
@@ -221,7 +227,7 @@ class DistributedAgent:
             server = None
             link = session.link(host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts)
         self.address, self.server, self.link = link.address, server, link
-        self._create(replace=False)
+        self._create(replace=self._replace)
         session.follow(link)
 
     def _token(self) -> str | None:
@@ -267,13 +273,29 @@ class DistributedAgent:
             build.future.add_done_callback(self._built)
             assert self.link is not None
             self.link.watch_call(build)
-        elif self.server is not None and created.agent.fingerprint != self._recipe.fingerprint:
+        elif self.server is not None:  # a server of this session: another agent of ours has the name
             self._failed(AgentExistsError(
                 f"an agent named {self.name!r} ({created.agent.class_name}) already runs on the server "
-                f"at {self.address}; give this agent another name"
+                f"at {self.address}, made earlier by this session; give each agent its own name"
             ))  # fmt: skip
         else:
-            log.info("attached to the running agent %r on %s", self.name, self.address)
+            self._attached(created.agent)
+
+    def _attached(self, info: Any) -> None:
+        """Say what attaching to an agent that was there already means, when it matters."""
+        where = f"agent {self.name!r} on {self.address}"
+        if self._recipe.attach_only:
+            return
+        if info.fingerprint and info.fingerprint != self._recipe.fingerprint:
+            notice(
+                f"agentnb: {where} was built with other constructor arguments or class code than this "
+                "to_dist's; it is used as it is (to_dist(..., fresh=True) rebuilds it with yours)"
+            )
+        elif info.calls:
+            notice(
+                f"agentnb: attached to the running {where}, which has answered {info.calls} call(s) "
+                "already: its state carries over (to_dist(..., fresh=True) starts it over)"
+            )
 
     def _built(self, future: Any) -> None:
         error = future.exception()

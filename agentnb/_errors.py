@@ -21,6 +21,9 @@ TimeoutError`` and ``except ConnectionError`` keep working::
     │   └── GraphvizMissingError              ... because it is not installed
     └── RemoteError                           a remote ``reply`` raised
 
+Not an error: :class:`CallInterrupted` (a ``KeyboardInterrupt``) is what
+stopping a wait raises; the call it waited for goes on.
+
 Exceptions cross process boundaries, so each passes all its constructor
 arguments positionally to ``super().__init__`` and pickles round-trip.
 """
@@ -72,6 +75,21 @@ class CallTimeoutError(AgentnbError, TimeoutError):
     """A result was not ready before the caller's timeout."""
 
 
+class CallInterrupted(KeyboardInterrupt):
+    """The user stopped waiting for a reply (Ctrl-C, the notebook's stop button); the call goes on.
+
+    A KeyboardInterrupt, so it stops what it interrupted; it says where the call
+    is and how to withdraw it, in one short message.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: the message alone, not a traceback through agentnb's internals."""
+        return [f"KeyboardInterrupt: {self}"]
+
+
 class CallCancelledError(AgentnbError):
     """A call was withdrawn (``placeholder.cancel()``) before it started."""
 
@@ -113,6 +131,8 @@ class RemoteError(AgentnbError):
         self.exc_type = exc_type
         self.remote_message = remote_message
         self.remote_traceback = remote_traceback
+        if remote_traceback and hasattr(self, "add_note"):  # a script's traceback shows it too
+            self.add_note(f"Remote traceback ({agent} on {address}):\n{remote_traceback.rstrip()}")
 
     def __str__(self) -> str:
         return f"agent {self.agent!r} on {self.address} raised {self.exc_type}: {self.remote_message}"

@@ -13,8 +13,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     done
     if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
-        apt-get install -y -q --no-install-recommends "${missing[@]}"
+        # wait (up to 10 minutes) for another apt or dpkg run to let go of its lock
+        LOCK_WAIT=(-o DPkg::Lock::Timeout=600)
+        apt-get "${LOCK_WAIT[@]}" update -q
+        apt-get "${LOCK_WAIT[@]}" install -y -q --no-install-recommends "${missing[@]}"
     fi
 fi
 

@@ -103,17 +103,24 @@ def test_servers_exit_when_the_kernel_shuts_down_or_restarts(kernel: Kernel) -> 
     assert all(wait_for_exit(pid, 5) for pid in pids), "a server outlived its kernel's shutdown"
 
 
-def test_the_stop_button_does_not_kill_servers(kernel: Kernel, tmp_path) -> None:
+def test_the_stop_button_says_the_call_goes_on_and_cancel_withdraws_the_queued_ones(
+    kernel: Kernel, tmp_path
+) -> None:
     gate = tmp_path / "gate"
     kernel.execute(f"from agents import Gate\ng = Gate(name='G', path={str(gate)!r}).to_dist()")
-    msg_id = kernel.submit("print('waiting', flush=True)\ng(None).content")  # blocks until the gate opens
+    kernel.execute("queued = [g(None) for _ in range(3)]")  # behind the first, in G's mailbox
+    msg_id = kernel.submit("print('waiting', flush=True)\nqueued[0].content")  # blocks until the gate opens
     kernel.wait_for_output(kernel.wait_started(msg_id), "waiting")
     kernel.km.interrupt_kernel()
     interrupted = kernel.wait_idle(msg_id)
-    assert any(o["msg_type"] == "error" and o["content"]["ename"] == "KeyboardInterrupt"
-               for o in interrupted.outputs)  # fmt: skip
+    [error] = [o["content"] for o in interrupted.outputs if o["msg_type"] == "error"]
+    assert error["ename"] == "CallInterrupted"
+    assert len(error["traceback"]) == 1  # one short message, no trip through grpc's internals
+    assert "the call goes on" in error["traceback"][0] and "cancel()" in error["traceback"][0]
+    assert kernel.execute("g.cancel()").value() == "2"  # the two calls queued behind it
+    assert kernel.execute("[p.state for p in queued[1:]]").value() == "['error', 'error']"
     gate.touch()
-    assert kernel.execute("g(None).content == g.server.pid").value() == "True"
+    assert kernel.execute("queued[0].content == g(None).content == g.server.pid").value() == "True"
 
 
 PRINTER = """

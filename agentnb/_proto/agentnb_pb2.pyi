@@ -166,12 +166,30 @@ class CreateAgentResponse(_message.Message):
     def __init__(self, agent: _Optional[_Union[AgentInfo, _Mapping]] = ..., created: _Optional[bool] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class DefineClassRequest(_message.Message):
-    __slots__ = ("class_key", "pickled")
+    __slots__ = ("class_key", "pickled", "sources", "code_files")
+    class SourcesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class CodeFilesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     CLASS_KEY_FIELD_NUMBER: _ClassVar[int]
     PICKLED_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    CODE_FILES_FIELD_NUMBER: _ClassVar[int]
     class_key: str
     pickled: bytes
-    def __init__(self, class_key: _Optional[str] = ..., pickled: _Optional[bytes] = ...) -> None: ...
+    sources: _containers.ScalarMap[str, str]
+    code_files: _containers.ScalarMap[str, str]
+    def __init__(self, class_key: _Optional[str] = ..., pickled: _Optional[bytes] = ..., sources: _Optional[_Mapping[str, str]] = ..., code_files: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DeleteAgentRequest(_message.Message):
     __slots__ = ("name",)

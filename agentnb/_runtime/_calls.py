@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._errors import AgentnbError, CallTimeoutError, RemoteError
+from .._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result
@@ -225,7 +225,22 @@ class Call:
     # -- waiting ------------------------------------------------------------------------
 
     def result(self, timeout: float | None = None) -> Any:
-        """The result (a Msg, or a method's value); raises its error, or CallTimeoutError."""
+        """The result (a Msg, or a method's value); raises its error, or CallTimeoutError.
+
+        Interrupted (Ctrl-C, the notebook's stop button), it raises
+        :class:`CallInterrupted`: a short message saying the call goes on and
+        how to withdraw it.
+        """
+        try:
+            return self._result(timeout)
+        except KeyboardInterrupt:
+            raise CallInterrupted(
+                f"stopped waiting for agent {self.agent!r} on {self.link.address}; the call goes on "
+                f"there ({self.state}). To withdraw it if it has not started: placeholder.cancel(); "
+                f"every queued call of the agent: agent.cancel()"
+            ) from None
+
+    def _result(self, timeout: float | None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
 
         def remaining() -> float | None:
@@ -260,10 +275,12 @@ class Call:
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))
         try:
             response = self.link.call_here(self.link.encode_call(self), wait)
-        except CallTimeoutError:
-            # still running past our deadline: the outbox asks again (same key, not queued
-            # twice) for its task id, and watches it from there
+        except (CallTimeoutError, KeyboardInterrupt) as exc:
+            # still running past our deadline, or we stopped waiting: the outbox asks again
+            # (same key, so it is not queued twice) for its task id, and watches it from there
             self.link.requeue(self)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             return
         except AgentnbError as exc:
             self.fail(self.link.explain(exc, self.agent))

@@ -120,14 +120,15 @@ class ServerClient:
         except grpc.RpcError as exc:
             raise translate(exc, self.address, what) from exc
 
-    async def info(self, timeout: float | None = None) -> pb.GetServerInfoResponse:
+    async def info(self, timeout: float | None = None, first: bool = False) -> pb.GetServerInfoResponse:
+        """The server's info; ``first``: the first contact, which fails at once if nothing listens."""
         return await self._rpc(
-            "asking for server info",
+            "contacting the agent server" if first else "asking for server info",
             self._stub.GetServerInfo(
                 pb.GetServerInfoRequest(),
                 metadata=self._metadata,
                 timeout=timeout or self.timeouts.control,
-                wait_for_ready=True,
+                wait_for_ready=not first,
             ),
         )
 

@@ -129,7 +129,7 @@ class ServerLink:
     def info(self) -> pb.GetServerInfoResponse:
         """Ask the server about itself (blocking; not on the loop thread)."""
 
-        response = self._run(lambda: self.client.info())
+        response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
         return response
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import linecache
 import marshal
 import pickle
 import uuid
@@ -55,6 +56,26 @@ def source_hash(cls: type) -> str:
 def class_key(cls: type) -> str:
     """How a shipped class is named on a server: module, name and code hash."""
     return f"{cls.__module__}:{cls.__qualname__}:{source_hash(cls)}"
+
+
+def class_sources(cls: type) -> tuple[dict[str, str], dict[str, str]]:
+    """The text of the files the class's own methods come from (a notebook cell's included),
+    and the file of each method by qualified name: so a server's tracebacks show the lines."""
+    files: dict[str, str] = {}
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__.startswith("agentnb."):
+            continue
+        for value in vars(klass).values():
+            function = getattr(value, "__func__", value)
+            code = getattr(function, "__code__", None)
+            if code is not None:
+                files[function.__qualname__] = code.co_filename
+    sources = {}
+    for filename in sorted(set(files.values())):
+        lines = linecache.getlines(filename)
+        if lines:
+            sources[filename] = "".join(lines)
+    return sources, files
 
 
 def pickled_class(cls: type, name: str, address: str) -> bytes:
@@ -146,7 +167,11 @@ class Recipe:
                 _pickle((self.args, self.kwargs), name, address, "its constructor arguments")
             spec.by_key.class_key = key = class_key(cls)
             spec.by_key.arguments = self._arguments or b""
-            return spec, pb.DefineClassRequest(class_key=key, pickled=pickled_class(cls, name, address))
+            sources, files = class_sources(cls)
+            define = pb.DefineClassRequest(
+                class_key=key, pickled=pickled_class(cls, name, address), sources=sources, code_files=files
+            )
+            return spec, define
         if importable(cls):
             named = self._named_arguments()
             if named is not None:

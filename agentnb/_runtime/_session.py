@@ -77,6 +77,8 @@ class Session:
         #: Live distributed agents by (module, class, name, host, port, launch, local).
         self.registry: dict[tuple[Any, ...], Any] = {}
         self.registry_lock = threading.RLock()
+        self._run: Any = None  # the current run (a cell execution in a notebook)
+        self._seen: dict[tuple[Any, ...], int] = {}  # to_dist keys seen in the current run
         self._pid = os.getpid()
         #: Follow servers' event feeds (remote prints, states, the graph).
         #: AGENTNB_TRACE=0 turns it off, e.g. to measure what tracing costs.
@@ -87,6 +89,17 @@ class Session:
     def origin(self) -> Any:
         hook = self.origin_hook
         return hook() if hook is not None else None
+
+    def occurrence(self, key: tuple[Any, ...]) -> int:
+        """How many times ``key`` was seen before in this run (a script, or one cell execution)."""
+        origin = self.origin()
+        run = (origin.get("header") or {}).get("msg_id") if isinstance(origin, dict) else None
+        with self.registry_lock:
+            if run != self._run:
+                self._run, self._seen = run, {}
+            count = self._seen.get(key, 0)
+            self._seen[key] = count + 1
+            return count
 
     def remember(self, call: Call) -> None:
         """A call got its task id: route its output to where it was made."""

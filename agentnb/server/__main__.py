@@ -140,6 +140,9 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The ``agentnb-server`` console script and ``python -m agentnb.server``, alike."""
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as ``python -m`` does: agent classes in this folder import
     args = _parse(argv)
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"

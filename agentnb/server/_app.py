@@ -29,6 +29,7 @@ from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime._channel import server_options
+from .._runtime._recipe import Recipe, source_hash
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
@@ -202,7 +203,13 @@ class AgentServer:
                 f"building the launcher's agent {name!r} ({cls.__qualname__}) raised "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        spec = pb.AgentSpec(name=instance.name, class_name=cls.__qualname__)
+        recipe = Recipe(cls, instance.name, (), kwargs)
+        spec = pb.AgentSpec(
+            name=instance.name,
+            class_name=cls.__qualname__,
+            source_hash=source_hash(cls),
+            fingerprint=recipe.fingerprint,
+        )
         self.host.add(instance.name, instance, spec)
 
     def request_stop(self) -> None:

@@ -12,6 +12,7 @@ own thread.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -296,12 +297,27 @@ class AgentHost:
     def _failure(self, agent: str, exc: BaseException, prefix: str = "") -> RemoteError:
         if isinstance(exc, RemoteError):
             return exc
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        return RemoteError(agent, self.address, type(exc).__name__, prefix + str(exc), tb)
+        return RemoteError(agent, self.address, type(exc).__name__, prefix + str(exc), user_traceback(exc))
 
     def close(self) -> None:
         self.workers.shutdown(wait=False, cancel_futures=True)
         self.resolver.close()
+
+
+#: Frames from these folders are agentnb's (or Python's threads'), not the user's: hidden.
+_INTERNAL = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.dirname(threading.__file__) + os.sep + "threading.py",
+    os.path.dirname(threading.__file__) + os.sep + "concurrent" + os.sep,
+)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of a reply's exception, with only the user's frames (and their lines)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_INTERNAL)]
+    text = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    text.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(text)
 
 
 def _failure_outcome(failure: RemoteError) -> pb.Outcome:

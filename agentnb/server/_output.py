@@ -150,4 +150,3 @@ def install_logging(exclusive: bool) -> None:
             for handler in root.handlers:
                 handler.addFilter(_not_in_task)
         root.addHandler(TaskLogHandler())
-

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 import json
+import linecache
 from collections.abc import Callable, Iterable
+from types import CodeType
 from typing import Any
 
 import cloudpickle
@@ -118,6 +120,10 @@ class Recipes:
         if len(self._classes) >= self._max_classes:
             self._classes.pop(next(iter(self._classes)))
         self._classes[request.class_key] = cls
+        for filename, text in request.sources.items():
+            if filename not in linecache.cache:  # a file this machine has wins
+                linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        _restore_filenames(cls, dict(request.code_files))
 
     def factory(self, spec: pb.AgentSpec) -> Factory:
         """A function that builds the agent; checks everything it can before returning."""
@@ -163,3 +169,19 @@ class Recipes:
             "shipped here: this server does not accept code. Put the class in a module the server can "
             "import (then it is built by import path), or start the server with --allow-code",
         )
+
+
+def _restore_filenames(cls: type, files: dict[str, str]) -> None:
+    """Give shipped methods back the file names pickling took from them (for tracebacks)."""
+    for klass in cls.__mro__:
+        for value in vars(klass).values():
+            function = getattr(value, "__func__", value)
+            code = getattr(function, "__code__", None)
+            filename = files.get(getattr(function, "__qualname__", ""))
+            if code is not None and filename and code.co_filename == "<dynamic-code>":
+                function.__code__ = _renamed(code, filename)
+
+
+def _renamed(code: CodeType, filename: str) -> CodeType:
+    consts = tuple(_renamed(c, filename) if isinstance(c, CodeType) else c for c in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=consts)
