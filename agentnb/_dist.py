@@ -27,7 +27,7 @@ from ._placeholder import Placeholder
 from ._runtime._calls import Call
 from ._runtime._codec import encode_value, input_label, message_input, register_reference
 from ._runtime._link import Pending, ServerLink
-from ._runtime._ops import call_request, create_op, define_op, delete_op, method_request
+from ._runtime._ops import ATTRIBUTES, call_request, create_op, define_op, delete_op, method_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
@@ -254,15 +254,21 @@ class DistributedAgent:
             link.put(Pending(self.name, op=define_op(define)))
         origin, has_recipe = self._session.origin(), spec.WhichOneof("recipe") is not None
 
-        def failed(error: BaseException) -> None:
+        def failed(error: AgentnbError) -> AgentnbError:
             if isinstance(error, CodeNotAcceptedError) and not has_recipe:
                 error = code_needed(self._recipe, self.address)
-            self._failed(error)
+            elif isinstance(error, AgentExistsError):  # exclusive: on a server of this session
+                error = AgentExistsError(
+                    f"an agent named {self.name!r} already runs on the server at {self.address}, made "
+                    "earlier by this session; give each agent its own name"
+                )
+            return self._failed(error)
 
         def done(result: Any, server_id: str) -> None:
             self._created(result, server_id, origin)
 
-        link.put(Pending(self.name, op=create_op(spec, replace), done=done, failed=failed))
+        exclusive = self.server is not None  # on our own server, the name must be new (or replaced)
+        link.put(Pending(self.name, op=create_op(spec, replace, exclusive), done=done, failed=failed))
 
     def _created(self, result: Any, server_id: str, origin: Any) -> None:
         created = result.created
@@ -302,11 +308,12 @@ class DistributedAgent:
         if isinstance(error, RemoteError):  # the constructor raised (not: its outcome was lost)
             self._failed(error)
 
-    def _failed(self, error: BaseException) -> None:
+    def _failed(self, error: BaseException) -> AgentnbError:
         self.broken = error if isinstance(error, AgentnbError) else RemoteError(
             self.name, self.address, type(error).__name__, str(error), ""
         )  # fmt: skip
         notice(f"agentnb: agent {self.name!r} could not be created on {self.address}: {error}")
+        return self.broken
 
     # -- calls -------------------------------------------------------------------------
 
@@ -354,17 +361,28 @@ class DistributedAgent:
 
         ``d.memory`` reads the remote agent's memory; ``d.summarize(3)`` calls its
         method there, in mailbox order with its calls, and returns the value.
-        Names the class does not have raise AttributeError at once, without I/O.
+        Private names raise AttributeError at once, without I/O (IPython probes
+        ``_repr_html_`` and friends); a public name the class does not have is
+        looked up once among the attributes the agent's constructor set.
         """
-        recipe = self.__dict__.get("_recipe")
-        if recipe is None or name.startswith("_") or not _public_attribute(recipe.cls, name):
+        recipe: Recipe | None = self.__dict__.get("_recipe")
+        if recipe is None or name.startswith("_"):
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+        if not _public_attribute(recipe.cls, name) and name not in self._instance_attributes():
             raise AttributeError(
-                f"{type(self).__name__} {self.__dict__.get('name', '?')!r} has no attribute {name!r}"
-                + (f" (neither has its class {recipe.cls.__qualname__})" if recipe is not None else "")
+                f"{type(self).__name__} {self.name!r} has no attribute {name!r} "
+                f"(neither has its agent, of class {recipe.cls.__qualname__})"
             )
         if callable(getattr(recipe.cls, name, None)):
             return RemoteMethod(self, name)
         return self._run_method(name, (), {})
+
+    def _instance_attributes(self) -> frozenset[str]:
+        """The public attributes the remote agent's constructor set (asked once)."""
+        names = self.__dict__.get("_names")
+        if names is None:
+            names = self.__dict__["_names"] = frozenset(self._run_method(ATTRIBUTES, (), {}))
+        return names
 
     def _run_method(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         link = self._ensure_started()

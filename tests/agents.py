@@ -170,3 +170,28 @@ class Warns(AgentBase):
 
         logging.getLogger("warns").warning("about to fail on %s", x.content)
         raise ValueError(f"failed on {x.content}")
+
+
+class Slow(AgentBase):
+    """Takes ``seconds`` to build (a model that loads slowly)."""
+
+    def __init__(self, name: str, seconds: float = 2.0) -> None:
+        super().__init__(name)
+        time.sleep(seconds)  # the slow constructor being tested, not a synchronisation
+
+    def reply(self, x=None):
+        return Msg(self.name, "ready")
+
+
+class Built(AgentBase):
+    """Says in which process its constructor ran, and how often."""
+
+    builds = 0
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        Built.builds += 1
+        self.pid = os.getpid()
+
+    def reply(self, x=None):
+        return Msg(self.name, {"pid": self.pid, "builds": Built.builds})

@@ -148,12 +148,14 @@ class Status(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CreateAgentRequest(_message.Message):
-    __slots__ = ("spec", "replace")
+    __slots__ = ("spec", "replace", "exclusive")
     SPEC_FIELD_NUMBER: _ClassVar[int]
     REPLACE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIVE_FIELD_NUMBER: _ClassVar[int]
     spec: AgentSpec
     replace: bool
-    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., replace: _Optional[bool] = ...) -> None: ...
+    exclusive: bool
+    def __init__(self, spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., replace: _Optional[bool] = ..., exclusive: _Optional[bool] = ...) -> None: ...
 
 class CreateAgentResponse(_message.Message):
     __slots__ = ("agent", "created", "task_id")

@@ -72,7 +72,8 @@ class Pending:
     observe: bool = False  # the call is an observation (its inputs go into memory, no reply)
     op: pb.Op | None = None
     done: OpDone | None = None  # told the op's result (and the server id)
-    failed: Callable[[AgentnbError], None] | None = None
+    #: told the op's error; may answer with a clearer one (given to what depends on the op)
+    failed: Callable[[AgentnbError], AgentnbError | None] | None = None
 
 
 class ServerLink:
@@ -358,9 +359,12 @@ class ServerLink:
                 continue
             failed = result.status.code != 0
             if failed and item.op is not None and item.op.WhichOneof("op") == "create":
-                not_created[item.agent] = status_error(result.status, self.address, _what(item))
+                error = status_error(result.status, self.address, _what(item))
+                told = item.failed(error) if item.failed is not None else None
+                not_created[item.agent] = told or error
                 while len(not_created) > 1000:
                     not_created.pop(next(iter(not_created)))
+                continue
             if failed and item.call is not None and item.agent in not_created:
                 self._fail(item, not_created[item.agent])
                 continue

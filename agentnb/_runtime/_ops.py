@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .._proto import agentnb_pb2 as pb
 
+#: The method a driver calls to learn an agent's public instance attributes (names only).
+ATTRIBUTES = "__agentnb_attributes__"
+
 
 def call_request(agent: str, caller: str, shape: str) -> pb.CallRequest:
     """A call without its inputs; ``shape`` is how reply receives them: "none", "one" or "list"."""
@@ -15,8 +18,8 @@ def method_request(agent: str, caller: str, method: str, args_json: str) -> pb.C
     return pb.CallRequest(agent=agent, caller=caller, no_input=True, method=method, args_json=args_json)
 
 
-def create_op(spec: pb.AgentSpec, replace: bool) -> pb.Op:
-    return pb.Op(create=pb.CreateAgentRequest(spec=spec, replace=replace))
+def create_op(spec: pb.AgentSpec, replace: bool, exclusive: bool = False) -> pb.Op:
+    return pb.Op(create=pb.CreateAgentRequest(spec=spec, replace=replace, exclusive=exclusive))
 
 
 def define_op(define: pb.DefineClassRequest) -> pb.Op:

@@ -24,11 +24,12 @@ from .._errors import MessageError, RemoteError
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
 from .._runtime._codec import decode_value, encode_failure, encode_msg, encode_value, preview
+from .._runtime._ops import ATTRIBUTES
 from . import _output
 from ._events import EventBus, Kind
 from ._mailbox import Job, Mailbox
 from ._output import TaskPrints
-from ._recipes import Factory, Recipes
+from ._recipes import Factory, RecipeError, Recipes
 from ._resolve import Resolver
 from ._store import Entry, ResultStore
 from ._workers import ElasticPool
@@ -85,11 +86,16 @@ class AgentHost:
 
     # -- agents ---------------------------------------------------------------
 
-    def create(self, spec: pb.AgentSpec, replace: bool) -> pb.CreateAgentResponse:
+    def create(self, spec: pb.AgentSpec, replace: bool, exclusive: bool = False) -> pb.CreateAgentResponse:
         """Attach to the agent of that name, or queue building it (raises RecipeError, StoreError)."""
         with self._lock:
             existing = self.actors.get(spec.name)
             if existing is not None and not replace:
+                if exclusive:
+                    raise RecipeError(
+                        "ALREADY_EXISTS", "exists",
+                        f"an agent named {spec.name!r} ({existing.class_name}) already runs on this server",
+                    )  # fmt: skip
                 return pb.CreateAgentResponse(agent=existing.info(), created=False)
         factory = self.recipes.factory(spec)  # refuses before anything runs
         entry = self.store.issue(spec.name)
@@ -154,7 +160,7 @@ class AgentHost:
     def _arguments(self, actor: Actor, request: pb.CallRequest) -> dict[str, Any]:
         """A method call's arguments; refuses private names before anything runs."""
         where = f"the arguments of {actor.name}.{request.method}()"
-        if request.method.startswith("_"):
+        if request.method.startswith("_") and request.method != ATTRIBUTES:
             raise MessageError(f"{actor.name}.{request.method} is private: only public methods can be called")
         args = decode_value(request.args_json or "{}", where)
         if not isinstance(args, dict) or not isinstance(args.get("args", []), list):
@@ -257,6 +263,9 @@ class AgentHost:
         return pb.Outcome(reply=encode_msg(result, self.max_message_bytes, f"the reply of agent {agent!r}"))
 
     def _method(self, instance: AgentBase, name: str, args: Any) -> pb.Outcome:
+        if name == ATTRIBUTES:
+            names = sorted(n for n in vars(instance) if not n.startswith("_"))
+            return pb.Outcome(value_json=encode_value(names, "attribute names"))
         value = getattr(instance, name)
         if callable(value):
             value = value(*args.get("args", ()), **args.get("kwargs", {}))

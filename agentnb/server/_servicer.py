@@ -116,7 +116,7 @@ class Servicer(pb_grpc.AgentServerServicer):
 
     def CreateAgent(self, request: pb.CreateAgentRequest, context: Context) -> pb.CreateAgentResponse:
         try:
-            return self._host.create(request.spec, request.replace)
+            return self._host.create(request.spec, request.replace, request.exclusive)
         except Exception as exc:  # noqa: BLE001 - refusals become statuses
             _abort(context, _refusal(exc))
 
@@ -191,9 +191,14 @@ class Servicer(pb_grpc.AgentServerServicer):
             ))  # fmt: skip
         results = []
         full: Refusal | None = None
+        not_created: dict[str, Refusal] = {}  # what follows a failed create of that name fails with it
         for op in request.ops:
             if full is not None:  # the store is full: refuse the rest, in order, for a retry
                 results.append(pb.OpResult(status=full.status()))
+                continue
+            refused = not_created.get(_agent_of(op))
+            if refused is not None:
+                results.append(pb.OpResult(status=refused.status()))
                 continue
             try:
                 results.append(self._op(op))
@@ -201,6 +206,8 @@ class Servicer(pb_grpc.AgentServerServicer):
                 refusal = _refusal(exc)
                 if refusal.reason == "full":
                     full = refusal
+                elif op.WhichOneof("op") == "create":
+                    not_created[op.create.spec.name] = refusal
                 results.append(pb.OpResult(status=refusal.status()))
         return pb.SubmitResponse(results=results, server_id=self._server.server_id)
 
@@ -209,7 +216,7 @@ class Servicer(pb_grpc.AgentServerServicer):
         if kind == "call":
             return pb.OpResult(task_id=self._call(op.call).task_id)
         if kind == "create":
-            created = self._host.create(op.create.spec, op.create.replace)
+            created = self._host.create(op.create.spec, op.create.replace, op.create.exclusive)
             return pb.OpResult(task_id=created.task_id, created=created)
         if kind == "observe":
             return pb.OpResult(task_id=self._host.observe(self._actor(op.observe.agent), op.observe).task_id)
@@ -354,6 +361,15 @@ def _within(outcome: pb.Outcome, limit: int) -> pb.Outcome:
     if size <= limit:
         return outcome
     return pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=size)
+
+
+def _agent_of(op: pb.Op) -> str:
+    kind = op.WhichOneof("op")
+    if kind == "call":
+        return op.call.agent
+    if kind == "observe":
+        return op.observe.agent
+    return ""
 
 
 def _result_error(task_id: str, refusal: Refusal) -> pb.TaskResult:
