@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
-from .._message import Msg
+from .._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result
 
@@ -269,7 +268,7 @@ class Call:
     def _send_here(self, timeout: float | None) -> None:
         """Send the call from this thread and wait for its outcome in the same round trip."""
         if not self.key:
-            self.key = secrets.token_hex(16)
+            self.key = new_id()  # not a secret: it only keeps a resend from being queued twice
             self.request.call_key = self.key
         chunk = self.link.timeouts.fetch_chunk
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))

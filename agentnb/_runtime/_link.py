@@ -56,6 +56,10 @@ T = TypeVar("T")
 WINDOW = 0.0005
 #: A batch the server refused for lack of room is sent again after this long.
 RETRY_FULL = 0.05
+#: Results released by this driver are told to the server with the next batch,
+#: or after this many seconds, or once this many piled up.
+RELEASE_AFTER = 1.0
+RELEASE_BATCH = 1000
 #: Replies up to this size come with their outcome; bigger ones stay on the
 #: server until read (a driver never receives values it does not read).
 INLINE_REPLY_BYTES = 64 * 1024
@@ -474,15 +478,34 @@ class ServerLink:
         self._watch.watch(call.task_id, deliver, lambda error: call.fail(_for_agent(error, call.agent)))
 
     def release(self, call: Call) -> None:
-        """Tell the server nobody here will read this result again (batched)."""
+        """Tell the server nobody here will read this result again.
+
+        Releases ride along with the next batch, or go on their own once
+        ``RELEASE_AFTER`` seconds passed or ``RELEASE_BATCH`` piled up: never an
+        extra round trip per call.
+        """
         if not call.task_id or self.gone:
             return
         with self._lock:
             self._releases.append(call.task_id)
-            if self._scheduled:
+            count = len(self._releases)
+            if self._scheduled or (count != 1 and count < RELEASE_BATCH):
+                return
+            if count == 1:  # the first of a pile: make sure it leaves within RELEASE_AFTER
+                self.session.loop.call_soon(self._release_later)
                 return
             self._scheduled = True
         self.session.loop.call_soon(self._schedule)
+
+    def _release_later(self) -> None:
+        asyncio.get_running_loop().call_later(RELEASE_AFTER, self.flush_releases)
+
+    def flush_releases(self) -> None:
+        with self._lock:
+            if self._scheduled or not self._releases:
+                return
+            self._scheduled = True
+        asyncio.ensure_future(self._flush())
 
     # -- failures --------------------------------------------------------------------------
 

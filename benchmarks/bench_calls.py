@@ -1,0 +1,190 @@
+"""Calls: latency, throughput, payloads and the cost of tracing, each against plain grpcio.
+
+Every figure is paired with a baseline measured in the same run on the same
+machine: a plain grpcio echo server (sync, or aio) in its own process, called
+by a plain grpcio client with the same bytes.
+
+    python benchmarks/bench_calls.py [--calls 3000] [--quick]
+
+Targets (issue 10): sequential p50 and p99 <= 1.5x the plain sync echo; one
+agent with 8 calls in flight >= 0.6x the plain aio echo; 1 MiB and 10 MiB
+round trips <= 2x the plain echo of the same bytes; tracing (the graph's
+event feed) costs <= 10 % of pipelined throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _plain  # noqa: E402
+from _common import Echo, p50, p99, row, save  # noqa: E402
+
+import agentnb  # noqa: E402
+from agentnb import Msg  # noqa: E402
+
+TEXT = "hello agents"
+
+
+def agent_sequential(calls: int, content: object, warmup: int = 200) -> list[float]:
+    agent = Echo(name="seq").to_dist()
+    msg = Msg("user", content)
+    for _ in range(warmup):
+        agent(msg).result(timeout=60)
+    out = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        agent(msg).result(timeout=60)
+        out.append(time.perf_counter() - start)
+    agentnb.shutdown()
+    return out
+
+
+def agent_in_flight(calls: int, concurrency: int) -> float:
+    """Calls per second with ``concurrency`` calls in flight from asyncio (await)."""
+    agent = Echo(name="pipe").to_dist()
+    msg = Msg("user", TEXT)
+
+    async def run() -> float:
+        for _ in range(100):
+            await agent(msg)
+        start = time.perf_counter()
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                await agent(msg)
+
+        await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
+        return (calls // concurrency * concurrency) / (time.perf_counter() - start)
+
+    try:
+        return asyncio.run(run())
+    finally:
+        agentnb.shutdown()
+
+
+def agent_threads(calls: int, threads: int) -> float:
+    """Calls per second from ``threads`` threads, each calling and reading in turn."""
+    agent = Echo(name="threads").to_dist()
+    msg = Msg("user", TEXT)
+    for _ in range(100):
+        agent(msg).result(timeout=60)
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        for _ in range(n):
+            agent(msg).result(timeout=60)
+
+    with ThreadPoolExecutor(threads) as pool:
+        jobs = [pool.submit(worker, calls // threads) for _ in range(threads)]
+        barrier.wait()
+        start = time.perf_counter()
+        for job in jobs:
+            job.result()
+        rate = (calls // threads * threads) / (time.perf_counter() - start)
+    agentnb.shutdown()
+    return rate
+
+
+def plain_threads(address: str, calls: int, threads: int) -> float:
+    import grpc
+
+    with grpc.insecure_channel(address, options=_plain.OPTIONS) as channel:
+        echo = channel.unary_unary(_plain.METHOD)
+        payload = TEXT.encode()
+        for _ in range(100):
+            echo(payload)
+        barrier = threading.Barrier(threads + 1)
+
+        def worker(n: int) -> None:
+            barrier.wait()
+            for _ in range(n):
+                echo(payload, timeout=30)
+
+        with ThreadPoolExecutor(threads) as pool:
+            jobs = [pool.submit(worker, calls // threads) for _ in range(threads)]
+            barrier.wait()
+            start = time.perf_counter()
+            for job in jobs:
+                job.result()
+            return (calls // threads * threads) / (time.perf_counter() - start)
+
+
+def traced_in_flight(trace: bool, calls: int) -> float:
+    """Pipelined throughput in a fresh process, with tracing on or off."""
+    code = f"import bench_calls; print(bench_calls.agent_in_flight({calls}, 8))"
+    env = dict(
+        os.environ, AGENTNB_TRACE="1" if trace else "0", PYTHONPATH=os.path.dirname(os.path.abspath(__file__))
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds (a smoke run)")
+    args = parser.parse_args()
+    calls = 300 if args.quick else args.calls
+    rounds = 1 if args.quick else 3
+    rows = []
+
+    # sequential: A B A B, the best round of each (the machine's noise hurts both alike)
+    seq_plain, seq_ours = [], []
+    with _plain.plain_server("sync") as address:
+        for _ in range(rounds):
+            seq_plain.append(_plain.sequential(address, TEXT.encode(), calls))
+            seq_ours.append(agent_sequential(calls, TEXT))
+    best_plain = min(seq_plain, key=p50)
+    best_ours = min(seq_ours, key=p50)
+    rows.append(row("sequential call, p50", p50(best_ours) * 1e3, p50(best_plain) * 1e3, "ms", "<= 1.5x",
+                    p50(best_ours) <= 1.5 * p50(best_plain)))  # fmt: skip
+    rows.append(row("sequential call, p99", p99(best_ours) * 1e3, p99(best_plain) * 1e3, "ms", "<= 1.5x",
+                    p99(best_ours) <= 1.5 * p99(best_plain)))  # fmt: skip
+
+    # one agent, 8 in flight (asyncio) and 8 threads
+    with _plain.plain_server("aio") as address:
+        plain_rate = max(_plain.in_flight(address, TEXT.encode(), calls, 8) for _ in range(rounds))
+    ours_rate = max(agent_in_flight(calls, 8) for _ in range(rounds))
+    rows.append(row("one agent, 8 in flight (calls/s)", ours_rate, plain_rate, "/s", ">= 0.6x",
+                    ours_rate >= 0.6 * plain_rate))  # fmt: skip
+    with _plain.plain_server("sync") as address:
+        plain_rate = max(plain_threads(address, calls, 8) for _ in range(rounds))
+    ours_rate = max(agent_threads(calls, 8) for _ in range(rounds))
+    rows.append(row("one agent, 8 threads (calls/s)", ours_rate, plain_rate, "/s", ">= 0.6x",
+                    ours_rate >= 0.6 * plain_rate))  # fmt: skip
+
+    # payloads: the same bytes through plain grpcio and through an agent
+    for size, label in ((1 << 20, "1 MiB"), (10 << 20, "10 MiB")):
+        payload = os.urandom(size)
+        n = 20 if args.quick else (100 if size == 1 << 20 else 30)
+        with _plain.plain_server("sync") as address:
+            plain = min(p50(_plain.sequential(address, payload, n, warmup=3)) for _ in range(rounds))
+        ours = min(p50(agent_sequential(n, payload, warmup=3)) for _ in range(rounds))
+        rows.append(
+            row(f"{label} round trip, p50", ours * 1e3, plain * 1e3, "ms", "<= 2x", ours <= 2 * plain)
+        )
+
+    # tracing: pipelined throughput with the event feed followed, and without
+    traced, untraced = [], []
+    for _ in range(rounds):
+        traced.append(traced_in_flight(True, calls))
+        untraced.append(traced_in_flight(False, calls))
+    cost = 1 - max(traced) / max(untraced)
+    rows.append(row("tracing on, 8 in flight (calls/s)", max(traced), max(untraced), "/s", "cost <= 10%",
+                    cost <= 0.10, note=f"cost {cost:.1%}"))  # fmt: skip
+    print("results:", save("calls", rows))
+
+
+if __name__ == "__main__":
+    main()
