@@ -87,7 +87,10 @@ class TimeReport:
 
     def sentences(self, limit: int = 8) -> list[str]:
         """The report in words: the run, its critical path, and the agents that waited longest."""
-        chain = " → ".join([self.entry, *(c.agent for c in self.path)])
+        names = [self.entry, *(c.agent for c in self.path)]
+        if len(names) > 9:  # a long chain: its ends, and how long it is
+            names = [*names[:4], f"… {len(self.path) - 6} more calls …", *names[-3:]]
+        chain = " → ".join(names)
         lines = [f"The run took {secs(self.seconds)}; its critical path: {chain}."]
         waiting = sorted((a for a in self.agents if a.waiting >= _EPS * 5), key=lambda a: -a.waiting)
         for a in waiting[:limit]:

@@ -55,7 +55,7 @@ class RenderOptions:
 
     labels: bool | None = None
     label_limit: int = 60
-    label_chars: int = 18
+    label_chars: int = 16
     engine: str = "auto"
     dot_limit: int = 600
     neato_limit: int = 150
@@ -150,8 +150,10 @@ def dot_source(
     (filled in by the renderer), so labels never move the layout.
     """
     labels = options.show_labels(snap) if labels is None else labels
-    slot = "n" * (options.label_chars + 6)  # "<label> · 12 msgs" at most, in a typical width
-    spread = {"dot": "", "neato": ', sep="+8", splines=true'}.get(engine, ', sep="+4"')
+    slot = "n" * (options.label_chars + 4)  # "<label> · 12 msgs" at most, in a typical width
+    # curved edges route around nodes, but cost neato ~1 s at 250 edges: only for small graphs
+    curved = ", splines=true" if len(snap.edges) <= options.label_limit else ""
+    spread = {"dot": "", "neato": f', sep="+8"{curved}'}.get(engine, ', sep="+4"')
     out = [
         "digraph agentnb {",
         f'graph [rankdir={options.rankdir}, bgcolor="transparent", nodesep=0.25, ranksep=0.45, '

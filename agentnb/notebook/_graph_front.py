@@ -63,7 +63,7 @@ function render({ model, el }) {
     if (!s) return;
     const [x, y, w, h] = box ?? natural(s);
     const [cx, cy] = at ?? [x + w / 2, y + h / 2];
-    const [nw] = natural(s);
+    const nw = natural(s)[2];
     if (w * factor > nw * 1.05) { box = null; apply(); return; }  // zoomed out past the whole: fit
     box = [cx - (cx - x) * factor, cy - (cy - y) * factor, w * factor, h * factor];
     apply();
