@@ -15,6 +15,7 @@ from dataclasses import replace
 from ._graph_views import DRIVER, STATES, EdgeView, NodeView, Snapshot
 
 BY = ("auto", "agent", "class", "server")
+UNKNOWN = "(server unknown)"  # agents seen only as callers: no event of theirs carried an address
 
 
 def _merge_state(states: list[str]) -> str:
@@ -27,8 +28,8 @@ def _merge_state(states: list[str]) -> str:
 def _key_function(snap: Snapshot, by: str, class_of: Callable[[str], str | None]) -> Callable[[str], str]:
     address = {n.name: n.address for n in snap.nodes}
     if by == "class":
-        return lambda name: name if name == DRIVER else class_of(name) or address.get(name) or name
-    return lambda name: name if name == DRIVER else address.get(name) or name
+        return lambda name: name if name == DRIVER else class_of(name) or address.get(name) or UNKNOWN
+    return lambda name: name if name == DRIVER else address.get(name) or UNKNOWN
 
 
 def choose(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int) -> str:
@@ -59,9 +60,7 @@ def group(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_ag
         edges.setdefault((key(e.source), key(e.target)), []).append(e)
     merged = tuple(_merge_edges(k, group) for k, group in edges.items())
     shape = hash((tuple(n.name for n in nodes), tuple(edges))) & 0x7FFFFFFF
-    agents = sum(1 for n in snap.nodes if n.name != DRIVER)
-    note = f"{agents:,} agents grouped by {how} into {len(nodes) - (DRIVER in members)} nodes"
-    note += " (graph(by='agent') draws each)"
+    note = f"grouped by {how} into {len(nodes) - (DRIVER in members)} nodes (graph(by='agent') draws each)"
     return replace(snap, nodes=nodes, edges=merged, shape_version=shape, note=note)
 
 
