@@ -142,22 +142,28 @@ def node_label(n: NodeView) -> str:
 
 
 def dot_source(
-    snap: Snapshot, options: RenderOptions, labels: bool | None = None, engine: str = "dot"
+    snap: Snapshot, options: RenderOptions, labels: bool | None = None, engine: str = "dot", tips: bool = True
 ) -> str:
     """DOT for a snapshot: ids ``agentnb_n<i>`` / ``agentnb_e<i>``, state classes, colours, tooltips.
 
     With labels, every edge gets a label slot as wide as the longest label
-    (filled in by the renderer), so labels never move the layout.
+    (filled in by the renderer), so labels never move the layout. Tooltips
+    may be placeholders too (``tips=False``: the renderer fills them in, graphviz only has to emit
+    their anchors).
     """
     labels = options.show_labels(snap) if labels is None else labels
     slot = "n" * (options.label_chars + 4)  # "<label> · 12 msgs" at most, in a typical width
-    # curved edges route around nodes, but cost neato ~1 s at 250 edges: only for small graphs
+    # curved edges route around nodes, but cost neato ~1 s at 250 edges: only for small graphs;
+    # prism's overlap removal iterates (~1 s for sfdp at 1,000 agents): prism0 removes overlaps once
     curved = ", splines=true" if len(snap.edges) <= options.label_limit else ""
-    spread = {"dot": "", "neato": f', sep="+8"{curved}'}.get(engine, ', sep="+4"')
+    spread = {
+        "dot": "overlap=prism",
+        "neato": f'overlap=prism, sep="+8"{curved}',
+    }.get(engine, 'overlap=prism0, sep="+4"')
     out = [
         "digraph agentnb {",
         f'graph [rankdir={options.rankdir}, bgcolor="transparent", nodesep=0.25, ranksep=0.45, '
-        f'overlap=prism, outputorder=edgesfirst, fontname="{FONT}"{spread}];',
+        f'{spread}, outputorder=edgesfirst, fontname="{FONT}"];',
         f'node [shape=box, style="rounded,filled", fontname="{FONT}", fontsize=11, height=0.3, '
         'margin="0.12,0.04"];',
         f'edge [fontname="{FONT}", fontsize=9, arrowsize=0.7, fontcolor="{LABEL_COLOUR}"];',
@@ -167,13 +173,13 @@ def dot_source(
         shape = ", shape=ellipse" if n.name == DRIVER else ""
         out.append(
             f'{_id(n.name)} [id="agentnb_n{i}", class="agentnb-state-{n.state}", label={_q(node_label(n))}, '
-            f'color="{stroke}", fillcolor="{fill}", tooltip={_q(node_tooltip(n))}{shape}];'
+            f'color="{stroke}", fillcolor="{fill}", tooltip={_q(node_tooltip(n) if tips else "-")}{shape}];'
         )
     for i, e in enumerate(snap.edges):
         text = f", label={_q(slot)}" if labels else ""
         out.append(
             f'{_id(e.source)} -> {_id(e.target)} [id="agentnb_e{i}", class="agentnb-state-{e.state}", '
-            f'color="{STYLE[e.state][0]}", tooltip={_q(edge_tooltip(e))}{text}];'
+            f'color="{STYLE[e.state][0]}", tooltip={_q(edge_tooltip(e) if tips else "-")}{text}];'
         )
     out.append("}")
     return "\n".join(out)

@@ -2,7 +2,8 @@
 
 What the browser side does (everything else is drawn in Python):
 
-* shows the kernel's HTML (``value``: the graph; ``timeline``: the timeline)
+* shows the kernel's HTML (``drawing``: the graph as last laid out, recoloured
+  in place by ``patch``; ``timeline``: the timeline)
   with a toolbar: Graph / Timeline, Fit, zoom out (−) and in (+);
 * zoom and pan act on the drawing's SVG ``viewBox`` and survive redraws:
   Ctrl/⌘ + wheel zooms around the pointer, dragging pans once zoomed in,
@@ -17,9 +18,37 @@ No message goes to the kernel: zooming works while a cell runs.
 
 from __future__ import annotations
 
-ESM = r"""
+import json
+
+from ._graph_dot import STYLE
+from ._graph_template import CRITICAL_WIDTH
+
+_ESM = r"""
 const DEAD = "The kernel that drew this graph has stopped: this is its last picture. " +
   "Run the cell again to follow a new session.";
+
+const XLINK = "http://www.w3.org/1999/xlink";
+
+// Recolour one node or edge group as the kernel's template would have drawn it.
+function paint(svg, id, [kind, state, critical, tip, label]) {
+  const g = svg.querySelector("#" + id);
+  if (!g) return;
+  const [stroke, fill] = STYLE[state];
+  g.setAttribute("class", (kind === "n" ? "node" : "edge") + " agentnb-state-" + state +
+                 (critical ? " agentnb-critical" : ""));
+  for (const shape of g.querySelectorAll("path, polygon, ellipse")) {
+    if (shape.hasAttribute("stroke") && shape.getAttribute("stroke") !== "transparent") {
+      shape.setAttribute("stroke", stroke);
+      if (critical) shape.setAttribute("stroke-width", String(WIDTH));
+      else shape.removeAttribute("stroke-width");
+    }
+    if (kind === "n" && shape.getAttribute("fill") !== "none") shape.setAttribute("fill", fill);
+    if (kind === "e" && shape.tagName === "polygon") shape.setAttribute("fill", stroke);
+  }
+  g.querySelector("a")?.setAttributeNS(XLINK, "title", tip);
+  const text = kind === "e" ? g.querySelector("text") : null;
+  if (text) text.textContent = label;
+}
 
 function render({ model, el }) {
   el.classList.add("agentnb-live");
@@ -103,9 +132,25 @@ function render({ model, el }) {
     graphButton.classList.toggle("agentnb-on", view === "graph");
     timelineButton.classList.toggle("agentnb-on", view === "timeline");
   }
-  const draw = () => { graph.innerHTML = model.get("value"); apply(); };
+  // a whole drawing after each layout; then patches recolour it in place (a few bytes per change)
+  let base = -1;
+  const draw = () => {
+    graph.innerHTML = model.get("drawing");
+    base = model.get("drawing_seq");
+    apply();
+    patch();
+  };
+  function patch() {
+    const p = model.get("patch");
+    const s = svg();
+    if (!p || p.base !== base) return;
+    for (const [id, change] of Object.entries(p.changes ?? {})) if (s) paint(s, id, change);
+    const notes = graph.querySelector(".agentnb-notes");
+    if (p.notes && notes) notes.outerHTML = p.notes;
+  }
   const drawTimeline = () => { timeline.innerHTML = model.get("timeline"); };
-  model.on("change:value", draw);
+  model.on("change:drawing_seq", draw);
+  model.on("change:patch", patch);
   model.on("change:timeline", drawTimeline);
   // fires when the widget's connection to its kernel goes (restart, shutdown, crash)
   model.on("comm_live_update", () => { el.classList.add("agentnb-dead"); dead.textContent = DEAD; });
@@ -116,6 +161,9 @@ function render({ model, el }) {
 
 export default { render };
 """
+
+#: The module, with the state colours and the critical path's width the kernel draws with.
+ESM = f"const STYLE = {json.dumps(STYLE)};\nconst WIDTH = {CRITICAL_WIDTH};\n" + _ESM
 
 CSS = """
 .jp-OutputArea-child:has(.agentnb-live) + .jp-OutputArea-child:has(.agentnb-static) { display: none; }

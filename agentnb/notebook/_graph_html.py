@@ -89,6 +89,11 @@ def time_summary(report: TimeReport | None) -> str:
     )
 
 
+def notes(*parts: str) -> str:
+    """The block under a drawing (``.agentnb-notes``): replaced whole when the browser patches a recolour."""
+    return f'<div class="agentnb-notes">{"".join(parts)}</div>'
+
+
 def wrap(body: str, *below: str) -> str:
     """The widget's HTML: the root ``.agentnb-graph`` element around the drawing and its notes."""
     return f'<div class="agentnb-graph">{body}{"".join(below)}</div>'

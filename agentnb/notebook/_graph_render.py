@@ -24,7 +24,7 @@ from typing import Any
 from .._errors import GraphvizError, GraphvizMissingError
 from ._graph_critical import TimeReport, agent_sentence
 from ._graph_dot import RenderOptions, dot_source, run_graphviz
-from ._graph_html import EMPTY, caption, fit, legend, table_html, time_summary, wrap
+from ._graph_html import EMPTY, caption, fit, legend, notes, table_html, time_summary, wrap
 from ._graph_template import Template
 from ._graph_views import Snapshot
 
@@ -57,6 +57,7 @@ class GraphRenderer:
 
     Attributes:
         layouts: how many times graphviz ran (timed out or failed runs included).
+        layout_id: which drawing is current (changes with every successful layout).
         layout_seconds: how long the last layout took.
         graphviz_seconds: the time spent waiting for graphviz, in total.
         engine: the graphviz program of the current drawing ("" for the table).
@@ -69,6 +70,8 @@ class GraphRenderer:
         self.layout_seconds = self.graphviz_seconds = 0.0
         self.engine = ""
         self.problem = ""
+        self.layout_id = 0  # counts drawings laid out (a recolour keeps it)
+        self.notes = ""  # the HTML under the drawing (caption, legend, where the time went)
         self._template: Template | None = None
         self._failure: GraphvizError | None = None
         self._signature: tuple[Any, ...] | None = None
@@ -95,7 +98,12 @@ class GraphRenderer:
         if not labels:
             extra.append(f"labels hidden (over {self.options.label_limit} edges; hover an edge)")
         body = fit(self._fill(snap, report), self._template.size, self.options.max_height)
-        return wrap(body, caption(snap, extra), legend(labels, report is not None), time_summary(report))
+        self.notes = notes(caption(snap, extra), legend(labels, report is not None), time_summary(report))
+        return wrap(body, self.notes)
+
+    def take_changes(self) -> dict[str, list[Any]]:
+        """What the renders since the last call recoloured (see :meth:`Template.take_changes`)."""
+        return self._template.take_changes() if self._template is not None else {}
 
     def svg(self, snap: Snapshot, report: TimeReport | None = None) -> str:
         """The drawing as a standalone SVG document (at its natural size).
@@ -132,7 +140,8 @@ class GraphRenderer:
     def _run(self, snap: Snapshot, labels: bool, engine: str) -> Template:
         start = time.perf_counter()
         try:
-            svg = run_graphviz(dot_source(snap, self.options, labels, engine), engine, self.options.timeout)
+            source = dot_source(snap, self.options, labels, engine, tips=False)
+            svg = run_graphviz(source, engine, self.options.timeout)
         except GraphvizMissingError:
             raise
         except GraphvizError:
@@ -165,6 +174,7 @@ class GraphRenderer:
                 except GraphvizError:
                     pass
             self._template, self.engine, self.problem, self._failure = template, engine, "", None
+            self.layout_id += 1
             return
         hint = ". Showing a table instead; try <code>agentnb.graph(last=200)</code>."
         self.problem = "; ".join(problems) + ("" if problems == [INSTALL] else hint)

@@ -81,6 +81,8 @@ from ._graph_timeline import timeline_html
 log = logging.getLogger("agentnb")
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: A patch of more elements than this is sent as a whole drawing instead.
+PATCH_LIMIT = 400
 #: Displayed graphs that keep a static copy, refreshed at the end of each cell.
 DISPLAYED: weakref.WeakSet[LiveGraph] = globals().get("DISPLAYED") or weakref.WeakSet()
 
@@ -106,7 +108,12 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
 
     _esm = traitlets.Unicode(ESM).tag(sync=True)
     _css = traitlets.Unicode(CSS).tag(sync=True)
-    value = traitlets.Unicode(EMPTY).tag(sync=True)
+    #: The graph's full HTML (kernel side only: the static copy and exports read it).
+    value = traitlets.Unicode(EMPTY)
+    #: What the browser gets: a full drawing after each layout, then recolour patches against it.
+    drawing = traitlets.Unicode(EMPTY).tag(sync=True)
+    drawing_seq = traitlets.Int(0).tag(sync=True)
+    patch = traitlets.Dict().tag(sync=True)
     timeline = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -135,7 +142,9 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._draw_lock = threading.Lock()
         self._drawn_cv = threading.Condition()
         self._listener: Listener = self._listen
-        self._pump = Pump(self._draw, self._refresh_static, rate, settle)
+        self._layout_sent = -1  # the renderer's layout the browser has as a whole drawing
+        self._patched: dict[str, list[Any]] = {}  # recoloured since that drawing
+        self._pump = Pump(self._draw, self._settled, rate, settle)
         self._stopped = False
         if session is not None:
             session.listeners.append(self._listener)
@@ -167,16 +176,48 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             start, graphviz = time.perf_counter(), self.renderer.graphviz_seconds
             self._report = None if _unfinished(snap) else report(self.model.calls(last=5000))
             value = self.renderer.render(snap, self._report)
+            if value != self._drawn:
+                self._send_drawing(value)
+                self.value = self._drawn = value
             timeline = timeline_html(self.model.calls(last=300), self._report)
             if timeline != self.timeline:
                 self.timeline = timeline
-            if value != self._drawn:
-                self.value = self._drawn = value
             with self._drawn_cv:
                 self._shown = snap.version
                 self._drawn_cv.notify_all()
             spent = time.perf_counter() - start
             return max(spent - (self.renderer.graphviz_seconds - graphviz), 0.0)
+
+    def _send_drawing(self, value: str) -> None:
+        """Send the browser a drawing: the whole HTML after a layout, else what was recoloured.
+
+        A patch holds every element recoloured since the last whole drawing
+        (so a view opened late still catches up); past ``PATCH_LIMIT``
+        elements the whole drawing goes again.
+        """
+        changes = self.renderer.take_changes()
+        relaid = self.renderer.layout_id != self._layout_sent or self.renderer.engine == ""
+        self._patched.update(changes)
+        with self.hold_sync():
+            if relaid or len(self._patched) > PATCH_LIMIT:
+                self._layout_sent, self._patched = self.renderer.layout_id, {}
+                self.drawing = value
+                self.drawing_seq += 1
+                self.patch = {"base": self.drawing_seq, "changes": {}, "notes": ""}
+            else:
+                self.patch = {
+                    "base": self.drawing_seq,
+                    "changes": dict(self._patched),
+                    "notes": self.renderer.notes,
+                }
+
+    def _settled(self) -> None:
+        """Quiet again: fold the patches into one whole drawing, and refresh the static copy."""
+        if self._patched:
+            with self._draw_lock:
+                self._layout_sent = -1  # the next send is a whole drawing
+                self._send_drawing(self._drawn)
+        self._refresh_static()
 
     def _bundle(self) -> dict[str, Any]:
         text = f"agentnb graph: {self.model!r}"
