@@ -16,7 +16,7 @@ from agentnb import Event, Msg
 from agentnb.notebook._graph_group import group
 from agentnb.notebook._graph_html import caption
 from agentnb.notebook._graph_labels import edge_label, summarise
-from agentnb.notebook._graph_model import GraphModel
+from agentnb.notebook._graph_model import GraphModel, ModelOptions
 from agentnb.notebook._graph_render import GraphRenderer
 
 pytestmark = pytest.mark.timeout(60)
@@ -51,6 +51,14 @@ def test_the_caption_does_not_count_the_driver_as_an_agent() -> None:
     model.extend(SEED)
     text = caption(model.snapshot())
     assert "6 agents · 8 edges · 8 messages" in text
+
+
+def test_a_graph_of_recent_traffic_says_what_it_leaves_out() -> None:
+    model = GraphModel(ModelOptions(last=3))
+    model.extend(SEED)
+    text = caption(model.snapshot())
+    assert "8 messages · showing the last 3 of them (graph(last=None) shows all)" in text
+    assert "showing" not in caption(GraphModel().snapshot())
 
 
 def ring(n: int) -> GraphModel:

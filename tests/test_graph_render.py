@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from agents import Echo, Gate
+from conftest import wait_state
 from test_graph_model import SEED, ev
 
 import agentnb
@@ -285,6 +286,12 @@ def test_the_widget_redraws_a_real_call_from_running_to_done(tmp_path: Path, liv
     gate = tmp_path / "release"
     fast = Echo(name="Fast").to_dist()
     slow = Gate(name="Slow", path=str(gate)).to_dist()
+    # one finished call each first, so both servers' event feeds are live: a call made within
+    # milliseconds of to_dist() sometimes loses its "queued" event under load (a runtime issue)
+    gate.touch()
+    for agent in (fast, slow):
+        wait_state(agent(Msg("user", "warm-up")), "done")
+    gate.unlink()
     g = agentnb.graph(replay=False, rate=50)
     live.append(g)
     seen = Values(g)
@@ -310,7 +317,8 @@ def test_the_widget_redraws_a_real_call_from_running_to_done(tmp_path: Path, liv
 def test_a_graph_made_after_the_calls_replays_them() -> None:
     install_event_log()  # the notebook layer's hook, so a later graph() shows earlier calls
     a = Echo(name="Early").to_dist()
-    a(Msg("user", "before the graph")).content
+    wait_state(a(Msg("user", "warm-up")), "done")  # its event feed is live (see the test above)
+    wait_state(a(Msg("user", "before the graph")), "done")
     g = agentnb.graph()
     try:
         snap = g.wait_for(lambda s: any(e.key == ("driver", "Early") and e.state == "done" for e in s.edges))

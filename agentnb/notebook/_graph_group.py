@@ -61,6 +61,7 @@ def group(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_ag
     merged = tuple(_merge_edges(k, group) for k, group in edges.items())
     shape = hash((tuple(n.name for n in nodes), tuple(edges))) & 0x7FFFFFFF
     note = f"grouped by {how} into {len(nodes) - (DRIVER in members)} nodes (graph(by='agent') draws each)"
+    note = "; ".join(n for n in (snap.note, note) if n)
     return replace(snap, nodes=nodes, edges=merged, shape_version=shape, note=note)
 
 

@@ -266,7 +266,10 @@ class GraphModel:
     def _snapshot(self) -> Snapshot:
         nodes = tuple(n.view() for n in self._nodes.values() if n.present)
         edges = tuple(e.view() for e in self._edges.values())
-        return Snapshot(nodes, edges, self.version, self.shape_version, self.label_version, self._seq)
+        note = ""
+        if self._scope_size is not None and self._seq > len(self._scope):
+            note = f"showing the last {len(self._scope)} of them (graph(last=None) shows all)"
+        return Snapshot(nodes, edges, self.version, self.shape_version, self.label_version, self._seq, note)
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> Snapshot:
         """Block until ``predicate(snapshot)`` holds (checked at each change).
