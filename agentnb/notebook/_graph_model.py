@@ -33,6 +33,7 @@ Thread safety: :meth:`GraphModel.apply` runs on the driver's loop thread;
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -289,7 +290,10 @@ class GraphModel:
     def calls(self, last: int | None = None) -> list[CallView]:
         """The calls remembered (the last ``last`` of them), oldest queued first."""
         with self._lock:
-            calls = list(self._calls.values()) if last is None else list(self._calls.values())[-last:]
+            if last is None:
+                calls = list(self._calls.values())
+            else:  # from the newest back: cheap however many calls are remembered
+                calls = list(itertools.islice(reversed(self._calls.values()), last))[::-1]
             return [c.view() for c in calls if c.known or c.state]
 
     def messages(self) -> list[MessageView]:

@@ -83,6 +83,8 @@ log = logging.getLogger("agentnb")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: A patch of more elements than this is sent as a whole drawing instead.
 PATCH_LIMIT = 400
+#: While calls run, the timeline is redrawn at most this often (seconds); after a run, at once.
+TIMELINE_EVERY = 1.0
 #: Displayed graphs that keep a static copy, refreshed at the end of each cell.
 DISPLAYED: weakref.WeakSet[LiveGraph] = globals().get("DISPLAYED") or weakref.WeakSet()
 
@@ -142,6 +144,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._draw_lock = threading.Lock()
         self._drawn_cv = threading.Condition()
         self._listener: Listener = self._listen
+        self._timeline_at = float("-inf")
         self._layout_sent = -1  # the renderer's layout the browser has as a whole drawing
         self._patched: dict[str, list[Any]] = {}  # recoloured since that drawing
         self._pump = Pump(self._draw, self._settled, rate, settle)
@@ -179,9 +182,12 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             if value != self._drawn:
                 self._send_drawing(value)
                 self.value = self._drawn = value
-            timeline = timeline_html(self.model.calls(last=300), self._report)
-            if timeline != self.timeline:
-                self.timeline = timeline
+            now = time.monotonic()
+            if self._report is not None or now - self._timeline_at >= TIMELINE_EVERY:
+                self._timeline_at = now  # mid-run, the timeline is redrawn about once a second
+                timeline = timeline_html(self.model.calls(last=300), self._report)
+                if timeline != self.timeline:
+                    self.timeline = timeline
             with self._drawn_cv:
                 self._shown = snap.version
                 self._drawn_cv.notify_all()
