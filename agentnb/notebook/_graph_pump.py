@@ -10,13 +10,18 @@ from typing import Any
 
 log = logging.getLogger("agentnb")
 
+#: The longest pause after an expensive draw (a 1,000-agent layout's parsing): a shape change
+#: is still drawn within about a second.
+MAX_PAUSE = 1.0
+
 
 class Pump:
     """Calls ``render`` after changes (coalesced, throttled) and ``settled`` once changes stop.
 
     * Idle: the thread waits for :meth:`wake`; nothing runs, nothing is sent.
-    * At most one ``render`` per ``1 / rate`` seconds, and at most a quarter
-      of the time spent rendering (an expensive draw slows the pace).
+    * At most one ``render`` per ``1 / rate`` seconds, and at most about a
+      quarter of the CPU spent rendering (an expensive draw slows the pace,
+      but never waits more than ``MAX_PAUSE`` for the next one).
     * ``wake(urgent=True)`` skips the remaining throttle delay (the end of a
       cell wants the latest drawing now).
     * ``settled`` runs once no change came for ``settle`` seconds after a render.
@@ -56,7 +61,8 @@ class Pump:
                     return
                 self._pending = self._urgent = False  # changes from here on wake the next round
             cost = self._guard(self._render)
-            next_at = time.monotonic() + max(self._interval, 4 * (cost or 0.0))
+            pause = min(4 * (cost or 0.0), MAX_PAUSE)  # drawing takes at most ~a quarter of the CPU
+            next_at = time.monotonic() + max(self._interval, pause)
             with self._cv:
                 woke = self._cv.wait_for(lambda: self._pending or self._stopping, self._settle)
             if not woke:

@@ -169,14 +169,14 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         """Draw the model's latest state if it changed.
 
         Returns:
-            The seconds this process spent on it (graphviz's subprocess not
-            counted), or None if nothing changed.
+            The CPU seconds this thread spent on it (graphviz's subprocess and
+            time lost to other processes not counted), or None if nothing changed.
         """
         with self._draw_lock:
             snap = self._shown_snapshot()
             if snap.version == self._shown:
                 return None
-            start, graphviz = time.perf_counter(), self.renderer.graphviz_seconds
+            start = time.thread_time()  # CPU time: graphviz's subprocess and other processes' load excluded
             self._report = None if _unfinished(snap) else report(self.model.calls(last=5000))
             value = self.renderer.render(snap, self._report)
             if value != self._drawn:
@@ -191,8 +191,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             with self._drawn_cv:
                 self._shown = snap.version
                 self._drawn_cv.notify_all()
-            spent = time.perf_counter() - start
-            return max(spent - (self.renderer.graphviz_seconds - graphviz), 0.0)
+            return time.thread_time() - start
 
     def _send_drawing(self, value: str) -> None:
         """Send the browser a drawing: the whole HTML after a layout, else what was recoloured.
