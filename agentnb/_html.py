@@ -61,21 +61,31 @@ def placeholder_html(p: Placeholder) -> str:
 
 
 def status_html(status: SessionStatus) -> str:
-    rows = "".join(
-        f"<tr><td><b>{html.escape(a.name)}</b></td><td><code>{html.escape(a.class_name)}</code></td>"
-        f"<td><code>{html.escape(a.address or '-')}</code></td><td>{_badge(a.state)}</td></tr>"
-        for a in status.agents
-    )
-    servers = "".join(
-        f"<tr><td><code>{html.escape(s.address)}</code></td><td>{s.pid}</td>"
-        f"<td>{_badge('running' if s.alive else 'server exited')} {html.escape(s.exit)}</td>"
-        f"<td>{html.escape(', '.join(s.agents) or '-')}</td></tr>"
-        for s in status.servers
-    )
-    return (
-        "<div><b>agentnb session</b>"
-        "<table><tr><th>agent</th><th>class</th><th>address</th><th>state</th></tr>"
-        f"{rows}</table>"
-        "<table><tr><th>server</th><th>pid</th><th>state</th><th>agents</th></tr>"
-        f"{servers}</table></div>"
-    )
+    """The session as HTML: a table of agents and one of servers, each only when it has rows."""
+    if not status.agents and not status.servers:
+        return (
+            "<div><b>agentnb session</b>: no agents and no servers "
+            "(none started yet, or all stopped: <code>%agentnb stop</code> / "
+            "<code>agentnb.shutdown()</code>).</div>"
+        )
+    parts = [f"<div><b>agentnb session</b>: {html.escape(status.summary())}"]
+    if status.agents:
+        rows = "".join(
+            f"<tr><td><b>{html.escape(a.name)}</b></td><td><code>{html.escape(a.class_name)}</code></td>"
+            f"<td><code>{html.escape(a.address or '-')}</code></td><td>{_badge(a.state)}</td></tr>"
+            for a in status.agents
+        )
+        parts.append(
+            f"<table><tr><th>agent</th><th>class</th><th>address</th><th>state</th></tr>{rows}</table>"
+        )
+    if status.servers:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(s.address)}</code></td><td>{s.pid}</td>"
+            f"<td>{_badge('running' if s.alive else 'server exited')} {html.escape(s.exit)}</td>"
+            f"<td>{html.escape(', '.join(s.agents) or '-')}</td></tr>"
+            for s in status.servers
+        )
+        parts.append(
+            f"<table><tr><th>server</th><th>pid</th><th>state</th><th>agents</th></tr>{rows}</table>"
+        )
+    return "".join(parts) + "</div>"

@@ -32,8 +32,20 @@ class SessionStatus:
     agents: tuple[AgentRow, ...] = field(default_factory=tuple)
     servers: tuple[ServerRow, ...] = field(default_factory=tuple)
 
+    def summary(self) -> str:
+        """One line: how many agents and servers, and how many of them run."""
+        if not self.agents and not self.servers:
+            return "no agents and no servers (none started yet, or all stopped)"
+        running = sum(a.state == "running" for a in self.agents)
+        alive = sum(s.alive for s in self.servers)
+        agents = f"{len(self.agents)} agent{'s' if len(self.agents) != 1 else ''} ({running} running)"
+        servers = (
+            f"{len(self.servers)} server{'s' if len(self.servers) != 1 else ''} launched ({alive} alive)"
+        )
+        return f"{agents}, {servers}"
+
     def __repr__(self) -> str:
-        lines = [f"agentnb session: {len(self.agents)} agents, {len(self.servers)} servers launched"]
+        lines = [f"agentnb session: {self.summary()}"]
         for a in self.agents:
             lines.append(f"  agent {a.name!r} ({a.class_name}) on {a.address or '-'}: {a.state}")
         for s in self.servers:

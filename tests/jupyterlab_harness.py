@@ -146,9 +146,13 @@ class JupyterLab:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def notebook_url(self, name: str) -> str:
-        """The URL that opens notebook ``name`` (relative to :attr:`root`) in JupyterLab."""
-        return f"{self.base_url}/lab/tree/{name}?token={self.token}"
+    def notebook_url(self, name: str, reset: bool = True) -> str:
+        """The URL that opens notebook ``name`` (relative to :attr:`root`) in JupyterLab.
+
+        With ``reset`` the page starts from an empty workspace, so notebooks
+        opened earlier on this server do not come back as hidden tabs.
+        """
+        return f"{self.base_url}/lab/tree/{name}?token={self.token}" + ("&reset" if reset else "")
 
     def api(self, method: str, path: str, timeout: float = 10) -> Any:
         """Call the Jupyter server REST API; returns the decoded JSON (None when empty)."""

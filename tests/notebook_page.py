@@ -210,6 +210,24 @@ class NotebookPage:
             )
         return text
 
+    def save(self, timeout: float = 20) -> None:
+        """Save the notebook from the UI (Ctrl+S) and wait until JupyterLab says it is clean."""
+        self.page.locator(".jp-Notebook").first.click()  # keyboard focus on the notebook
+        self.page.keyboard.press("Escape")
+        self.page.keyboard.press("Control+s")
+        self.wait_for(
+            "() => window.jupyterapp?.shell.currentWidget?.context?.model?.dirty === false",
+            what="the notebook to be saved",
+            timeout=timeout,
+        )
+
+    def restart_kernel(self, timeout: float = 60) -> None:
+        """Restart the notebook's kernel as the Kernel menu does (no dialog), then wait for a steady idle."""
+        self.page.evaluate(
+            "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()"
+        )
+        self.wait_kernel_idle(timeout=timeout)
+
     def screenshot(self, name: str) -> Path | str:
         """Save a screenshot of the page to ``artifacts/<name>`` at the repo root; returns its path.
 

@@ -90,7 +90,7 @@ def test_an_edge_from_a_placeholder_carries_the_producers_reply_and_timings() ->
         1000.052,
         1000.103,
     )
-    assert by_key["D", "F"].label == reply("D")
+    assert by_key["D", "F"].label == "{start, agent}"  # a dict's keys, not its raw preview
     assert by_key["driver", "A"].latest.preview == ""  # A() had no input
 
 
@@ -168,7 +168,7 @@ def test_repeated_edges_group_into_one_edge_with_a_count() -> None:
     model.extend(conversation(5))
     by_key = {e.key: e for e in model.snapshot().edges}
     assert {k: e.count for k, e in by_key.items()} == {("driver", "A"): 1, ("A", "B"): 5, ("B", "A"): 4}
-    assert by_key["A", "B"].label == "turn 4A ×5"  # the latest message, and how many
+    assert by_key["A", "B"].label == "turn 4A · 5 msgs"  # the latest message, and how many
     assert by_key["B", "A"].counts == {"queued": 0, "running": 0, "done": 4, "error": 0}
 
 

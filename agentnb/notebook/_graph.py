@@ -13,17 +13,25 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._events import Event
 from .._runtime._session import Session, get_session
+from ._graph_group import BY
 from ._graph_model import GraphModel, ModelOptions
 from ._graph_render import GraphRenderer, RenderOptions
 
 if TYPE_CHECKING:
     from ._graph_widget import LiveGraph
 
-_WIDGET_OPTIONS = {"rate": 10.0, "settle": 1.0, "replay": True}
+_WIDGET_OPTIONS: dict[str, Any] = {
+    "rate": 10.0,
+    "settle": 1.0,
+    "replay": True,
+    "by": "auto",
+    "max_agents": 100,
+}
 
 
 class EventLog:
@@ -82,33 +90,56 @@ def _split(options: dict[str, Any]) -> tuple[ModelOptions, RenderOptions, dict[s
     model = ModelOptions(**{k: v for k, v in options.items() if k in fields["model"]})
     render = RenderOptions(**{k: v for k, v in options.items() if k in fields["render"]})
     widget = {k: options.get(k, v) for k, v in _WIDGET_OPTIONS.items()}
+    if widget["by"] not in BY:
+        raise ValueError(f"graph(by={widget['by']!r}): by is one of {', '.join(BY)}")
     return model, render, widget
+
+
+def _classes(session: Session) -> Callable[[str], str | None]:
+    """The class of each agent this session made, by name (for grouping by class)."""
+
+    def class_of(name: str) -> str | None:
+        with session.registry_lock:
+            for agent in session.registry.values():
+                if agent.name == name:
+                    return str(agent.class_name)
+        return None
+
+    return class_of
 
 
 def graph(**options: Any) -> LiveGraph:
     """The live dataflow graph of this session's calls, as an ipywidgets widget.
 
     Agents are nodes, messages are edges, coloured by state (grey queued,
-    blue running, green done, red error) and updated while calls run. Hover
-    for the full message preview and timings. ``g.stop()`` stops following
-    the session (the last drawing stays); ``g.model`` exports the graph
-    (``to_json()``, ``to_dot()``, ``to_svg()``).
+    blue running, green done, red error) and updated while calls run. The
+    drawing fits the output area (Fit, zoom buttons, Ctrl + wheel, drag to
+    pan); edge labels say what the latest message holds; hover for the full
+    message and timings. After a run, its critical path is drawn thick and
+    the widget says where the time went; the Timeline button shows one lane
+    per agent (running and waiting). ``g.stop()`` stops following the
+    session (the last drawing stays); ``g.model`` exports the graph
+    (``to_json()``, ``to_dot()``, ``to_svg()``); ``g.where_the_time_went()``
+    returns the last run's report.
 
     Args:
         **options: any of
             ``last`` (show only the last N messages), ``group`` (one edge per
-            pair of agents with a count; default True), ``keep`` (messages
+            pair of agents with a count; default True), ``by`` ("auto":
+            agents one by one up to ``max_agents`` (default 100), grouped by
+            class beyond; or "agent", "class", "server"), ``keep`` (messages
             kept for export), ``labels`` (True / False / None: only up to
             ``label_limit`` edges), ``label_chars``, ``engine`` ("auto",
-            "dot", "sfdp"), ``dot_limit``, ``timeout`` (seconds per graphviz
-            run), ``rankdir``, ``rate`` (updates per second, default 10),
-            ``settle`` (seconds of quiet before the saved notebook's static
-            picture is refreshed, default 1), ``replay`` (start with the
-            calls already seen; default True).
+            "dot", "neato", "sfdp"), ``dot_limit``, ``neato_limit``,
+            ``timeout`` (seconds per graphviz run), ``rankdir``,
+            ``max_height`` (pixels), ``rate`` (updates per second, default
+            10), ``settle`` (seconds of quiet before the saved notebook's
+            static picture is refreshed, default 1; it is also refreshed at
+            the end of every cell), ``replay`` (start with the calls already
+            seen; default True).
 
     Returns:
-        The widget (an ``ipywidgets.HTML`` subclass). Re-running the notebook
-        cell that made it replaces it.
+        The widget (an anywidget). Re-running the notebook cell that made it replaces it.
     """
     from ._graph_widget import LiveGraph
 
@@ -124,6 +155,9 @@ def graph(**options: Any) -> LiveGraph:
         session,
         rate=widget_options["rate"],
         settle=widget_options["settle"],
+        by=widget_options["by"],
+        max_agents=widget_options["max_agents"],
+        class_of=_classes(session),
     )
     if widget_options["replay"]:  # after the widget listens: nothing falls between the two
         widget.model.extend(event_log.events())

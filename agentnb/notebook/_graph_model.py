@@ -33,6 +33,7 @@ Thread safety: :meth:`GraphModel.apply` runs on the driver's loop thread;
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -42,10 +43,17 @@ from dataclasses import asdict
 from typing import Any
 
 from .._events import Event, InputRef
-from ._graph_views import DRIVER, STATES, EdgeView, MessageView, ModelOptions, NodeView, Snapshot, edge_label
+from ._graph_labels import edge_label
+from ._graph_records import RANK as _RANK
+from ._graph_records import Call as _Call
+from ._graph_records import Edge as _Edge
+from ._graph_records import Message as _Message
+from ._graph_records import Node as _Node
+from ._graph_views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
 
 __all__ = [
     "DRIVER",
+    "CallView",
     "STATES",
     "EdgeView",
     "GraphModel",
@@ -54,101 +62,6 @@ __all__ = [
     "NodeView",
     "Snapshot",
 ]
-
-_RANK = {"queued": 0, "running": 1, "done": 2, "error": 2}
-
-
-class _Call:
-    __slots__ = (
-        "task_id", "agent", "address", "caller", "state", "known", "input_preview",
-        "queued_at", "started_at", "finished_at", "reply", "message_id", "error", "messages",
-    )  # fmt: skip
-
-    def __init__(self, task_id: str, agent: str, address: str) -> None:
-        self.task_id, self.agent, self.address = task_id, agent, address
-        self.caller = ""
-        self.state = ""
-        self.known = False  # its "queued" event (with caller and inputs) was seen
-        self.input_preview = self.reply = self.message_id = self.error = ""
-        self.queued_at: float | None = None
-        self.started_at: float | None = None
-        self.finished_at: float | None = None
-        self.messages: list[_Message] = []
-
-
-class _Message:
-    __slots__ = ("seq", "source", "target", "call", "source_task", "preview", "message_id", "ready_at",
-                 "edge")  # fmt: skip
-
-    def __init__(self, seq: int, source: str, call: _Call, source_task: str) -> None:
-        self.seq, self.source, self.target, self.call = seq, source, call.agent, call
-        self.source_task = source_task
-        self.preview = self.message_id = ""
-        self.ready_at: float | None = None
-        self.edge: _Edge | None = None  # None once out of scope
-
-    def view(self) -> MessageView:
-        c = self.call
-        return MessageView(self.source, self.target, c.task_id, self.source_task, c.state or "queued",
-                           self.preview, self.message_id, self.ready_at, c.queued_at, c.started_at,
-                           c.finished_at, c.error)  # fmt: skip
-
-
-class _Edge:
-    __slots__ = ("key", "source", "target", "count", "counts", "latest", "labelled", "cached")
-
-    def __init__(self, key: tuple[Any, ...], source: str, target: str) -> None:
-        self.key, self.source, self.target = key, source, target
-        self.count = 0
-        self.counts = dict.fromkeys(STATES, 0)
-        self.latest: _Message | None = None
-        self.labelled = False
-        self.cached: EdgeView | None = None  # the view, until something changes
-
-    def view(self) -> EdgeView:
-        if self.cached is None:
-            m = self.latest
-            assert m is not None
-            state, label = m.call.state or "queued", edge_label(m.preview, self.count)
-            self.cached = EdgeView(self.key, self.source, self.target, state, self.count, dict(self.counts),
-                                   label, m.view())  # fmt: skip
-        return self.cached
-
-
-class _Node:
-    __slots__ = (
-        "name",
-        "address",
-        "counts",
-        "last",
-        "edges",
-        "present",
-        "last_reply",
-        "last_error",
-        "cached",
-    )
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.address = ""
-        self.counts = dict.fromkeys(STATES, 0)  # queued/running: now; done/error: in total
-        self.last = ""
-        self.edges = 0
-        self.present = False
-        self.last_reply = self.last_error = ""
-        self.cached: NodeView | None = None  # the view, until something changes
-
-    @property
-    def state(self) -> str:
-        counts = self.counts
-        return "running" if counts["running"] else "queued" if counts["queued"] else self.last or "idle"
-
-    def view(self) -> NodeView:
-        if self.cached is None:
-            c = self.counts
-            self.cached = NodeView(self.name, self.state, self.address, c["queued"], c["running"], c["done"],
-                                   c["error"], self.last_reply, self.last_error)  # fmt: skip
-        return self.cached
 
 
 class GraphModel:
@@ -219,6 +132,7 @@ class GraphModel:
 
     def _touch(self, call: _Call) -> None:
         """Drop the cached views a change to this call may have made stale."""
+        call.cached = None
         self._node(call.agent).cached = None
         for msg in call.messages:
             if msg.edge is not None:
@@ -353,7 +267,10 @@ class GraphModel:
     def _snapshot(self) -> Snapshot:
         nodes = tuple(n.view() for n in self._nodes.values() if n.present)
         edges = tuple(e.view() for e in self._edges.values())
-        return Snapshot(nodes, edges, self.version, self.shape_version, self.label_version, self._seq)
+        note = ""
+        if self._scope_size is not None and self._seq > len(self._scope):
+            note = f"showing the last {len(self._scope)} of them (graph(last=None) shows all)"
+        return Snapshot(nodes, edges, self.version, self.shape_version, self.label_version, self._seq, note)
 
     def wait_for(self, predicate: Callable[[Snapshot], bool], timeout: float) -> Snapshot:
         """Block until ``predicate(snapshot)`` holds (checked at each change).
@@ -369,6 +286,15 @@ class GraphModel:
                     raise TimeoutError(f"the graph did not reach the expected state in {timeout} s: {snap}")
                 self._changed.wait(remaining)
             return snap
+
+    def calls(self, last: int | None = None) -> list[CallView]:
+        """The calls remembered (the last ``last`` of them), oldest queued first."""
+        with self._lock:
+            if last is None:
+                calls = list(self._calls.values())
+            else:  # from the newest back: cheap however many calls are remembered
+                calls = list(itertools.islice(reversed(self._calls.values()), last))[::-1]
+            return [c.view() for c in calls if c.known or c.state]
 
     def messages(self) -> list[MessageView]:
         """The last ``keep`` messages, oldest first (in and out of scope)."""

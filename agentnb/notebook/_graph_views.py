@@ -73,6 +73,7 @@ class NodeView:
     errors: int
     last_reply: str
     last_error: str
+    members: int = 1  # agents in this node (more than one when agents are grouped)
 
     @property
     def calls(self) -> int:
@@ -94,6 +95,24 @@ class EdgeView:
 
 
 @dataclass(frozen=True)
+class CallView:
+    """One call (task), as of a snapshot: who ran it, when, and which placeholders it consumed.
+
+    ``inputs`` holds ``(producer agent, producer task id)`` per placeholder
+    input; times are the servers' ``time.time()`` (None until seen).
+    """
+
+    task_id: str
+    agent: str
+    caller: str
+    state: str
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    inputs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """An immutable view of the model, for renderers on any thread."""
 
@@ -103,8 +122,4 @@ class Snapshot:
     shape_version: int
     label_version: int
     messages: int
-
-
-def edge_label(preview: str, count: int) -> str:
-    """The text an edge shows: the latest message's preview, and how many when grouped."""
-    return f"{preview} ×{count}" if count > 1 and preview else f"×{count}" if count > 1 else preview
+    note: str = ""  # what a reduced view leaves out (grouping), for the caption

@@ -146,12 +146,17 @@ class AgentHost:
         task_id = entry.task_id
         if issued is not None:
             issued(entry)
-        direct = [v for v in inputs.values if v is not None]
-        self.bus.publish(
-            Kind.QUEUED, task_id, actor.name, caller=request.caller,
-            inputs=[i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"],
-            preview=preview(direct[0].content) if direct else "", direct_inputs=len(direct),
-        )  # fmt: skip
+        if self.bus.recording:
+            refs = [i.ref for i in request.inputs if i.WhichOneof("kind") == "ref"]
+            # the messages the caller sent (not the placeholders, resolved or not)
+            direct = [
+                v for v, i in zip(inputs.values, request.inputs, strict=True) if i.WhichOneof("kind") != "ref"
+            ]
+            self.bus.publish(
+                Kind.QUEUED, task_id, actor.name, caller=request.caller, inputs=refs,
+                preview=preview(direct[0].content) if direct and direct[0] is not None else "",
+                direct_inputs=len(direct),
+            )  # fmt: skip
         prints = TaskPrints(self._printer(task_id, actor.name), self.output_budget)
         job = Job("call", inputs, shape, entry, request.method, args, prints)
         actor.mailbox.post(job, inline)
