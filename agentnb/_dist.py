@@ -25,7 +25,7 @@ from ._hub import heard
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._calls import Call
-from ._runtime._codec import encode_value, input_label, message_input, register_reference
+from ._runtime._codec import encode_value, fill_msg, input_label, register_reference
 from ._runtime._link import Pending, ServerLink
 from ._runtime._ops import ATTRIBUTES, call_request, create_op, define_op, delete_op, method_request
 from ._runtime._process import ServerProcess
@@ -322,10 +322,7 @@ class DistributedAgent:
         link = self._ensure_started()
         if self.broken is not None:
             raise self.broken
-        shape, inputs = self._inputs(x)
-        call = Call(
-            link, self.name, call_request(self.name, _caller(), shape), inputs, self._session.origin()
-        )
+        call = self._call(link, x, self._session.origin())
         link.put(Pending(self.name, call=call))
         placeholder = Placeholder(call)
         weakref.finalize(placeholder, call.drop)
@@ -346,7 +343,7 @@ class DistributedAgent:
         items = [item for item in (x if isinstance(x, (list, tuple)) else [x]) if item is not None]
         if not items:
             return
-        call = Call(link, self.name, call_request(self.name, _caller(), "list"), self._inputs(items)[1], None)
+        call = self._call(link, items, None)
         call.future.add_done_callback(_warn_if_failed)
         link.put(Pending(self.name, call=call, observe=True))
 
@@ -399,25 +396,26 @@ class DistributedAgent:
         finally:
             call.drop()
 
-    def _inputs(self, x: Any) -> tuple[str, list[Any]]:
-        """How ``reply`` receives ``x`` ("none", "one" or "list") and its inputs, encoded
-        (messages) or as the calls that will produce them (placeholders)."""
-        if x is None:
-            return "none", []
-        items = list(x) if isinstance(x, (list, tuple)) else [x]
+    def _call(self, link: ServerLink, x: Any, origin: Any) -> Call:
+        """A call taking ``x``: its messages encoded in place now (bad ones raise here), the
+        placeholders among them as slots filled when it is sent."""
+        shape = "none" if x is None else "list" if isinstance(x, (list, tuple)) else "one"
+        request = call_request(self.name, _caller(), shape)
+        items = [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
         max_bytes = self._options.limits.max_message_bytes
-        parts: list[Any] = []
+        producers, size = [], 0
         for i, item in enumerate(items):
+            slot = request.inputs.add()
             if isinstance(item, Placeholder):
-                parts.append(item._call)
+                producers.append((i, item._call))
             elif isinstance(item, Msg):
-                parts.append(message_input(item, i, len(items), self.name, max_bytes))
+                size += fill_msg(slot.message, item, max_bytes, input_label(i, len(items), self.name))
             else:
                 where = input_label(i, len(items), self.name)
                 raise MessageError(
                     f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )
-        return ("list" if isinstance(x, (list, tuple)) else "one"), parts
+        return Call(link, self.name, request, producers, origin, size)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (as a constructor argument shipped to a server), it travels as a reference."""

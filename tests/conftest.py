@@ -45,9 +45,10 @@ def wait_state(placeholder: agentnb.Placeholder, state: str, timeout: float = 30
         if event.task_id == placeholder.task_id and event.kind == state:
             reached.set()
 
+    assert placeholder._call.acked_or_wait(timeout), f"{placeholder!r} was not acknowledged in {timeout} s"
     session = get_session()
     session.listeners.append(listen)
-    try:
+    try:  # the event may have come before the acknowledgement: its state says so then
         if placeholder.state != state:
             assert reached.wait(timeout), f"{placeholder!r} did not reach {state!r} in {timeout} s"
     finally:

@@ -109,6 +109,7 @@ def test_the_stop_button_says_the_call_goes_on_and_cancel_withdraws_the_queued_o
     gate = tmp_path / "gate"
     kernel.execute(f"from agents import Gate\ng = Gate(name='G', path={str(gate)!r}).to_dist()")
     kernel.execute("queued = [g(None) for _ in range(3)]")  # behind the first, in G's mailbox
+    kernel.execute("from conftest import wait_state\nwait_state(queued[0], 'running')")
     msg_id = kernel.submit("print('waiting', flush=True)\nqueued[0].content")  # blocks until the gate opens
     kernel.wait_for_output(kernel.wait_started(msg_id), "waiting")
     kernel.km.interrupt_kernel()

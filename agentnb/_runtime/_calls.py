@@ -49,26 +49,35 @@ class Call:
         link: the server link of the agent.
         agent: the agent's name.
         request: the call without its placeholder inputs (those are encoded when it is sent).
-        inputs: encoded messages and, for placeholders, the producing calls (None once encoded).
+        slots: the inputs that are placeholders: (index in the request, producing call),
+            filled in when the call is sent (None once they are).
         producers: the calls whose replies this one takes as input.
+        size: about how many bytes its messages take.
         future: the outcome, for whoever waits: a Msg, or a ``Returned`` value of a method call.
         task_id: issued by the server ("" until acknowledged).
     """
 
     __slots__ = (
-        "link", "agent", "request", "inputs", "producers", "future", "task_id", "server_id", "state",
+        "link", "agent", "request", "slots", "producers", "size", "future", "task_id", "server_id", "state",
         "origin", "key", "consumers", "released", "withheld", "acked", "finished", "_on_ack",
         "_on_done", "_lock", "__weakref__",
     )  # fmt: skip
 
     def __init__(
-        self, link: ServerLink, agent: str, request: pb.CallRequest, inputs: list[Any], origin: Any
+        self,
+        link: ServerLink,
+        agent: str,
+        request: pb.CallRequest,
+        slots: list[tuple[int, Call]],
+        origin: Any,
+        size: int = 0,
     ) -> None:
         self.link = link
         self.agent = agent
         self.request = request
-        self.inputs: list[Any] | None = inputs  # None once encoded into the request
-        self.producers = [i for i in inputs if isinstance(i, Call)]
+        self.slots: list[tuple[int, Call]] | None = slots
+        self.producers = [producer for _, producer in slots]
+        self.size = size
         for producer in self.producers:
             producer.add_consumer()
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()

@@ -24,6 +24,7 @@ from .._errors import (
 )
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from . import _wire as wire
 from ._channel import aio_channel, sync_channel
 
 T = TypeVar("T")
@@ -112,6 +113,9 @@ class ServerClient:
         self.timeouts = timeouts
         self._channel = aio_channel(address, limits)
         self._stub = pb_grpc.AgentServerStub(self._channel)
+        self._submit = self._channel.unary_unary(
+            "/agentnb.v1.AgentServer/Submit", response_deserializer=pb.SubmitResponse.FromString
+        )  # takes the request as bytes
         self._metadata = _metadata(token)
 
     async def _rpc(self, what: str, call: Awaitable[T]) -> T:
@@ -132,12 +136,12 @@ class ServerClient:
             ),
         )
 
-    async def submit(self, ops: list[pb.Op], what: str) -> pb.SubmitResponse:
-        """Send a batch of operations, waiting for a server that is (re)connecting."""
+    async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:
+        """Send a batch of serialized operations, waiting for a server that is (re)connecting."""
         return await self._rpc(
             what,
-            self._stub.Submit(
-                pb.SubmitRequest(ops=ops),
+            self._submit(
+                b"".join(wire.field(1, op) for op in ops),  # a SubmitRequest, framed by hand
                 metadata=self._metadata,
                 timeout=self.timeouts.reconnect + self.timeouts.control,
                 wait_for_ready=True,

@@ -129,28 +129,49 @@ def decode_value(text: str, where: str) -> Any:
 
 def encode_msg(msg: Msg, max_bytes: int, where: str = "message") -> pb.Message:
     """Encode a Msg; raise MessageError / MessageTooLargeError naming ``where``."""
+    out = pb.Message()
+    fill_msg(out, msg, max_bytes, where)
+    return out
+
+
+def fill_msg(out: pb.Message, msg: Msg, max_bytes: int, where: str = "message") -> int:
+    """Encode a Msg into ``out`` in place (no copy of a big content); returns its size (about).
+
+    Raises:
+        MessageError: a field cannot travel (its path is named).
+        MessageTooLargeError: over ``max_bytes``.
+    """
     if not isinstance(msg, Msg):
         raise MessageError(f"{where} must be a Msg, got {type(msg).__name__}")
-    out = pb.Message(id=msg.id, name=msg.name, role=msg.role or "", timestamp=msg.timestamp)
+    out.id, out.name, out.role, out.timestamp = msg.id, msg.name, msg.role or "", msg.timestamp
     content = msg.content
     if isinstance(content, str):
         out.content_text = content
+        size = len(content) * 4 if len(content) * 4 > max_bytes else len(content)  # UTF-8: up to 4x
     elif isinstance(content, (bytes, bytearray, memoryview)):
         out.content_bytes = bytes(content)
+        size = len(out.content_bytes)
     else:
         out.content_json = dumps(content, f"{where}.content")
+        size = len(out.content_json)
     if msg.url is not None:
         out.url_json = dumps(msg.url, f"{where}.url")
+        size += len(out.url_json)
     if msg.metadata is not None:
         out.metadata_json = dumps(msg.metadata, f"{where}.metadata")
-    size = out.ByteSize()
-    if size > max_bytes:
-        raise MessageTooLargeError(
-            f"{where} from {msg.name!r} is {size:,} bytes encoded, over the limit of "
-            f"{max_bytes:,} bytes; send a smaller message (e.g. a URL to the data) or "
-            "raise Limits(max_message_bytes=...)"
+        size += (
+            len(out.metadata_json) * 4 if len(out.metadata_json) * 4 > max_bytes else len(out.metadata_json)
         )
-    return out
+    size += 64 + len(out.id) + len(out.name) + len(out.role)
+    if size > max_bytes:
+        size = out.ByteSize()  # the estimate may be high (non-ASCII text): measure
+        if size > max_bytes:
+            raise MessageTooLargeError(
+                f"{where} from {msg.name!r} is {size:,} bytes encoded, over the limit of "
+                f"{max_bytes:,} bytes; send a smaller message (e.g. a URL to the data) or "
+                "raise Limits(max_message_bytes=...)"
+            )
+    return size
 
 
 def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
@@ -173,12 +194,10 @@ def input_label(index: int, count: int, agent: str) -> str:
     return f"input {index} to agent {agent!r}" if count > 1 else f"input to agent {agent!r}"
 
 
-def message_input(msg: Msg, index: int, count: int, agent: str, max_bytes: int) -> pb.Input:
-    return pb.Input(message=encode_msg(msg, max_bytes, input_label(index, count, agent)))
-
-
-def ref_input(address: str, task_id: str, agent: str, server_id: str) -> pb.Input:
-    return pb.Input(ref=pb.TaskRef(address=address, task_id=task_id, agent=agent, server_id=server_id))
+def fill_ref(out: pb.Input, address: str, task_id: str, agent: str, server_id: str) -> None:
+    """Make an input slot a placeholder's reference, in place."""
+    ref = out.ref
+    ref.address, ref.task_id, ref.agent, ref.server_id = address, task_id, agent, server_id
 
 
 def encode_failure(failure: RemoteError) -> pb.Failure:

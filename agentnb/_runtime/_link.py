@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,9 +40,10 @@ from .._errors import (
     ServerUnavailableError,
 )
 from .._proto import agentnb_pb2 as pb
+from . import _wire as wire
 from ._calls import PENDING, SENDING, Call, as_message
 from ._client import ServerClient, SyncServerClient, status_error
-from ._codec import message_input, ref_input
+from ._codec import fill_msg, fill_ref, input_label
 from ._watch import ResultWatch
 
 if TYPE_CHECKING:
@@ -51,9 +53,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("agentnb")
 T = TypeVar("T")
 
-#: A new batch waits this long for more operations to join it; also the time
-#: a reader has to take a call it reads at once (see ``steal``).
-WINDOW = 0.0005
+#: While an outbox is in use, what waits in it is sent every TICK seconds
+#: (sooner when someone waits for it, or URGENT operations pile up); the tick
+#: stops after LINGER seconds without a new operation. A call read at once is
+#: taken by its reader before (see ``steal``).
+TICK = 0.005
+LINGER = 0.1
+URGENT = 2000
 #: A batch the server refused for lack of room is sent again after this long.
 RETRY_FULL = 0.05
 #: Results released by this driver are told to the server with the next batch,
@@ -103,7 +109,11 @@ class ServerLink:
         self._pending: deque[Pending] = deque()
         self._count: Counter[str] = Counter()  # pending or in-flight operations per agent
         self._releases: list[str] = []
-        self._scheduled = False
+        self._scheduled = False  # a flush is running or about to
+        self._ticking = False  # the tick is running
+        self._active = 0.0  # when the last operation was queued
+        self._fresh = False  # operations were queued since the last flush looked
+        self._released_at = 0.0  # when the oldest release waiting was queued
         self._waiting_on: set[int] = set()  # ids of producer calls this outbox waits for
         self._client: ServerClient | None = None
         self._sync: SyncServerClient | None = None
@@ -158,17 +168,54 @@ class ServerLink:
         with self._lock:
             self._pending.append(item)
             self._count[item.agent] += 1
-            if self._scheduled:
+            self._active = time.monotonic()
+            self._fresh = True
+            if len(self._pending) >= URGENT and not self._scheduled:
+                self._scheduled = True  # a big fan-out: send what is there now
+                urgent = True
+            elif self._ticking or self._scheduled:
+                return  # the tick sends it within TICK seconds (unless a reader takes it first)
+            else:
+                self._ticking, urgent = True, False
+        self.session.loop.call_soon(self._flush_now if urgent else self._tick)
+
+    def _tick(self) -> None:
+        """While this outbox is in use, send what waits every ``TICK`` seconds (on the loop).
+
+        A call read at once is taken by its reader long before (see ``steal``), so a
+        loop of calls costs the loop one wake-up per tick, not one per call; the tick
+        stops after ``LINGER`` seconds without a new operation.
+        """
+        now = time.monotonic()
+        with self._lock:
+            due = self._fresh or self._releases_due()  # (a call waiting on a producer goes at its ack)
+            if not due and now - self._active > LINGER:
+                self._ticking = False
                 return
-            self._scheduled = True
-        self.session.loop.call_soon(self._schedule)
+            start = due and not self._scheduled
+            if start:
+                self._scheduled = True
+        if start:
+            asyncio.ensure_future(self._flush())
+        asyncio.get_running_loop().call_later(TICK, self._tick)
+
+    def _releases_due(self) -> bool:
+        """Whether the releases that wait should go now, on their own (call with the lock)."""
+        if not self._releases:
+            return False
+        old = time.monotonic() - self._released_at > RELEASE_AFTER
+        return old or len(self._releases) >= RELEASE_BATCH
+
+    def _flush_now(self) -> None:
+        asyncio.ensure_future(self._flush())
 
     def flush_soon(self) -> None:
+        """Send what waits now, not at the next tick (someone waits for it)."""
         with self._lock:
             if self._scheduled or not self._pending:
                 return
             self._scheduled = True
-        self.session.loop.call_soon(self._schedule)
+        self.session.loop.call_soon(self._flush_now)
 
     def _kick(self) -> None:
         """A producer this outbox waited for was acknowledged: try again (any thread)."""
@@ -180,9 +227,6 @@ class ServerLink:
                 return
             self._scheduled = True
         asyncio.ensure_future(self._flush())
-
-    def _schedule(self) -> None:
-        asyncio.get_running_loop().call_later(WINDOW, lambda: asyncio.ensure_future(self._flush()))
 
     def steal(self, call: Call) -> bool:
         """Take ``call`` out of the outbox to send it from the reading thread, if order allows."""
@@ -285,7 +329,7 @@ class ServerLink:
                             producer.future.add_done_callback(lambda _: self._kick())
                             producer.when_done(self._kick)
                     continue
-                budget -= call.request.ByteSize()
+                budget -= call.size
             batch.append(item)
         self._pending = keep
         return batch
@@ -304,8 +348,11 @@ class ServerLink:
         while True:
             with self._lock:
                 self._waiting_on.clear()
+                self._fresh = False
                 batch = self._take()
-                releases, self._releases = self._releases, []
+                releases: list[str] = []
+                if batch or self._releases_due():  # releases never cost a round trip of their own
+                    releases, self._releases = self._releases, []
                 if not batch and not releases:
                     self._scheduled = False
                     return
@@ -317,7 +364,7 @@ class ServerLink:
                 except AgentnbError as exc:
                     self._fail(item, exc)
             if releases:
-                ops.append(pb.Op(release=pb.ReleaseRequest(task_ids=releases)))
+                ops.append(pb.Op(release=pb.ReleaseRequest(task_ids=releases)).SerializeToString())
             try:
                 refused = await self._send(ops, sent) if ops else []
             except Exception as exc:  # noqa: BLE001 - a bug: fail the batch, keep the outbox going
@@ -337,7 +384,7 @@ class ServerLink:
             if refused:
                 await asyncio.sleep(RETRY_FULL)
 
-    async def _send(self, ops: list[pb.Op], sent: list[Pending]) -> list[Pending]:
+    async def _send(self, ops: list[bytes], sent: list[Pending]) -> list[Pending]:
         """Submit a batch and apply its results; returns what the server had no room for."""
         if self.closing:  # the session closed this link: nothing more goes out
             closed = ServerUnavailableError(f"the session closed its link to {self.address}")
@@ -375,37 +422,34 @@ class ServerLink:
             self._apply(item, result, response.server_id)
         return refused
 
-    def _encode(self, item: Pending) -> pb.Op:
+    def _encode(self, item: Pending) -> bytes:
+        """One operation of a batch, serialized (a call's big inputs are never copied)."""
         if item.call is None:
             assert item.op is not None
-            return item.op
+            return item.op.SerializeToString()
         request = self.encode_call(item.call)
         if item.observe:
-            return pb.Op(observe=pb.ObserveRequest(agent=request.agent, inputs=request.inputs))
-        return pb.Op(call=request)
+            observe = pb.ObserveRequest(agent=request.agent)
+            observe.inputs.extend(request.inputs)
+            return wire.field(3, observe.SerializeToString())  # Op.observe
+        return wire.field(2, request.SerializeToString())  # Op.call
 
     def encode_call(self, call: Call) -> pb.CallRequest:
-        """The call's request with its placeholder inputs as references, or relayed values."""
+        """The call's request, its placeholder slots filled: references, or relayed values."""
         call.state = SENDING
-        if call.inputs is None:
-            return call.request  # encoded before (it is being sent again)
-        count = len(call.inputs)
-        for i, item in enumerate(call.inputs):
-            if isinstance(item, pb.Input):
-                call.request.inputs.append(item)
-                continue
-            route = route_address(item.link, self)
-            error = item.future.exception(0) if item.future.done() else None
-            if route is not None and item.acked:
-                call.request.inputs.append(ref_input(route, item.task_id, item.agent, item.server_id))
+        slots, call.slots = call.slots, None
+        inputs = call.request.inputs
+        for i, producer in slots or ():
+            route = route_address(producer.link, self)
+            error = producer.future.exception(0) if producer.future.done() else None
+            if route is not None and producer.acked:
+                fill_ref(inputs[i], route, producer.task_id, producer.agent, producer.server_id)
             elif error is not None:
-                raise _upstream(item, error)
+                raise _upstream(producer, error)
             else:  # a loopback-only producer, seen from another host: relay its value
-                msg = as_message(item.future.result(0), item.agent)
-                call.request.inputs.append(
-                    message_input(msg, i, count, call.agent, self.limits.max_message_bytes)
-                )
-        call.inputs = None
+                msg = as_message(producer.future.result(0), producer.agent)
+                where = input_label(i, len(inputs), call.agent)
+                fill_msg(inputs[i].message, msg, self.limits.max_message_bytes, where)
         return call.request
 
     def _apply(self, item: Pending, result: pb.OpResult, server_id: str) -> None:
@@ -481,31 +525,22 @@ class ServerLink:
         """Tell the server nobody here will read this result again.
 
         Releases ride along with the next batch, or go on their own once
-        ``RELEASE_AFTER`` seconds passed or ``RELEASE_BATCH`` piled up: never an
-        extra round trip per call.
+        ``RELEASE_AFTER`` seconds passed (the tick sends them) or
+        ``RELEASE_BATCH`` piled up: never an extra round trip per call.
         """
         if not call.task_id or self.gone:
             return
         with self._lock:
+            if not self._releases:
+                self._released_at = time.monotonic()
             self._releases.append(call.task_id)
-            count = len(self._releases)
-            if self._scheduled or (count != 1 and count < RELEASE_BATCH):
+            if len(self._releases) >= RELEASE_BATCH and not self._scheduled:
+                self._scheduled, wake = True, self._flush_now
+            elif self._ticking or self._scheduled:
                 return
-            if count == 1:  # the first of a pile: make sure it leaves within RELEASE_AFTER
-                self.session.loop.call_soon(self._release_later)
-                return
-            self._scheduled = True
-        self.session.loop.call_soon(self._schedule)
-
-    def _release_later(self) -> None:
-        asyncio.get_running_loop().call_later(RELEASE_AFTER, self.flush_releases)
-
-    def flush_releases(self) -> None:
-        with self._lock:
-            if self._scheduled or not self._releases:
-                return
-            self._scheduled = True
-        asyncio.ensure_future(self._flush())
+            else:
+                self._ticking, wake = True, self._tick
+        self.session.loop.call_soon(wake)
 
     # -- failures --------------------------------------------------------------------------
 

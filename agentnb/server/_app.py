@@ -27,12 +27,12 @@ from .._address import host_port
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
-from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime._channel import server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
+from ._handlers import service_handler
 from ._host import AgentHost
 from ._recipes import Recipes, import_agent_class
 from ._resolve import Resolver
@@ -65,8 +65,8 @@ class ServerConfig:
         allowed_modules: modules agent classes may be imported from (None: any).
         own_process: the server is the whole process (``python -m agentnb.server``),
             not a launcher's thread in someone else's program.
-        trace: record events from the start (its driver will follow the feed);
-            otherwise recording starts with the first subscriber.
+        trace: record events from the start (a launcher, or a server whose driver
+            follows the feed); otherwise recording starts with the first subscriber.
         connection_file: write a connection file (address and token) for
             drivers of this user on this machine (launchers do; a driver's own
             servers need none).
@@ -85,7 +85,7 @@ class ServerConfig:
     agent_kwargs: dict[str, Any] = field(default_factory=dict)
     allowed_modules: Iterable[str] | None = None
     own_process: bool = False
-    trace: bool = False
+    trace: bool = True
     connection_file: bool = False
     token_given: bool = True
 
@@ -162,7 +162,7 @@ class AgentServer:
             limits.max_message_bytes,
             limits.output_bytes_per_call,
         )
-        pb_grpc.add_AgentServerServicer_to_server(Servicer(self), self._grpc)
+        self._grpc.add_generic_rpc_handlers((service_handler(Servicer(self)),))
         self._grpc.start()
         self.started_at = time.time()
         _output.install()

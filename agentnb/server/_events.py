@@ -8,9 +8,9 @@ everything after it, with no gap and no duplicate, or a count of the events
 the log no longer holds. Nothing is queued per subscriber, so a slow or
 vanished subscriber never costs the server memory.
 
-The log starts with the server when its driver traces (a driver follows
-every server it uses, unless it runs with ``AGENTNB_TRACE=0``), or else
-when the first subscriber comes (a launcher), and keeps recording
+The log starts with the server (a driver follows every server it uses,
+unless it runs with ``AGENTNB_TRACE=0``: then a server it launches records
+nothing until someone subscribes), and keeps recording
 while nobody follows, so what happens during a dropped connection is there
 when the driver is back.
 

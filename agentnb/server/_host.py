@@ -23,7 +23,7 @@ from .._context import TaskContext, set_current_task
 from .._errors import MessageError, RemoteError
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
-from .._runtime._codec import decode_value, encode_failure, encode_msg, encode_value, preview
+from .._runtime._codec import decode_value, encode_failure, encode_value, fill_msg, preview
 from .._runtime._ops import ATTRIBUTES
 from . import _output
 from ._events import EventBus, Kind
@@ -265,7 +265,9 @@ class AgentHost:
             raise TypeError(
                 f"reply() of agent {agent!r} returned {type(result).__name__}; it must return a Msg"
             )
-        return pb.Outcome(reply=encode_msg(result, self.max_message_bytes, f"the reply of agent {agent!r}"))
+        outcome = pb.Outcome()
+        fill_msg(outcome.reply, result, self.max_message_bytes, f"the reply of agent {agent!r}")
+        return outcome
 
     def _method(self, instance: AgentBase, name: str, args: Any) -> pb.Outcome:
         if name == ATTRIBUTES:
@@ -275,7 +277,9 @@ class AgentHost:
         if callable(value):
             value = value(*args.get("args", ()), **args.get("kwargs", {}))
         if isinstance(value, Msg):
-            return pb.Outcome(reply=encode_msg(value, self.max_message_bytes, f"{name}() of the agent"))
+            outcome = pb.Outcome()
+            fill_msg(outcome.reply, value, self.max_message_bytes, f"{name}() of the agent")
+            return outcome
         return pb.Outcome(value_json=encode_value(value, f"the value of {name}"))
 
     def _in_task(self, agent: str, task_id: str, prints: TaskPrints, fn: Callable[[], Any]) -> Any:

@@ -14,6 +14,7 @@ from .. import __version__
 from .._errors import MessageError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
@@ -136,25 +137,26 @@ class Servicer(pb_grpc.AgentServerServicer):
 
     # -- calls ------------------------------------------------------------------------
 
-    def Call(self, request: pb.CallRequest, context: Context) -> pb.CallResponse:
+    def Call(self, request: pb.CallRequest, context: Context) -> bytes:
+        """A CallResponse, framed by hand around the outcome's stored bytes."""
         try:
             entry = self._call(request, inline=request.wait_ms > 0)
-            response = pb.CallResponse(task_id=entry.task_id, server_id=self._server.server_id)
+            done = None
             if request.wait_ms:
-                outcome = entry.outcome
-                if outcome is None:
+                done = entry if entry.outcome is not None else None
+                if done is None:
                     peer = context.peer()
                     self._waits.enter(peer)
                     try:
-                        outcome = self._host.store.wait(entry.task_id, request.wait_ms / 1000)
+                        done = self._host.store.wait(entry.task_id, request.wait_ms / 1000)
                     finally:
                         self._waits.leave(peer)
-                if outcome is not None:
-                    entry.read = True
-                    response.outcome.CopyFrom(outcome)
-            return response
+                if done is not None:
+                    done.read = True
         except Exception as exc:  # noqa: BLE001 - refusals become statuses
             _abort(context, _refusal(exc))
+        outcome = wire.field(2, done.wire) if done is not None else b""
+        return wire.text(1, entry.task_id) + outcome + wire.text(3, self._server.server_id)
 
     def _call(self, request: pb.CallRequest, inline: bool = False) -> Any:
         key = request.call_key
@@ -240,7 +242,7 @@ class Servicer(pb_grpc.AgentServerServicer):
 
     # -- results (capabilities: no token) -------------------------------------------------
 
-    def FetchResult(self, request: pb.FetchResultRequest, context: Context) -> pb.FetchResultResponse:
+    def FetchResult(self, request: pb.FetchResultRequest, context: Context) -> bytes:
         peer = context.peer()
         try:
             check_task_id(request.task_id)
@@ -256,12 +258,11 @@ class Servicer(pb_grpc.AgentServerServicer):
             _abort(context, _refusal(exc))
         if outcome is None:
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
-        return pb.FetchResultResponse(outcome=outcome)
+        return wire.field(1, outcome.wire)  # a FetchResultResponse
 
-    def WatchResults(
-        self, requests: Iterator[pb.WatchResultsRequest], context: Context
-    ) -> Iterator[pb.WatchResultsResponse]:
-        ready: queue.SimpleQueue[pb.TaskResult | None] = queue.SimpleQueue()
+    def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
+        """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""
+        ready: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         removers: dict[str, Any] = {}
         lock = threading.Lock()
         limit = self._limits.watches_per_stream
@@ -271,7 +272,7 @@ class Servicer(pb_grpc.AgentServerServicer):
         def deliver(entry: Any) -> None:
             with lock:
                 removers.pop(entry.task_id, None)
-            ready.put(pb.TaskResult(task_id=entry.task_id, outcome=_within(entry.outcome, inline[0])))
+            ready.put(_task_result(entry, inline[0]))
 
         def read() -> None:
             try:
@@ -304,22 +305,26 @@ class Servicer(pb_grpc.AgentServerServicer):
                 ready.put(None)
 
         threading.Thread(target=read, name="agentnb-watch-reader", daemon=True).start()
+        server_id = wire.text(2, self._server.server_id)
         try:
             while True:
                 first = ready.get()
                 if first is None:
                     return
-                batch = [first]
-                while len(batch) < 1000:
+                batch, size, ended = [first], len(first), False
+                while len(batch) < 1000 and size < BATCH_BYTES:
                     try:
                         more = ready.get_nowait()
                     except queue.Empty:
                         break
                     if more is None:
-                        yield pb.WatchResultsResponse(results=batch, server_id=self._server.server_id)
-                        return
+                        ended = True
+                        break
                     batch.append(more)
-                yield pb.WatchResultsResponse(results=batch, server_id=self._server.server_id)
+                    size += len(more)
+                yield b"".join(wire.field(1, result) for result in batch) + server_id
+                if ended:
+                    return
         finally:  # however the stream ends, its waiters go
             with lock:
                 pending = list(removers.values())
@@ -353,14 +358,17 @@ class Servicer(pb_grpc.AgentServerServicer):
         yield from self._host.bus.subscribe(request.since_seq, request.server_id, context.is_active)
 
 
-def _within(outcome: pb.Outcome, limit: int) -> pb.Outcome:
-    """The outcome, or (if its reply is bigger than ``limit``) all of it but the reply."""
-    if not limit or outcome.WhichOneof("result") != "reply":
-        return outcome
-    size = outcome.reply.ByteSize()
-    if size <= limit:
-        return outcome
-    return pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=size)
+#: Results in one WatchResults message are cut at about this many bytes.
+BATCH_BYTES = 4 * 1024 * 1024
+
+
+def _task_result(entry: Any, limit: int) -> bytes:
+    """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply."""
+    outcome = entry.outcome
+    if limit and entry.size > limit and outcome.WhichOneof("result") == "reply":
+        stub = pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=entry.size)
+        return wire.text(1, entry.task_id) + wire.field(2, stub.SerializeToString())
+    return wire.text(1, entry.task_id) + wire.field(2, entry.wire)
 
 
 def _agent_of(op: pb.Op) -> str:
@@ -372,5 +380,5 @@ def _agent_of(op: pb.Op) -> str:
     return ""
 
 
-def _result_error(task_id: str, refusal: Refusal) -> pb.TaskResult:
-    return pb.TaskResult(task_id=task_id, status=refusal.status())
+def _result_error(task_id: str, refusal: Refusal) -> bytes:
+    return pb.TaskResult(task_id=task_id, status=refusal.status()).SerializeToString()

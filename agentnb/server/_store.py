@@ -67,12 +67,15 @@ UNREAD_GRACE = 30.0
 
 
 class Entry:
-    __slots__ = ("task_id", "agent", "outcome", "size", "done_at", "callbacks", "read")
+    """One task's result. ``wire`` is the outcome serialized once, for every reader."""
+
+    __slots__ = ("task_id", "agent", "outcome", "wire", "size", "done_at", "callbacks", "read")
 
     def __init__(self, task_id: str, agent: str) -> None:
         self.task_id = task_id
         self.agent = agent
         self.outcome: pb.Outcome | None = None
+        self.wire = b""
         self.size = 0
         self.done_at = 0.0
         self.callbacks: list[Callback] | None = []
@@ -119,11 +122,12 @@ class ResultStore:
 
     def finish(self, entry: Entry, outcome: pb.Outcome) -> None:
         """Record an outcome and run the entry's callbacks (outside the lock)."""
-        size = outcome.ByteSize()
+        wire = outcome.SerializeToString()
+        size = len(wire)
         with self._lock:
             if entry.outcome is not None:
                 return
-            entry.outcome, entry.size, entry.done_at = outcome, size, time.monotonic()
+            entry.outcome, entry.wire, entry.size, entry.done_at = outcome, wire, size, time.monotonic()
             callbacks, entry.callbacks = entry.callbacks or [], None
             entry.read = bool(callbacks)
             if self._entries.get(entry.task_id) is entry:
@@ -167,8 +171,8 @@ class ResultStore:
                 except ValueError:
                     pass
 
-    def wait(self, task_id: str, timeout: float | None) -> pb.Outcome | None:
-        """The outcome, waiting at most ``timeout`` seconds (None if not ready by then)."""
+    def wait(self, task_id: str, timeout: float | None) -> Entry | None:
+        """The finished entry, waiting at most ``timeout`` seconds (None if not ready by then)."""
         done = threading.Event()
         remove = self.on_done(task_id, lambda entry: done.set())
         try:
@@ -177,9 +181,12 @@ class ResultStore:
             remove()
         with self._lock:
             entry = self._entries.get(task_id)
-        if entry is None:
-            raise self._missing(task_id)
-        return entry.outcome
+            if entry is None:
+                raise self._missing(task_id)
+            if entry.outcome is None:
+                return None
+            entry.read = True
+            return entry
 
     def release(self, task_ids: list[str]) -> None:
         """Forget finished results nobody will read again."""
