@@ -27,7 +27,7 @@ from ._placeholder import Placeholder
 from ._runtime._calls import Call
 from ._runtime._codec import encode_value, fill_msg, input_label, register_reference
 from ._runtime._link import Pending, ServerLink
-from ._runtime._ops import ATTRIBUTES, call_request, create_op, define_op, delete_op, method_request
+from ._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
@@ -248,11 +248,12 @@ class DistributedAgent:
         assert link is not None
         if link.accepts_code is None:  # a server this session did not launch: ask once
             link.info()
-        spec, define = self._recipe.spec(link.address, bool(link.accepts_code))
-        if define is not None and define.class_key not in link.defined:
-            link.defined.add(define.class_key)
-            link.put(Pending(self.name, op=define_op(define)))
-        origin, has_recipe = self._session.origin(), spec.WhichOneof("recipe") is not None
+        exclusive = self.server is not None  # on our own server, the name must be new (or replaced)
+        op, key = self._recipe.create_op(link.address, bool(link.accepts_code), replace, exclusive)
+        if key is not None and key not in link.defined:
+            link.defined.add(key)
+            link.put(Pending(self.name, op=self._recipe.define_op(link.address)))
+        origin, has_recipe = self._session.origin(), op.create.spec.WhichOneof("recipe") is not None
 
         def failed(error: AgentnbError) -> AgentnbError:
             if isinstance(error, CodeNotAcceptedError) and not has_recipe:
@@ -267,8 +268,7 @@ class DistributedAgent:
         def done(result: Any, server_id: str) -> None:
             self._created(result, server_id, origin)
 
-        exclusive = self.server is not None  # on our own server, the name must be new (or replaced)
-        link.put(Pending(self.name, op=create_op(spec, replace, exclusive), done=done, failed=failed))
+        link.put(Pending(self.name, op=op, done=done, failed=failed))
 
     def _created(self, result: Any, server_id: str, origin: Any) -> None:
         created = result.created
@@ -277,6 +277,7 @@ class DistributedAgent:
             build = Call(self.link, self.name, call_request(self.name, "driver", "none"), [], origin)
             build.acknowledged(result.task_id, server_id)
             build.future.add_done_callback(self._built)
+            build.drop()  # nobody reads the constructor's outcome again: release it once it is here
             assert self.link is not None
             self.link.watch_call(build)
         elif self.server is not None:  # a server of this session: another agent of ours has the name

@@ -18,13 +18,5 @@ def method_request(agent: str, caller: str, method: str, args_json: str) -> pb.C
     return pb.CallRequest(agent=agent, caller=caller, no_input=True, method=method, args_json=args_json)
 
 
-def create_op(spec: pb.AgentSpec, replace: bool, exclusive: bool = False) -> pb.Op:
-    return pb.Op(create=pb.CreateAgentRequest(spec=spec, replace=replace, exclusive=exclusive))
-
-
-def define_op(define: pb.DefineClassRequest) -> pb.Op:
-    return pb.Op(define_class=define)
-
-
 def delete_op(name: str) -> pb.Op:
     return pb.Op(delete=pb.DeleteAgentRequest(name=name))

@@ -110,9 +110,11 @@ def _plain(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def _dumps(value: Any) -> bytes:
+def _dumps(value: tuple[tuple[Any, ...], dict[str, Any]]) -> bytes:
     """Pickle builtin data with the C pickler (fast), anything else with cloudpickle."""
-    if _plain(value):
+    args, kwargs = value
+    flat = all(type(v) in _PLAIN for v in args) and all(type(v) in _PLAIN for v in kwargs.values())
+    if flat or _plain(value):
         return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     return bytes(cloudpickle.dumps(value))
 
@@ -149,35 +151,47 @@ class Recipe:
         args, kwargs = agent._init_args
         return cls(type(agent), agent.name, args, kwargs)
 
-    def spec(self, address: str, accepts_code: bool) -> tuple[pb.AgentSpec, pb.DefineClassRequest | None]:
-        """The spec to send, and the class to ship first (servers that accept code).
+    def create_op(
+        self, address: str, accepts_code: bool, replace: bool, exclusive: bool
+    ) -> tuple[pb.Op, str | None]:
+        """The create operation to send, and the key of the class to ship first (if any).
 
-        A server that does not accept code gets an import recipe if the class can
-        be imported there, else no recipe: it attaches to an agent of that name
+        A server that accepts code gets the class (once, see :meth:`define_op`) and
+        the pickled arguments; one that does not gets an import recipe if the class
+        can be imported there, else no recipe: it attaches to an agent of that name
         if there is one, and explains what to do if there is none.
         """
         cls, name = self.cls, self.name
-        spec = pb.AgentSpec(
-            name=name, class_name=cls.__qualname__, source_hash=source_hash(cls), fingerprint=self.fingerprint
-        )
+        op = pb.Op()
+        create = op.create
+        create.replace, create.exclusive = replace, exclusive
+        spec = create.spec
+        spec.name, spec.class_name = name, cls.__qualname__
+        spec.source_hash, spec.fingerprint = source_hash(cls), self.fingerprint
         if self.attach_only:
-            return spec, None
+            return op, None
         if accepts_code:
             if self._arguments is None:
                 _pickle((self.args, self.kwargs), name, address, "its constructor arguments")
-            spec.by_key.class_key = key = class_key(cls)
-            spec.by_key.arguments = self._arguments or b""
-            sources, files = class_sources(cls)
-            define = pb.DefineClassRequest(
-                class_key=key, pickled=pickled_class(cls, name, address), sources=sources, code_files=files
-            )
-            return spec, define
+            key = class_key(cls)
+            spec.by_key.class_key, spec.by_key.arguments = key, self._arguments or b""
+            return op, key
         if importable(cls):
             named = self._named_arguments()
             if named is not None:
                 spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
                 spec.by_import.kwargs_json = json.dumps(named)
-        return spec, None
+        return op, None
+
+    def define_op(self, address: str) -> pb.Op:
+        """Ship the class to a server that accepts code (once per server and class)."""
+        sources, files = class_sources(self.cls)
+        op = pb.Op()
+        define = op.define_class
+        define.class_key, define.pickled = class_key(self.cls), pickled_class(self.cls, self.name, address)
+        define.sources.update(sources)
+        define.code_files.update(files)
+        return op
 
     def _named_arguments(self) -> dict[str, Any] | None:
         """The constructor arguments by name, if they are JSON data (else None: no import recipe)."""

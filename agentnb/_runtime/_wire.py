@@ -22,9 +22,14 @@ def varint(value: int) -> bytes:
             return bytes(out)
 
 
+def header(number: int, length: int) -> bytes:
+    """The tag and length of a length-delimited field (its data follows)."""
+    return varint((number << 3) | 2) + varint(length)
+
+
 def field(number: int, data: bytes) -> bytes:
     """A length-delimited field ``number`` holding ``data`` (wire type 2)."""
-    return varint((number << 3) | 2) + varint(len(data)) + data
+    return header(number, len(data)) + data
 
 
 def text(number: int, value: str) -> bytes:

@@ -155,8 +155,10 @@ class Servicer(pb_grpc.AgentServerServicer):
                     done.read = True
         except Exception as exc:  # noqa: BLE001 - refusals become statuses
             _abort(context, _refusal(exc))
-        outcome = wire.field(2, done.wire) if done is not None else b""
-        return wire.text(1, entry.task_id) + outcome + wire.text(3, self._server.server_id)
+        parts = [wire.text(1, entry.task_id), wire.text(3, self._server.server_id)]
+        if done is not None:  # the outcome's bytes are copied once, into the response
+            parts[1:1] = [wire.header(2, len(done.wire)), done.wire]
+        return b"".join(parts)
 
     def _call(self, request: pb.CallRequest, inline: bool = False) -> Any:
         key = request.call_key
@@ -258,7 +260,7 @@ class Servicer(pb_grpc.AgentServerServicer):
             _abort(context, _refusal(exc))
         if outcome is None:
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
-        return wire.field(1, outcome.wire)  # a FetchResultResponse
+        return b"".join((wire.header(1, len(outcome.wire)), outcome.wire))  # a FetchResultResponse
 
     def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
         """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""
@@ -368,7 +370,7 @@ def _task_result(entry: Any, limit: int) -> bytes:
     if limit and entry.size > limit and outcome.WhichOneof("result") == "reply":
         stub = pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=entry.size)
         return wire.text(1, entry.task_id) + wire.field(2, stub.SerializeToString())
-    return wire.text(1, entry.task_id) + wire.field(2, entry.wire)
+    return b"".join((wire.text(1, entry.task_id), wire.header(2, len(entry.wire)), entry.wire))
 
 
 def _agent_of(op: pb.Op) -> str:
