@@ -26,6 +26,7 @@ from typing import Any
 
 from .._config import Limits, Timeouts
 from .._errors import ServerLaunchError
+from .._tls import TLS
 
 READY = "AGENTNB_READY"
 PACKAGE_PARENT = str(pathlib.Path(__file__).resolve().parent.parent.parent)
@@ -122,8 +123,12 @@ def spawn(
     limits: Limits,
     timeouts: Timeouts,
     run_in_loop_thread: Callable[[Callable[[], Any]], Any],
+    tls: TLS | None = None,
 ) -> ServerProcess:
-    """Start a server process and wait (bounded) until it is ready."""
+    """Start a server process and wait (bounded) until it is ready.
+
+    Its token and TLS file paths go over stdin, never on its command line.
+    """
     log = tempfile.NamedTemporaryFile(prefix="agentnb-server-", suffix=".log", delete=False)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
@@ -155,6 +160,7 @@ def spawn(
         "sys_path": [p for p in sys.path if p],
         "limits": asdict(limits),
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
+        "tls": tls.to_dict() if tls is not None else None,
     }
     assert proc.stdin is not None
     try:

@@ -21,12 +21,13 @@ from typing import Any
 
 import grpc
 
-from .._address import host_port
+from .._address import host_port, is_loopback
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
-from .._runtime._channel import server_options
+from .._runtime._channel import server_credentials, server_options
+from .._tls import TLS, warn_cleartext
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
@@ -64,6 +65,9 @@ class ServerConfig:
             not a launcher's thread in someone else's program.
         trace: record events from the start (its driver will follow the feed);
             otherwise recording starts with the first subscriber.
+        tls: serve TLS with its certificate and key; its CA (default: the
+            certificate) is what the server trusts when it reads placeholders
+            from other servers. None: no TLS (listening beyond loopback warns).
     """
 
     host: str = "127.0.0.1"
@@ -78,6 +82,7 @@ class ServerConfig:
     allowed_modules: Iterable[str] | None = None
     own_process: bool = False
     trace: bool = False
+    tls: TLS | None = None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -128,8 +133,12 @@ class AgentServer:
             interceptors=[TokenInterceptor(config.token, lambda: self.address)],
         )
         target = host_port(config.host, config.port)
+        tls = config.tls if config.tls is not None and config.tls.serves else None
         try:
-            self.port = self._grpc.add_insecure_port(target)
+            if tls is not None:
+                self.port = self._grpc.add_secure_port(target, server_credentials(tls))
+            else:
+                self.port = self._grpc.add_insecure_port(target)
         except RuntimeError as exc:
             raise ServerLaunchError(
                 f"cannot listen on {target}: the port is in use or the address is not on this machine; "
@@ -139,6 +148,9 @@ class AgentServer:
             "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
         )
         self.address = host_port(advertise, self.port)
+        self.tls = tls is not None
+        if tls is None and not is_loopback(config.host):
+            warn_cleartext("listen", host_port(config.host, self.port), stacklevel=3)
         store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
         self.host = AgentHost(
             self.address,
@@ -146,7 +158,7 @@ class AgentServer:
             EventBus(self.server_id, limits.event_history, limits.event_history_bytes, config.trace),
             store,
             Recipes(config.accepts_code, config.allowed_modules),
-            Resolver(store, self.address, self.server_id, limits, config.timeouts),
+            Resolver(store, self.address, self.server_id, limits, config.timeouts, tls),
             ElasticPool("agentnb-reply", limits.workers),
             limits.max_message_bytes,
             limits.output_bytes_per_call,

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
+from .._tls import TLS
 from .._token import resolve_token
 from ._app import AgentServer, ServerConfig
 
@@ -26,6 +27,9 @@ class RpcAgentServerLauncher:
         token_file: a file holding the token.
         allow_code: accept cloudpickled classes from drivers. Off by default:
             anyone with the token could then run code here.
+        tls: serve TLS: ``agentnb.TLS(cert=..., key=...)`` (see
+            :func:`agentnb.make_self_signed`). Without it, listening beyond
+            loopback warns: the token would travel in clear.
         limits: size and retention limits.
         timeouts: ``timeouts.launch`` bounds :meth:`launch`.
 
@@ -44,9 +48,12 @@ class RpcAgentServerLauncher:
         token: str | None = None,
         token_file: str | os.PathLike[str] | None = None,
         allow_code: bool = False,
+        tls: TLS | None = None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
+        if tls is not None and not tls.serves:
+            raise ValueError("a launcher serves TLS with a certificate and its key: TLS(cert=..., key=...)")
         self.token, _ = resolve_token(token, token_file)
         self._config = ServerConfig(
             host="127.0.0.1" if host == "localhost" else host,
@@ -56,6 +63,7 @@ class RpcAgentServerLauncher:
             limits=limits,
             agent_class=agent_class,
             agent_kwargs=dict(agent_kwargs or {}),
+            tls=tls,
         )
         self._timeouts = timeouts
         self._server: AgentServer | None = None

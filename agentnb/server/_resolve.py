@@ -3,7 +3,8 @@
 A placeholder produced on this server waits on the local result store; one
 produced elsewhere is watched on the producing server (one stream per
 server, shared by every call waiting on it; the task id is the capability,
-so no token is needed). Nothing holds a thread while it waits.
+so no token is needed; a server with TLS reads over TLS, trusting its CA).
+Nothing holds a thread while it waits.
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ from .._runtime._client import ClientPool, status_error
 from .._runtime._codec import Returned, decode_msg, decode_result, input_label
 from .._runtime._loop import LoopThread
 from .._runtime._watch import ResultWatch
+from .._tls import TLS
 from ._mailbox import READY, Inputs
 from ._store import ResultStore, StoreError
 
 
 class Resolver:
     def __init__(
-        self, store: ResultStore, address: str, server_id: str, limits: Limits, timeouts: Timeouts
+        self,
+        store: ResultStore,
+        address: str,
+        server_id: str,
+        limits: Limits,
+        timeouts: Timeouts,
+        tls: TLS | None = None,
     ) -> None:
         self._store = store
         self._address = address
         self._server_id = server_id
         self._limits = limits
         self._timeouts = timeouts
+        self._tls = tls
         self._loop = LoopThread("agentnb-resolver")
         self._clients = ClientPool()
         self._watches: dict[str, ResultWatch] = {}
@@ -70,7 +79,7 @@ class Resolver:
         address = ref.address
         watch = self._watches.get(address)
         if watch is None:
-            client = self._clients.get(address, None, self._limits, self._timeouts)
+            client = self._clients.get(address, None, self._limits, self._timeouts, self._tls)
             watch = self._watches[address] = ResultWatch(client)
 
         def deliver(result: pb.TaskResult, server_id: str) -> None:
