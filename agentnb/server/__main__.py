@@ -10,7 +10,8 @@ Two ways in:
   The token comes from ``--token``, ``--token-file`` or ``AGENTNB_TOKEN``;
   without one a fresh token is made and printed. ``--tls-cert``/``--tls-key``
   serve TLS (``--make-cert DIR --hosts HOST ...`` writes a self-signed pair
-  and exits).
+  and exits); ``--allow-module MOD`` restricts the modules agent classes may
+  be imported from.
 
 * From a driver (``to_dist``), with ``--handshake``: the configuration,
   token included, arrives as one JSON line on stdin (never on the command
@@ -50,6 +51,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--token", help="the secret token (default: AGENTNB_TOKEN)")
     p.add_argument("--token-file", help="read the token from this file")
     p.add_argument("--allow-code", action="store_true", help="accept cloudpickled agent classes")
+    p.add_argument(
+        "--allow-module",
+        action="append",
+        metavar="MOD",
+        help="import agent classes only from this module or its submodules (repeatable; default: any)",
+    )
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (with --tls-key)")
     p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
     p.add_argument(
@@ -97,6 +104,7 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         limits=Limits(max_message_bytes=args.max_message_bytes),
         agent_class=args.agent_class,
         agent_kwargs=json.loads(args.agent_kwargs),
+        allowed_modules=args.allow_module,
         own_process=True,
         tls=TLS(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
     )

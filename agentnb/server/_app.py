@@ -32,7 +32,7 @@ from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
 from ._host import AgentHost
-from ._recipes import Recipes, import_agent_class
+from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import Servicer
 from ._store import ResultStore
@@ -175,7 +175,11 @@ class AgentServer:
     def _create_configured_agent(self) -> None:
         cls = self.config.agent_class
         if isinstance(cls, str):
-            cls = import_agent_class(cls, self.config.allowed_modules)
+            try:
+                cls = import_agent_class(cls, self.config.allowed_modules)
+            except RecipeError as exc:
+                self.stop(0)
+                raise ServerLaunchError(f"the launcher's agent class: {exc.message}") from exc
         kwargs = dict(self.config.agent_kwargs)
         name = kwargs.get("name") or cls.__name__
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +28,9 @@ class RpcAgentServerLauncher:
         token_file: a file holding the token.
         allow_code: accept cloudpickled classes from drivers. Off by default:
             anyone with the token could then run code here.
+        allowed_modules: the only modules (and their submodules) agent classes
+            may be imported from, e.g. ``["mypkg.agents"]``; None: any module
+            the server can import (a class must still be an AgentBase subclass).
         tls: serve TLS: ``agentnb.TLS(cert=..., key=...)`` (see
             :func:`agentnb.make_self_signed`). Without it, listening beyond
             loopback warns: the token would travel in clear.
@@ -48,10 +52,13 @@ class RpcAgentServerLauncher:
         token: str | None = None,
         token_file: str | os.PathLike[str] | None = None,
         allow_code: bool = False,
+        allowed_modules: Iterable[str] | None = None,
         tls: TLS | None = None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
+        if isinstance(allowed_modules, str):
+            allowed_modules = [allowed_modules]
         if tls is not None and not tls.serves:
             raise ValueError("a launcher serves TLS with a certificate and its key: TLS(cert=..., key=...)")
         self.token, _ = resolve_token(token, token_file)
@@ -63,6 +70,7 @@ class RpcAgentServerLauncher:
             limits=limits,
             agent_class=agent_class,
             agent_kwargs=dict(agent_kwargs or {}),
+            allowed_modules=None if allowed_modules is None else tuple(allowed_modules),
             tls=tls,
         )
         self._timeouts = timeouts
