@@ -25,12 +25,12 @@ from .._address import host_port, is_loopback
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
-from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime._channel import server_credentials, server_options
 from .._tls import TLS, warn_cleartext
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
+from ._handlers import add_servicer
 from ._host import AgentHost
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
@@ -163,7 +163,7 @@ class AgentServer:
             limits.max_message_bytes,
             limits.output_bytes_per_call,
         )
-        pb_grpc.add_AgentServerServicer_to_server(Servicer(self), self._grpc)
+        add_servicer(Servicer(self), self._grpc)
         self._grpc.start()
         self.started_at = time.time()
         _output.install()
