@@ -146,7 +146,9 @@ class Servicer(pb_grpc.AgentServerServicer):
                     peer = context.peer()
                     self._waits.enter(peer)
                     try:
-                        outcome = self._host.store.wait(entry.task_id, request.wait_ms / 1000)
+                        outcome = self._host.store.wait(
+                            entry.task_id, request.wait_ms / 1000, context.add_callback
+                        )
                     finally:
                         self._waits.leave(peer)
                 if outcome is not None:
@@ -241,7 +243,7 @@ class Servicer(pb_grpc.AgentServerServicer):
             try:
                 remaining = context.time_remaining()
                 outcome = self._host.store.wait(
-                    request.task_id, None if remaining is None else max(0.0, remaining)
+                    request.task_id, None if remaining is None else max(0.0, remaining), context.add_callback
                 )
             finally:
                 self._waits.leave(peer)
