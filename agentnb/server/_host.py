@@ -27,7 +27,7 @@ from . import _output
 from ._events import EventBus, Kind
 from ._mailbox import Job, Mailbox
 from ._output import TaskPrints
-from ._recipes import Factory, Recipes
+from ._recipes import Factory, Recipes, check_method
 from ._resolve import Resolver
 from ._store import Entry, ResultStore
 from ._workers import ElasticPool
@@ -133,6 +133,8 @@ class AgentHost:
                 f"a call of agent {actor.name!r} with shape {shape!r} needs {expected} input(s), got "
                 f"{len(request.inputs)}"
             )
+        if request.method:
+            check_method(request.method, actor.name)
         inputs = self.resolver.inputs(request.inputs, actor.name)
         args = (
             loads(request.args_json, f"arguments of {actor.name}.{request.method}")
