@@ -170,3 +170,12 @@ class Warns(AgentBase):
 
         logging.getLogger("warns").warning("about to fail on %s", x.content)
         raise ValueError(f"failed on {x.content}")
+
+
+class Flood(AgentBase):
+    """Prints ``x.content`` MiB of text and replies with as much (for the byte budgets' tests)."""
+
+    def reply(self, x=None):
+        mib = x.content
+        print(("p" * 1023 + "\n") * int(mib * 1024), end="")
+        return Msg(self.name, "r" * int(mib * 2**20))

@@ -1,0 +1,145 @@
+"""A server cannot be exhausted: abandoned waits leave nothing behind, stores stay in their budgets."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from agents import Echo, Flood, Gate
+from conftest import wait_state
+from raw import Raw, rss_kib, wait_until
+
+from agentnb import Msg, ResultExpiredError, RpcAgentServerLauncher
+from agentnb._proto import agentnb_pb2 as pb
+from agentnb._runtime._session import get_session, print_output
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def submit_call(raw: Raw, agent: str) -> str:
+    answer = raw.call(
+        "Submit", pb.SubmitRequest(ops=[pb.Op(call=pb.CallRequest(agent=agent, no_input=True))])
+    )
+    assert answer.code == grpc.StatusCode.OK, answer
+    (result,) = pb.SubmitResponse.FromString(answer.response).results
+    assert result.task_id, result
+    return result.task_id
+
+
+def test_a_thousand_cancelled_unauthenticated_fetches_leave_no_waiter_and_no_memory(tmp_path) -> None:
+    gate = tmp_path / "open"
+    with RpcAgentServerLauncher(
+        Gate, {"name": "G", "path": str(gate)}, host="127.0.0.1", token="t"
+    ) as launcher:
+        store = launcher._server.host.store  # in this process: its waiters can be counted
+        raw = Raw(launcher.address, "t")
+        task_id = submit_call(raw, "G")  # runs until the gate opens: fetches of it wait
+        attacker = grpc.insecure_channel(launcher.address, options=[("grpc.use_local_subchannel_pool", 1)])
+        fetch = attacker.unary_unary("/agentnb.v1.AgentServer/FetchResult")
+        request = pb.FetchResultRequest(task_id=task_id).SerializeToString()
+        rounds, size = 20, 50  # 50 at once stays under the per-peer cap of concurrent waits
+        rss = []
+        for i in range(rounds):
+            futures = [fetch.future(request) for _ in range(size)]  # no token, no deadline
+            wait_until(lambda: store.waiters() == size, 30, f"{size} fetches waiting (round {i})")
+            for future in futures:
+                future.cancel()
+            wait_until(lambda: store.waiters() == 0, 30, f"every cancelled fetch gone (round {i})")
+            assert all(f.cancelled() for f in futures)
+            rss.append(rss_kib(os.getpid()))
+        assert store.waiters() == 0
+        # memory: the last rounds cost no more than the first ones (KiB)
+        assert rss[-1] - rss[1] < 10_000, rss
+        gate.touch()
+        done = pb.FetchResultResponse.FromString(raw.call("FetchResult", request, timeout=60).response)
+        assert done.outcome.reply.name == "G"
+        attacker.close()
+        raw.close()
+
+
+MiB = 2**20
+BUDGETS = {"result_bytes": 32 * MiB, "event_history_bytes": 8 * MiB, "output_bytes_per_call": 64 * 1024}
+SCENARIO = os.path.join(os.path.dirname(__file__), "scenarios", "budget_server.py")
+
+
+@pytest.fixture
+def budget_server() -> Iterator[tuple[str, int, int]]:
+    """A launcher process with small byte budgets: (address, port, pid)."""
+    proc = subprocess.Popen(
+        [sys.executable, SCENARIO, json.dumps(BUDGETS), "budget-token"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.path.dirname(__file__)),
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"127.0.0.1:{port}", port, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def quiet() -> Iterator[None]:
+    """Remote prints are not shown (hundreds of MiB of them)."""
+    listeners = get_session().listeners
+    listeners.remove(print_output)
+    yield
+    listeners.insert(0, print_output)
+
+
+def test_a_server_fed_500_mib_of_replies_and_prints_stays_within_its_budgets(
+    budget_server: tuple[str, int, int], quiet: None
+) -> None:
+    address, port, pid = budget_server
+    options = dict(host="127.0.0.1", port=port, launch_server=False, token="budget-token")
+    flood = Flood(name="F").to_dist(**options)
+    sizes = Echo(name="S").to_dist(**options)  # attaches to the server's "Sizes" agent
+    assert flood(Msg("user", 1)).result(timeout=60).content == "r" * MiB  # warm: every path once
+    before = sizes(None).result(timeout=30).content
+    calls = [flood(Msg("user", 2.5)) for _ in range(100)]  # 250 MiB of replies, 250 MiB printed
+    wait_state(calls[-1], "done", timeout=150)  # one agent runs them in order: all done
+    after = sizes(None).result(timeout=30).content
+    assert after["store_bytes"] <= BUDGETS["result_bytes"], after
+    assert after["event_bytes"] <= BUDGETS["event_history_bytes"], after
+    grown = (after["VmHWM"] - before["VmRSS"]) * 1024  # the server's peak, over its start
+    assert grown < BUDGETS["result_bytes"] + BUDGETS["event_history_bytes"] + 64 * MiB, (before, after)
+    # the oldest replies went to keep the budget, and reading one says so
+    with pytest.raises(ResultExpiredError, match="expired from the server's result store"):
+        calls[0].result(timeout=30)
+    assert calls[-1].result(timeout=30).content == "r" * int(2.5 * MiB)  # the newest are there
+    # placeholders nobody holds any more: their results are released
+    del calls
+    gc.collect()
+    wait_until(lambda: sizes(None).result(timeout=30).content["results"] <= 3, 60, "releasing results")
+
+
+def test_calls_nobody_reads_never_grow_the_store_past_its_budget(budget_server: tuple[str, int, int]) -> None:
+    address, _, pid = budget_server
+    raw = Raw(address, "budget-token")
+    start = rss_kib(pid) * 1024
+    request = pb.CallRequest(agent="F")
+    request.inputs.add().message.CopyFrom(pb.Message(name="user", content_json="4"))
+    ops = [pb.Op(call=request) for _ in range(40)]  # 160 MiB of replies at once, none read
+    answer = raw.call("Submit", pb.SubmitRequest(ops=ops))
+    results = pb.SubmitResponse.FromString(answer.response).results
+    task_ids = [r.task_id for r in results]
+    assert all(task_ids), results
+    last = pb.FetchResultRequest(task_id=task_ids[-1])
+    done = raw.call("FetchResult", last, timeout=150)  # the agent runs them in order
+    assert done.code == grpc.StatusCode.OK, done
+    sizes = pb.CallRequest(agent="S", no_input=True, wait_ms=30_000)
+    held = json.loads(pb.CallResponse.FromString(raw.call("Call", sizes).response).outcome.reply.content_json)
+    assert held["store_bytes"] <= BUDGETS["result_bytes"] + 5 * MiB, held  # the budget, plus the last one
+    first = raw.call("FetchResult", pb.FetchResultRequest(task_id=task_ids[0]))
+    assert first.code == grpc.StatusCode.NOT_FOUND and first.reason == "expired", first
+    assert "MiB" in first.details and "result_bytes" in first.details
+    assert rss_kib(pid) * 1024 - start < BUDGETS["result_bytes"] + 64 * MiB
+    raw.close()
