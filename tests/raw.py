@@ -7,6 +7,7 @@ the status code and details, never an agentnb error.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -154,3 +155,47 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     while not predicate():
         assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
         time.sleep(0.005)
+
+
+#: The agent of ``sized_launcher`` that reports what its server holds.
+SIZES = "sizes-0d9f"
+_SCENARIO = os.path.join(HERE, "scenarios", "budget_server.py")
+
+
+@dataclass
+class Launched:
+    address: str
+    port: int
+    pid: int
+
+
+@contextmanager
+def sized_launcher(
+    limits: dict[str, int], token: str, agent_class: str = "agents:Flood", name: str = "F"
+) -> Iterator[Launched]:
+    """A launcher process with these limits, hosting ``agent_class`` as ``name`` and ``SIZES``."""
+    proc = subprocess.Popen(
+        [sys.executable, _SCENARIO, json.dumps(limits), token, agent_class, name],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=HERE),
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield Launched(f"127.0.0.1:{port}", port, proc.pid)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def sizes(raw: Raw) -> dict[str, int]:
+    """What a ``sized_launcher`` server holds, asked of its ``SIZES`` agent."""
+    answer = raw.call("Call", pb.CallRequest(agent=SIZES, no_input=True, wait_ms=30_000), timeout=60)
+    assert answer.code == grpc.StatusCode.OK, answer
+    assert answer.response is not None
+    return json.loads(pb.CallResponse.FromString(answer.response).outcome.reply.content_json)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 from agents import Echo
-from raw import CliServer, Raw, cli_server
+from raw import METHODS, SERVICE, CliServer, Raw, auth, cli_server
 
 from agentnb import Msg
 from agentnb._proto import agentnb_pb2 as pb
@@ -206,3 +206,24 @@ def test_refused_tokens_are_logged_once_per_peer_not_once_per_request(launcher: 
     assert "wrong token" in flooded[0] and peer.startswith("ipv4")
     flood.close()
     last.close()
+
+
+def test_requests_that_do_not_parse_get_invalid_argument_on_every_rpc(launcher: CliServer) -> None:
+    raw = Raw(launcher.address, TOKEN)
+    not_utf8 = b"\x0a\x03\xff\xfe\xfd"  # field 1, a string in every request that has one, not UTF-8
+    for method, (request_type, _, client_streams, server_streams) in METHODS.items():
+        if request_type.DESCRIPTOR.fields and not client_streams and not server_streams:
+            for data in (b"\xff\xff\xffnot a protobuf", not_utf8):
+                answer = raw.call(method, data)
+                assert answer.code == grpc.StatusCode.INVALID_ARGUMENT, (method, answer)
+                assert f"not a valid agentnb.v1.{request_type.__name__}" in answer.details
+    watch = raw.channel.stream_stream(SERVICE + "WatchResults")
+    with pytest.raises(grpc.RpcError) as info:
+        list(watch(iter([not_utf8]), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    events = raw.channel.unary_stream(SERVICE + "StreamEvents")
+    with pytest.raises(grpc.RpcError) as info:
+        list(events(b"\x12\x02\xff\xfe", metadata=auth(TOKEN), timeout=10))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    raw.close()
+    still_serves(launcher)

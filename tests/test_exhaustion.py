@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import grpc
 import pytest
 from agents import Echo, Flood, Gate
 from conftest import wait_state
-from raw import Raw, rss_kib, wait_until
+from raw import SIZES, Launched, Raw, rss_kib, sized_launcher, sizes, wait_until
 
 from agentnb import Msg, ResultExpiredError, RpcAgentServerLauncher
 from agentnb._proto import agentnb_pb2 as pb
@@ -65,25 +62,13 @@ def test_a_thousand_cancelled_unauthenticated_fetches_leave_no_waiter_and_no_mem
 
 MiB = 2**20
 BUDGETS = {"result_bytes": 32 * MiB, "event_history_bytes": 8 * MiB, "output_bytes_per_call": 64 * 1024}
-SCENARIO = os.path.join(os.path.dirname(__file__), "scenarios", "budget_server.py")
 
 
 @pytest.fixture
-def budget_server() -> Iterator[tuple[str, int, int]]:
-    """A launcher process with small byte budgets: (address, port, pid)."""
-    proc = subprocess.Popen(
-        [sys.executable, SCENARIO, json.dumps(BUDGETS), "budget-token"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=os.path.dirname(__file__)),
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        yield f"127.0.0.1:{port}", port, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
+def budget_server() -> Iterator[Launched]:
+    """A launcher process with small byte budgets hosting a Flood agent "F"."""
+    with sized_launcher(BUDGETS, "budget-token") as server:
+        yield server
 
 
 @pytest.fixture
@@ -96,17 +81,16 @@ def quiet() -> Iterator[None]:
 
 
 def test_a_server_fed_500_mib_of_replies_and_prints_stays_within_its_budgets(
-    budget_server: tuple[str, int, int], quiet: None
+    budget_server: Launched, quiet: None
 ) -> None:
-    address, port, pid = budget_server
-    options = dict(host="127.0.0.1", port=port, launch_server=False, token="budget-token")
+    options = dict(host="127.0.0.1", port=budget_server.port, launch_server=False, token="budget-token")
     flood = Flood(name="F").to_dist(**options)
-    sizes = Echo(name="S").to_dist(**options)  # attaches to the server's "Sizes" agent
+    report = Echo(name=SIZES).to_dist(**options)  # attaches to the server's "Sizes" agent
     assert flood(Msg("user", 1)).result(timeout=60).content == "r" * MiB  # warm: every path once
-    before = sizes(None).result(timeout=30).content
+    before = report(None).result(timeout=30).content
     calls = [flood(Msg("user", 2.5)) for _ in range(100)]  # 250 MiB of replies, 250 MiB printed
     wait_state(calls[-1], "done", timeout=150)  # one agent runs them in order: all done
-    after = sizes(None).result(timeout=30).content
+    after = report(None).result(timeout=30).content
     assert after["store_bytes"] <= BUDGETS["result_bytes"], after
     assert after["event_bytes"] <= BUDGETS["event_history_bytes"], after
     grown = (after["VmHWM"] - before["VmRSS"]) * 1024  # the server's peak, over its start
@@ -118,13 +102,12 @@ def test_a_server_fed_500_mib_of_replies_and_prints_stays_within_its_budgets(
     # placeholders nobody holds any more: their results are released
     del calls
     gc.collect()
-    wait_until(lambda: sizes(None).result(timeout=30).content["results"] <= 3, 60, "releasing results")
+    wait_until(lambda: report(None).result(timeout=30).content["results"] <= 3, 60, "releasing results")
 
 
-def test_calls_nobody_reads_never_grow_the_store_past_its_budget(budget_server: tuple[str, int, int]) -> None:
-    address, _, pid = budget_server
-    raw = Raw(address, "budget-token")
-    start = rss_kib(pid) * 1024
+def test_calls_nobody_reads_never_grow_the_store_past_its_budget(budget_server: Launched) -> None:
+    raw = Raw(budget_server.address, "budget-token")
+    start = rss_kib(budget_server.pid) * 1024
     request = pb.CallRequest(agent="F")
     request.inputs.add().message.CopyFrom(pb.Message(name="user", content_json="4"))
     ops = [pb.Op(call=request) for _ in range(40)]  # 160 MiB of replies at once, none read
@@ -135,11 +118,10 @@ def test_calls_nobody_reads_never_grow_the_store_past_its_budget(budget_server: 
     last = pb.FetchResultRequest(task_id=task_ids[-1])
     done = raw.call("FetchResult", last, timeout=150)  # the agent runs them in order
     assert done.code == grpc.StatusCode.OK, done
-    sizes = pb.CallRequest(agent="S", no_input=True, wait_ms=30_000)
-    held = json.loads(pb.CallResponse.FromString(raw.call("Call", sizes).response).outcome.reply.content_json)
+    held = sizes(raw)
     assert held["store_bytes"] <= BUDGETS["result_bytes"] + 5 * MiB, held  # the budget, plus the last one
     first = raw.call("FetchResult", pb.FetchResultRequest(task_id=task_ids[0]))
     assert first.code == grpc.StatusCode.NOT_FOUND and first.reason == "expired", first
     assert "MiB" in first.details and "result_bytes" in first.details
-    assert rss_kib(pid) * 1024 - start < BUDGETS["result_bytes"] + 64 * MiB
+    assert rss_kib(budget_server.pid) * 1024 - start < BUDGETS["result_bytes"] + 64 * MiB
     raw.close()

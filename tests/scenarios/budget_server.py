@@ -1,9 +1,11 @@
-"""A launcher with small byte budgets, hosting a ``Flood`` agent "F" and a "Sizes" agent "S".
+"""A launcher with the given limits, hosting an agent and a "Sizes" agent that reports on the server.
 
-Run by tests/test_exhaustion.py: ``python budget_server.py LIMITS_JSON TOKEN``.
-Prints its port, then serves until stopped. "S" reports what the server holds
-(result store and event log bytes, and this process's memory), so the test
-can check the budgets from outside.
+Run by tests/test_exhaustion.py and tests/test_fuzz.py:
+``python budget_server.py LIMITS_JSON TOKEN [module:Class NAME]`` (default: a
+``Flood`` agent "F"). Prints its port, then serves until stopped. The agent
+named ``SIZES`` reports what the server holds (result store and event log
+bytes, agents, and this process's memory), so tests can check its budgets
+from outside.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import json
 import sys
 
-from agents import Flood
-
 from agentnb import AgentBase, Limits, Msg, RpcAgentServerLauncher
 from agentnb._proto import agentnb_pb2 as pb
+
+#: The name of the agent that reports sizes (one no fuzzer would make up).
+SIZES = "sizes-0d9f"
 
 
 def memory_kib() -> dict[str, int]:
@@ -25,19 +28,23 @@ def memory_kib() -> dict[str, int]:
 
 def main() -> None:
     limits, token = Limits(**json.loads(sys.argv[1])), sys.argv[2]
-    launcher = RpcAgentServerLauncher(Flood, {"name": "F"}, host="127.0.0.1", token=token, limits=limits)
+    agent_class, name = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else ("agents:Flood", "F")
+    launcher = RpcAgentServerLauncher(
+        agent_class, {"name": name}, host="127.0.0.1", token=token, limits=limits
+    )
 
     class Sizes(AgentBase):
         def reply(self, x=None):
             host = launcher._server.host
             return Msg(
                 self.name,
-                {"store_bytes": host.store.bytes, "results": len(host.store),
-                 "event_bytes": host.bus._bytes, "events": len(host.bus._log), **memory_kib()},
+                {"store_bytes": host.store.bytes, "results": len(host.store), "waiters": host.store.waiters(),
+                 "event_bytes": host.bus._bytes, "events": len(host.bus._log), "agents": len(host.actors),
+                 **memory_kib()},
             )  # fmt: skip
 
     launcher.launch()
-    launcher._server.host.add("S", Sizes("S"), pb.AgentSpec(name="S", class_name="Sizes"))
+    launcher._server.host.add(SIZES, Sizes(SIZES), pb.AgentSpec(name=SIZES, class_name="Sizes"))
     print(launcher.port, flush=True)
     launcher.wait_until_terminate()
 
