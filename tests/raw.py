@@ -96,11 +96,11 @@ def rss_kib(pid: int) -> int:
 class CliServer:
     """A server process, and the lines of its stderr (read all along, so it never blocks)."""
 
-    def __init__(self, proc: subprocess.Popen[str], address: str) -> None:
+    def __init__(self, proc: subprocess.Popen[str], address: str, first: list[str]) -> None:
         self.proc = proc
         self.address = address
         self.pid = proc.pid
-        self.log: deque[str] = deque(maxlen=2000)
+        self.log: deque[str] = deque(first, maxlen=2000)
         self._cond = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -132,14 +132,15 @@ def cli_server(*args: str, env: dict[str, str] | None = None) -> Iterator[CliSer
     )
     try:
         assert proc.stderr is not None
-        address = ""
+        address, first = "", []
         for line in proc.stderr:
+            first.append(line)
             match = re.search(r"listening on (\S+) \(pid (\d+)", line)
             if match:
                 address = match[1]
                 break
-        assert address, f"the server exited ({proc.wait(10)}) before listening"
-        yield CliServer(proc, address)
+        assert address, f"the server exited ({proc.wait(10)}) before listening: {''.join(first)}"
+        yield CliServer(proc, address, first)
     finally:
         proc.terminate()
         try:
@@ -147,6 +148,8 @@ def cli_server(*args: str, env: dict[str, str] | None = None) -> Iterator[CliSer
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        assert proc.stderr is not None
+        proc.stderr.close()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -191,6 +194,8 @@ def sized_launcher(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        assert proc.stdout is not None
+        proc.stdout.close()
 
 
 def sizes(raw: Raw) -> dict[str, int]:
