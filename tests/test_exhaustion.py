@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import grpc
@@ -12,7 +14,7 @@ from agents import Echo, Flood, Gate
 from conftest import wait_state
 from raw import SIZES, Launched, Raw, rss_kib, sized_launcher, sizes, wait_until
 
-from agentnb import Msg, ResultExpiredError, RpcAgentServerLauncher
+from agentnb import CallTimeoutError, Msg, ResultExpiredError, RpcAgentServerLauncher
 from agentnb._proto import agentnb_pb2 as pb
 from agentnb._runtime._session import get_session, print_output
 
@@ -125,3 +127,53 @@ def test_calls_nobody_reads_never_grow_the_store_past_its_budget(budget_server: 
     assert "MiB" in first.details and "result_bytes" in first.details
     assert rss_kib(budget_server.pid) * 1024 - start < BUDGETS["result_bytes"] + 64 * MiB
     raw.close()
+
+
+def test_hung_replies_do_not_stop_other_agents_of_their_server(tmp_path) -> None:
+    gate = tmp_path / "never-opened-until-the-end"
+    first = Gate(name="H0", path=str(gate)).to_dist()
+    server, port = first.server, int(first.address.rsplit(":", 1)[1])
+    # twenty hung replies on one server, more than its core of worker threads
+    gates = [first] + [Gate(name=f"H{i}", path=str(gate)).to_dist(port=port) for i in range(1, 20)]
+    stuck = [g(Msg("user", "wait")) for g in gates]
+    wait_state(stuck[-1], "running")
+    echo = Echo(name="E").to_dist(port=port)
+    assert echo.server is server
+    assert echo(Msg("user", "still answering")).result(timeout=30).content == "still answering"
+    with pytest.raises(CallTimeoutError, match=r"agent 'H0' on 127\.0\.0\.1:\d+: no reply within 0.5 s"):
+        stuck[0].result(timeout=0.5)
+    gate.touch()
+    assert [p.result(timeout=60).content for p in stuck] == [server.pid] * 20
+
+
+def test_the_logs_of_dead_servers_are_swept_when_a_driver_next_launches_one(tmp_path) -> None:
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(10)
+    gone = [
+        folder / f"agentnb-server-{dead.pid}-{dead.pid}.log",
+        folder / f"agentnb-server-{dead.pid}-x1y2.log",
+    ]
+    kept = [
+        folder / f"agentnb-server-{dead.pid}-{os.getpid()}.log",  # its server still runs
+        folder / f"agentnb-server-{os.getpid()}-{dead.pid}.log",  # its driver still runs
+        folder / "agentnb-server-notes.log",  # not a name agentnb makes
+    ]
+    for path in gone + kept:
+        path.write_text("log")
+    script = (
+        "from agents import Echo\nfrom agentnb import Msg\nprint(Echo('E').to_dist()(Msg('u', 1)).content)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, TMPDIR=str(folder), PYTHONPATH=os.path.dirname(__file__)),
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "1", result.stderr
+    assert not any(path.exists() for path in gone)
+    assert all(path.exists() for path in kept)
+    # the driver's own server stopped cleanly: its log went with it
+    assert sorted(folder.glob("agentnb-server-*.log")) == sorted(kept)
