@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -177,3 +178,33 @@ def test_the_logs_of_dead_servers_are_swept_when_a_driver_next_launches_one(tmp_
     assert all(path.exists() for path in kept)
     # the driver's own server stopped cleanly: its log went with it
     assert sorted(folder.glob("agentnb-server-*.log")) == sorted(kept)
+
+
+def test_placeholders_naming_ever_more_servers_do_not_open_ever_more_channels(monkeypatch) -> None:
+    monkeypatch.setattr("agentnb.server._resolve.MAX_SERVERS", 4)
+    closed = []
+    for _ in range(6):  # ports nothing listens on: reading from them keeps failing
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            closed.append(s.getsockname()[1])
+    with RpcAgentServerLauncher(Echo, {"name": "E"}, host="127.0.0.1", token="t") as launcher:
+        raw = Raw(launcher.address, "t")
+        ops = []
+        for i, port in enumerate(closed):  # one agent each: a call does not wait behind another
+            spec = pb.AgentSpec(
+                name=f"E{i}",
+                by_import=pb.ImportRecipe(class_path="agents:Echo", kwargs_json=f'{{"name": "E{i}"}}'),
+            )
+            ops.append(pb.Op(create=pb.CreateAgentRequest(spec=spec)))
+            call = pb.CallRequest(agent=f"E{i}")
+            call.inputs.add().ref.CopyFrom(
+                pb.TaskRef(address=f"127.0.0.1:{port}", task_id="ab" * 16, agent="far")
+            )
+            ops.append(pb.Op(call=call))
+        results = pb.SubmitResponse.FromString(raw.call("Submit", pb.SubmitRequest(ops=ops)).response).results
+        for result in results[9::2]:  # the calls of the fifth and sixth agents
+            answer = raw.call("FetchResult", pb.FetchResultRequest(task_id=result.task_id), timeout=30)
+            failure = pb.FetchResultResponse.FromString(answer.response).outcome.failure
+            assert "already reads placeholders from 4 other servers" in failure.message, failure
+        assert len(launcher._server.host.resolver._watches) == 4
+        raw.close()

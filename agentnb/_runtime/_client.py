@@ -309,6 +309,10 @@ class ClientPool:
             client = self._clients[key] = ServerClient(address, token, limits, timeouts, tls)
         return client
 
+    def pop(self, address: str, token: str | None, tls: TLS | None = None) -> ServerClient | None:
+        """Take a client out of the pool (the caller closes it)."""
+        return self._clients.pop((address, token, tls), None)
+
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
