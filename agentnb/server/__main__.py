@@ -157,8 +157,12 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
     except ServerLaunchError as exc:
         print(f"agentnb server: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
+    # A handler only sets a flag: one that took a lock (threading.Event.set) could deadlock
+    # with the main thread it interrupts inside that lock's wait, and the server would never
+    # exit (seen when the parent-death SIGTERM came while the loop below waited).
+    signalled: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: server.request_stop())
+        signal.signal(sig, lambda signum, _: signalled.append(signum))
     if parent_pid is not None:
         _die_with_parent(parent_pid, server.request_stop)
         ready = {
@@ -173,7 +177,7 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
     else:
         tls = ", TLS" if server.tls else ""
         print(f"agentnb server listening on {server.address} (pid {os.getpid()}{tls})", file=sys.stderr)
-    while not server.wait_for_stop_request(1.0):  # wake now and then so signals are handled
+    while not signalled and not server.wait_for_stop_request(0.2):  # wake to see signals
         pass
     # a reply stuck in user code must not keep the process alive: bound the stop.
     # A driver's server stops at once (its driver is gone or done with it).
