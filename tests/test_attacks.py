@@ -184,7 +184,7 @@ def test_a_launcher_with_allowed_modules_never_imports_another_module(tmp_path, 
 
 def test_a_call_may_name_only_public_methods(launcher: CliServer) -> None:
     raw = Raw(launcher.address, TOKEN)
-    for method in ("__class__", "__init__", "__setattr__", "_private", "__reduce_ex__", "reply.__globals__"):
+    for method in ("__class__", "__init__", "__setattr__", "_private", "__reduce_ex__", "__dict__"):
         request = pb.CallRequest(agent="E", no_input=True, method=method, args_json='{"args": ["name", 1]}')
         answer = raw.call("Call", request)
         assert answer.code == grpc.StatusCode.INVALID_ARGUMENT, (method, answer)
