@@ -56,6 +56,15 @@ def test_a_thousand_cancelled_unauthenticated_fetches_leave_no_waiter_and_no_mem
         assert store.waiters() == 0
         # memory: the last rounds cost no more than the first ones (KiB)
         assert rss[-1] - rss[1] < 10_000, rss
+        # one connection holds at most Limits.waits_per_peer (64) waits; more are refused at once
+        futures = [fetch.future(request) for _ in range(70)]
+        wait_until(lambda: store.waiters() == 64 and sum(f.done() for f in futures) == 6, 30, "64 waits")
+        refused = [f for f in futures if f.done()]
+        assert all(f.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for f in refused)
+        assert "already waits for 64 results" in refused[0].details()
+        for future in futures:
+            future.cancel()
+        wait_until(lambda: store.waiters() == 0, 30, "every cancelled fetch gone")
         gate.touch()
         done = pb.FetchResultResponse.FromString(raw.call("FetchResult", request, timeout=60).response)
         assert done.outcome.reply.name == "G"
