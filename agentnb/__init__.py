@@ -3,8 +3,8 @@
 Layers, and who may import whom (tests/test_public_api.py checks it):
 
 * core: ``_message``, ``_errors``, ``_config``, ``_events``, ``_context``,
-  ``_address``, ``_token``: plain data and errors every layer uses; they
-  import only each other.
+  ``_address``, ``_token``, ``_tls``: plain data and errors every layer uses;
+  they import only each other (``_tls`` loads ``cryptography`` lazily).
 * ``agentnb._runtime``: the driver's async core. One background event-loop
   thread owns every gRPC channel; a call's life is owned by ``_calls`` and
   ``_link``. ``_runtime._client`` is the one place where gRPC errors become
@@ -55,6 +55,7 @@ from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._session import get_session as _get_session
 from ._status import SessionStatus, status
+from ._tls import TLS, make_self_signed
 from .notebook import _kernel as _kernel
 from .notebook._graph import graph
 from .server import RpcAgentServerLauncher
@@ -102,9 +103,11 @@ __all__ = [
     "ServerLaunchError",
     "ServerUnavailableError",
     "SessionStatus",
+    "TLS",
     "Timeouts",
     "__version__",
     "graph",
+    "make_self_signed",
     "msghub",
     "shutdown",
     "status",

@@ -10,6 +10,7 @@ from ._hub import heard
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._recipe import Recipe
+from ._tls import TLS
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
 Input = Msg | list[Msg] | None
@@ -86,6 +87,7 @@ class AgentBase:
         token: str | None = None,
         timeouts: Timeouts | None = None,
         limits: Limits | None = None,
+        tls: TLS | None = None,
         fresh: bool = False,
     ) -> DistributedAgent:
         """Move this agent into a gRPC server process and return its distributed version.
@@ -103,6 +105,11 @@ class AgentBase:
                 the ``AGENTNB_TOKEN`` environment variable).
             timeouts: deadlines; see :class:`agentnb.Timeouts`.
             limits: size limits of a launched server; see :class:`agentnb.Limits`.
+            tls: TLS for the connection: ``agentnb.TLS(ca=...)`` to attach to a
+                server that serves TLS (``ca``: the certificate it was started
+                with, if self-signed); ``TLS(cert=..., key=...)`` for a launched
+                server to serve. Without it, attaching to another host or
+                ``local_mode=False`` warns: the token would travel in clear.
             fresh: this session keeps one live agent per class, name and address:
                 calling ``to_dist`` again (a re-run cell) returns it, state kept,
                 rebuilt if its code or arguments changed. ``fresh=True`` stops
@@ -114,7 +121,7 @@ class AgentBase:
         return distribute(
             Recipe.of(self),
             host=host, port=port, launch_server=launch_server, local_mode=local_mode,
-            lazy_launch=lazy_launch, token=token, timeouts=timeouts, limits=limits, fresh=fresh,
+            lazy_launch=lazy_launch, token=token, timeouts=timeouts, limits=limits, tls=tls, fresh=fresh,
         )  # fmt: skip
 
     def __repr__(self) -> str:

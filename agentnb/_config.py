@@ -34,7 +34,8 @@ class Limits:
     Attributes:
         max_message_bytes: the largest encoded message a channel or server accepts.
         max_results: results (finished or not) a server keeps; the oldest finished go first.
-        result_bytes: bytes of finished results a server keeps; the oldest go first.
+        result_bytes: bytes of finished results a server keeps; past it the oldest go
+            first, read or not (a reader is told the result expired).
         result_ttl: seconds a finished result stays readable.
         event_history: events a server keeps for drivers that follow (or resume) its feed.
         event_history_bytes: bytes of those events; the oldest go first.

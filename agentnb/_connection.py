@@ -22,6 +22,8 @@ import pathlib
 import tempfile
 from typing import Any
 
+from ._tls import TLS
+
 RUNTIME_ENV = "AGENTNB_RUNTIME_DIR"
 _WILDCARDS = ("0.0.0.0", "::")
 
@@ -80,6 +82,13 @@ def find(host: str, port: int) -> dict[str, Any] | None:
         if info is not None:
             return info
     return None
+
+
+def tls_of(host: str, port: int) -> TLS | None:
+    """The TLS settings (its CA) for a TLS launcher of this user on this machine, if there is one."""
+    info = find(host, port)
+    ca = info.get("tls_ca") if info is not None else None
+    return TLS(ca=ca) if ca else None
 
 
 def _read(path: pathlib.Path) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from ._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
 from ._runtime._process import ServerProcess
 from ._runtime._recipe import Recipe, code_needed
 from ._runtime._session import Session, get_session
+from ._tls import TLS, warn_cleartext
 from ._token import TOKEN_ENV
 
 log = logging.getLogger("agentnb")
@@ -48,6 +49,7 @@ class DistOptions:
     token: str | None
     timeouts: Timeouts
     limits: Limits
+    tls: TLS | None = None
 
     @classmethod
     def build(
@@ -60,6 +62,7 @@ class DistOptions:
         token: str | None,
         timeouts: Timeouts | None,
         limits: Limits | None,
+        tls: TLS | None = None,
     ) -> DistOptions:
         if port is not None and not (0 < int(port) < 65536):
             raise ValueError(f"port must be in 1..65535 (or None for a free port), got {port}")
@@ -73,9 +76,19 @@ class DistOptions:
                 f"host {host!r} is not a loopback address, but local_mode=True keeps the server "
                 "on loopback; pass local_mode=False to listen on all interfaces"
             )
+        if launch_server and tls is not None and not tls.serves:
+            raise ValueError(
+                "to_dist(launch_server=True, tls=...) starts a server that serves TLS: give it "
+                "TLS(cert=..., key=...) (see agentnb.make_self_signed); TLS(ca=...) alone is for "
+                "attaching with launch_server=False"
+            )
+        if tls is None and launch_server and not local_mode:
+            warn_cleartext("listen", "0.0.0.0 (all interfaces)", stacklevel=3)
+        elif tls is None and not launch_server and not is_loopback(host):
+            warn_cleartext("connect", host_port(host, port or 0), stacklevel=3)
         return cls(
             host, port, launch_server, local_mode, lazy_launch, token,
-            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS,
+            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS, tls,
         )  # fmt: skip
 
 
@@ -90,15 +103,20 @@ def distribute(
     token: str | None = None,
     timeouts: Timeouts | None = None,
     limits: Limits | None = None,
+    tls: TLS | None = None,
     fresh: bool = False,
     **unknown: Any,
 ) -> DistributedAgent:
     """The distributed agent for ``recipe`` (see :meth:`agentnb.AgentBase.to_dist`)."""
     if unknown:
-        known = "host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, fresh"
+        known = "host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls, fresh"
         raise TypeError(f"unknown to_dist option(s) {', '.join(sorted(unknown))} for agent {recipe.name!r}; "
                         f"agentnb's are: {known}")  # fmt: skip
-    options = DistOptions.build(host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits)
+    if tls is None and not launch_server and port is not None:
+        tls = connection.tls_of(host, port)  # a TLS launcher of this user on this machine
+    options = DistOptions.build(
+        host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls
+    )
     return DistributedAgent.create(recipe, options, fresh)
 
 
@@ -220,12 +238,14 @@ class DistributedAgent:
             if not opts.local_mode:
                 bind = "0.0.0.0"
             advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
-            server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts)
-            link = session.link(server.address, server.token, opts.limits, opts.timeouts, server)
+            server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts, opts.tls)
+            link = session.link(server.address, server.token, opts.limits, opts.timeouts, server, opts.tls)
         else:
             assert opts.port is not None
             server = None
-            link = session.link(host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts)
+            link = session.link(
+                host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts, tls=opts.tls
+            )
         self.address, self.server, self.link = link.address, server, link
         self._create(replace=self._replace)
         session.follow(link)

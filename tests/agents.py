@@ -195,3 +195,12 @@ class Built(AgentBase):
 
     def reply(self, x=None):
         return Msg(self.name, {"pid": self.pid, "builds": Built.builds})
+
+
+class Flood(AgentBase):
+    """Prints ``x.content`` MiB of text and replies with as much (for the byte budgets' tests)."""
+
+    def reply(self, x=None):
+        mib = x.content
+        print(("p" * 1023 + "\n") * int(mib * 1024), end="")
+        return Msg(self.name, "r" * int(mib * 2**20))

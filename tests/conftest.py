@@ -12,6 +12,7 @@ import pytest
 
 import agentnb
 from agentnb._events import Event
+from agentnb._runtime import _calls
 from agentnb._runtime._session import get_session
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -35,6 +36,34 @@ def wait_for_exit(pid: int, timeout: float) -> bool:
         return bool(readable)
     finally:
         os.close(fd)
+
+
+def say_when_waiting(text: str, timeout: float = 30) -> None:
+    """Print ``text`` once the main thread waits on a placeholder (for tests that interrupt it).
+
+    The kernel's stop button must land in the wait itself, not in the lines
+    before it: a thread looks at the main thread's frames until one is the
+    wait (there is no event for "this thread now blocks"), for ``timeout`` s.
+    """
+    main = threading.main_thread().ident
+
+    def waiting() -> bool:
+        frame = sys._current_frames().get(main)
+        while frame is not None:
+            if frame.f_code is _calls.Call._result.__code__:
+                return True
+            frame = frame.f_back
+        return False
+
+    def watch() -> None:
+        pause = threading.Event()
+        for _ in range(int(timeout / 0.005)):
+            if waiting():
+                print(text, flush=True)
+                return
+            pause.wait(0.005)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def wait_state(placeholder: agentnb.Placeholder, state: str, timeout: float = 30) -> None:

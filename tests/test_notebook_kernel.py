@@ -110,7 +110,9 @@ def test_the_stop_button_says_the_call_goes_on_and_cancel_withdraws_the_queued_o
     kernel.execute(f"from agents import Gate\ng = Gate(name='G', path={str(gate)!r}).to_dist()")
     kernel.execute("queued = [g(None) for _ in range(3)]")  # behind the first, in G's mailbox
     kernel.execute("from conftest import wait_state\nwait_state(queued[0], 'running')")
-    msg_id = kernel.submit("print('waiting', flush=True)\nqueued[0].content")  # blocks until the gate opens
+    msg_id = kernel.submit(  # blocks until the gate opens
+        "from conftest import say_when_waiting\nsay_when_waiting('waiting')\nqueued[0].content"
+    )
     kernel.wait_for_output(kernel.wait_started(msg_id), "waiting")
     kernel.km.interrupt_kernel()
     interrupted = kernel.wait_idle(msg_id)

@@ -15,6 +15,11 @@ lose their live channel after about a minute):
   that vanished without closing its connection (a killed laptop) releases
   its streams.
 
+TLS: a channel given :class:`agentnb.TLS` settings checks the server's
+certificate against their CA (``ssl_channel_credentials``); the host name or
+IP address of the target must be named in the certificate. A server given a
+certificate and key serves TLS only.
+
 Reconnects are quick: a channel that lost its server tries again after 0.1 s,
 backing off to at most ``MAX_BACKOFF_S``, and calls wait for the connection
 (``wait_for_ready``) within their deadline instead of failing at once, so a
@@ -23,17 +28,10 @@ launcher that restarts is used again within a second of being back.
 
 from __future__ import annotations
 
-import os
+import grpc  # GRPC_VERBOSITY is set before any grpc import: see agentnb/_runtime/__init__.py
 
-# gRPC's own (C-core) log lines must never reach a notebook cell or a script's
-# stderr; agentnb says in its own words when a connection drops and recovers.
-# Set before grpc is imported anywhere in agentnb; a user's own setting wins.
-os.environ.setdefault("GRPC_VERBOSITY", "NONE")
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
-
-import grpc  # noqa: E402
-
-from .._config import Limits  # noqa: E402
+from .._config import Limits
+from .._tls import TLS
 
 CLIENT_PING_S = 30
 PING_TIMEOUT_S = 10
@@ -79,9 +77,23 @@ def server_options(limits: Limits) -> list[tuple[str, int | str]]:
     ]
 
 
-def aio_channel(address: str, limits: Limits) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(address, options=client_options(limits))
+def aio_channel(address: str, limits: Limits, tls: TLS | None = None) -> grpc.aio.Channel:
+    if tls is None:
+        return grpc.aio.insecure_channel(address, options=client_options(limits))
+    return grpc.aio.secure_channel(address, channel_credentials(tls), options=client_options(limits))
 
 
-def sync_channel(address: str, limits: Limits) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=client_options(limits))
+def sync_channel(address: str, limits: Limits, tls: TLS | None = None) -> grpc.Channel:
+    if tls is None:
+        return grpc.insecure_channel(address, options=client_options(limits))
+    return grpc.secure_channel(address, channel_credentials(tls), options=client_options(limits))
+
+
+def channel_credentials(tls: TLS) -> grpc.ChannelCredentials:
+    """Credentials that trust ``tls``'s CA (its certificate if no CA, else the system's roots)."""
+    return grpc.ssl_channel_credentials(root_certificates=tls.root_certificates())
+
+
+def server_credentials(tls: TLS) -> grpc.ServerCredentials:
+    """Credentials a server presents: its certificate and key (no client certificates)."""
+    return grpc.ssl_server_credentials([tls.server_pair()])

@@ -24,6 +24,7 @@ from .._errors import (
 )
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from .._tls import TLS
 from . import _wire as wire
 from ._channel import aio_channel, sync_channel
 
@@ -46,8 +47,7 @@ def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> A
         )
     if code == grpc.StatusCode.UNAVAILABLE:
         return ServerUnavailableError(
-            f"{where}: the agent server cannot be reached ({details}); check the host and port, "
-            "and that the server is running"
+            f"{where}: the agent server cannot be reached ({details}); {_hint(details)}"
         )
     if code == grpc.StatusCode.NOT_FOUND:
         if reason in ("expired", "unknown_task", "released", "restarted"):
@@ -66,6 +66,21 @@ def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> A
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return CallTimeoutError(f"{where}: no answer before the deadline ({details})")
     return ProtocolError(f"{where}: {code.name}: {details}")
+
+
+def _hint(details: str) -> str:
+    """What to check when a server cannot be reached, TLS problems first."""
+    lowered = details.lower()
+    if "certificate" in lowered or "handshake" in lowered or "ssl" in lowered:
+        return (
+            "the TLS handshake failed: a server with TLS needs to_dist(..., tls=agentnb.TLS(ca=...)) "
+            "with the CA (for a self-signed certificate: the certificate itself) and a certificate "
+            "that names the host you connect to; a server without TLS needs no tls="
+        )
+    return (
+        "check the host and port, and that the server is running; a server started with TLS "
+        "(--tls-cert) needs to_dist(..., tls=agentnb.TLS(ca=...)), one without TLS no tls="
+    )
 
 
 def translate(exc: grpc.RpcError, address: str, what: str) -> AgentnbError:
@@ -107,11 +122,12 @@ class ServerClient:
         token: str | None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        tls: TLS | None = None,
     ) -> None:
         self.address = address
         self.limits = limits
         self.timeouts = timeouts
-        self._channel = aio_channel(address, limits)
+        self._channel = aio_channel(address, limits, tls)
         self._stub = pb_grpc.AgentServerStub(self._channel)
         self._submit = self._channel.unary_unary(
             "/agentnb.v1.AgentServer/Submit", response_deserializer=pb.SubmitResponse.FromString
@@ -122,7 +138,16 @@ class ServerClient:
         try:
             return await call
         except grpc.RpcError as exc:
-            raise translate(exc, self.address, what) from exc
+            error = translate(exc, self.address, what)
+            if isinstance(error, CallTimeoutError) and not self._connected():
+                error = ServerUnavailableError(
+                    f"{what} on {self.address}: no connection to the agent server before the deadline; "
+                    f"{_hint('')}"
+                )
+            raise error from exc
+
+    def _connected(self) -> bool:
+        return self._channel.get_state() == grpc.ChannelConnectivity.READY
 
     async def info(self, timeout: float | None = None, first: bool = False) -> pb.GetServerInfoResponse:
         """The server's info; ``first``: the first contact, which fails at once if nothing listens."""
@@ -215,10 +240,12 @@ class SyncServerClient:
     Ctrl-C and the notebook's stop button still interrupt them.
     """
 
-    def __init__(self, address: str, token: str | None, limits: Limits, timeouts: Timeouts) -> None:
+    def __init__(
+        self, address: str, token: str | None, limits: Limits, timeouts: Timeouts, tls: TLS | None = None
+    ) -> None:
         self.address = address
         self.timeouts = timeouts
-        self._channel = sync_channel(address, limits)
+        self._channel = sync_channel(address, limits, tls)
         self._stub = pb_grpc.AgentServerStub(self._channel)
         self._metadata = _metadata(token)
 
@@ -268,10 +295,10 @@ class SyncServerClient:
 
 
 class ClientPool:
-    """One client per (address, token) on one loop."""
+    """One client per (address, token, TLS settings) on one loop."""
 
     def __init__(self) -> None:
-        self._clients: dict[tuple[str, str | None], ServerClient] = {}
+        self._clients: dict[tuple[str, str | None, TLS | None], ServerClient] = {}
 
     def get(
         self,
@@ -279,12 +306,17 @@ class ClientPool:
         token: str | None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        tls: TLS | None = None,
     ) -> ServerClient:
-        key = (address, token)
+        key = (address, token, tls)
         client = self._clients.get(key)
         if client is None:
-            client = self._clients[key] = ServerClient(address, token, limits, timeouts)
+            client = self._clients[key] = ServerClient(address, token, limits, timeouts, tls)
         return client
+
+    def pop(self, address: str, token: str | None, tls: TLS | None = None) -> ServerClient | None:
+        """Take a client out of the pool (the caller closes it)."""
+        return self._clients.pop((address, token, tls), None)
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

@@ -40,6 +40,7 @@ from .._errors import (
     ServerUnavailableError,
 )
 from .._proto import agentnb_pb2 as pb
+from .._tls import TLS
 from . import _wire as wire
 from ._calls import PENDING, SENDING, Call, as_message
 from ._client import ServerClient, SyncServerClient, status_error
@@ -95,6 +96,7 @@ class ServerLink:
         limits: Limits,
         timeouts: Timeouts,
         server: ServerProcess | None = None,
+        tls: TLS | None = None,
     ) -> None:
         self.session = session
         self.address = address
@@ -103,6 +105,7 @@ class ServerLink:
         self.limits = limits
         self.timeouts = timeouts
         self.server = server
+        self.tls = tls  # the channel to the server uses TLS, trusting this CA
         self.server_id = ""
         self.defined: set[str] = set()  # classes shipped to this server
         self._lock = threading.Lock()
@@ -138,7 +141,7 @@ class ServerLink:
     def client(self) -> ServerClient:
         """The async client (on the loop thread only)."""
         if self._client is None:
-            self._client = ServerClient(self.address, self.token, self.limits, self.timeouts)
+            self._client = ServerClient(self.address, self.token, self.limits, self.timeouts, self.tls)
         return self._client
 
     def info(self) -> pb.GetServerInfoResponse:
@@ -151,7 +154,7 @@ class ServerLink:
     def _sync_client(self) -> SyncServerClient:
         with self._lock:
             if self._sync is None:
-                self._sync = SyncServerClient(self.address, self.token, self.limits, self.timeouts)
+                self._sync = SyncServerClient(self.address, self.token, self.limits, self.timeouts, self.tls)
             return self._sync
 
     # -- the outbox ----------------------------------------------------------------------
@@ -610,10 +613,12 @@ def _what(item: Pending) -> str:
 
 def route_address(producer: ServerLink, consumer: ServerLink) -> str | None:
     """How ``consumer``'s server reaches ``producer``'s: "" (the same server), an address,
-    or None when it cannot (a loopback-only server, seen from another host): then the
-    driver relays the value itself."""
+    or None when it cannot (a loopback-only server, seen from another host; one of the
+    two uses TLS and the other does not): then the driver relays the value itself."""
     if producer is consumer or (producer.server_id and producer.server_id == consumer.server_id):
         return ""
+    if (producer.tls is None) != (consumer.tls is None):
+        return None
     if is_loopback(consumer.host) or not is_loopback(producer.host):
         return producer.address
     server = producer.server

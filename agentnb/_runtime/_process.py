@@ -6,6 +6,7 @@ configuration and token on stdin, binds (port 0 by default) and reports the
 real address in one ready line. The driver waits for that line with a deadline
 while watching for an early exit; a reaper thread records the exit code.
 Stopping goes RPC (by the caller), then SIGTERM, then SIGKILL, each bounded.
+Its stderr goes to a log named after both processes (see :mod:`._logs`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +26,8 @@ from typing import Any
 
 from .._config import Limits, Timeouts
 from .._errors import ServerLaunchError
+from .._tls import TLS
+from ._logs import name_after, new_log, sweep_once
 
 READY = "AGENTNB_READY"
 PACKAGE_PARENT = str(pathlib.Path(__file__).resolve().parent.parent.parent)
@@ -122,9 +124,14 @@ def spawn(
     limits: Limits,
     timeouts: Timeouts,
     run_in_loop_thread: Callable[[Callable[[], Any]], Any],
+    tls: TLS | None = None,
 ) -> ServerProcess:
-    """Start a server process and wait (bounded) until it is ready."""
-    log = tempfile.NamedTemporaryFile(prefix="agentnb-server-", suffix=".log", delete=False)
+    """Start a server process and wait (bounded) until it is ready.
+
+    Its token and TLS file paths go over stdin, never on its command line.
+    """
+    sweep_once()
+    log = new_log()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "agentnb.server", "--handshake"]
@@ -144,7 +151,7 @@ def spawn(
 
     proc = run_in_loop_thread(popen)
     log.close()
-    server = ServerProcess(proc, log.name, token, (host, port))
+    server = ServerProcess(proc, name_after(log.name, proc.pid), token, (host, port))
     config = {
         "host": host,
         "port": port,
@@ -155,6 +162,7 @@ def spawn(
         "sys_path": [p for p in sys.path if p],
         "limits": asdict(limits),
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
+        "tls": tls.to_dict() if tls is not None else None,
     }
     assert proc.stdin is not None
     try:

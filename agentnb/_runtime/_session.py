@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._events import Event
+from .._tls import TLS
 from .._token import new_token
 from ._calls import Call
 from ._feed import Feed, TaskStates
@@ -67,7 +68,7 @@ class Session:
         self.notice: Callable[[str], None] = print_notice
         self.servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
-        self._links: dict[tuple[str, str | None], ServerLink] = {}
+        self._links: dict[tuple[str, str | None, TLS | None], ServerLink] = {}
         self._recent: list[Call] = []  # calls made since the last take_recent_calls()
         self._feeds: dict[str, Feed] = {}
         self._spare: tuple[tuple[Any, ...], concurrent.futures.Future[ServerProcess]] | None = None
@@ -120,13 +121,15 @@ class Session:
         limits: Limits | None = None,
         timeouts: Timeouts | None = None,
         server: ServerProcess | None = None,
+        tls: TLS | None = None,
     ) -> ServerLink:
-        """The link to a server (one per address and token), made on first use."""
+        """The link to a server (one per address, token and TLS settings), made on first use."""
+        key = (address, token, tls)
         with self._lock:
-            link = self._links.get((address, token))
+            link = self._links.get(key)
             if link is None or link.gone:
-                link = self._links[(address, token)] = ServerLink(
-                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server
+                link = self._links[key] = ServerLink(
+                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls
                 )
             return link
 
@@ -205,6 +208,7 @@ class Session:
         advertise: str | None,
         limits: Limits,
         timeouts: Timeouts,
+        tls: TLS | None = None,
     ) -> ServerProcess:
         """Start a server (with a fresh token), or return the running one this session launched
         on that explicit port.
@@ -218,21 +222,34 @@ class Session:
                 existing = self._by_bind.get((host, port))
                 if existing is not None and not existing.exited.is_set():
                     return existing
-            server = None if port else self._take_spare((host, advertise, limits), timeouts)
+            server = None if port else self._take_spare((host, advertise, limits, tls), timeouts)
             if server is None:
-                server = self._spawn(host, port or 0, advertise, limits, timeouts)
+                server = self._spawn(host, port or 0, advertise, limits, timeouts, tls)
             self.servers[server.address] = server
             self._by_bind[(host, server.port)] = server
         if self.keep_spare and not port:
-            self._start_spare((host, advertise, limits), timeouts)
+            self._start_spare((host, advertise, limits, tls), timeouts)
         return server
 
     def _spawn(
-        self, host: str, port: int, advertise: str | None, limits: Limits, timeouts: Timeouts
+        self,
+        host: str,
+        port: int,
+        advertise: str | None,
+        limits: Limits,
+        timeouts: Timeouts,
+        tls: TLS | None = None,
     ) -> ServerProcess:
         token = new_token()
         return spawn(
-            host, port, advertise, token, limits, timeouts, lambda fn: self.loop.call(fn, timeouts.launch)
+            host,
+            port,
+            advertise,
+            token,
+            limits,
+            timeouts,
+            lambda fn: self.loop.call(fn, timeouts.launch),
+            tls,
         )
 
     def _take_spare(self, key: tuple[Any, ...], timeouts: Timeouts) -> ServerProcess | None:
@@ -256,11 +273,11 @@ class Session:
                 return
             future: concurrent.futures.Future[ServerProcess] = concurrent.futures.Future()
             self._spare = (key, future)
-        host, advertise, limits = key
+        host, advertise, limits, tls = key
 
         def start() -> None:
             try:
-                future.set_result(self._spawn(host, 0, advertise, limits, timeouts))
+                future.set_result(self._spawn(host, 0, advertise, limits, timeouts, tls))
             except BaseException as exc:  # noqa: BLE001 - a failed spare is simply not used
                 future.set_exception(exc)
 

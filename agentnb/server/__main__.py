@@ -8,7 +8,10 @@ Two ways in:
           --agent-class mypkg.agents:A --agent-kwargs '{"name": "A"}'
 
   The token comes from ``--token``, ``--token-file`` or ``AGENTNB_TOKEN``;
-  without one a fresh token is made and printed.
+  without one a fresh token is made and printed. ``--tls-cert``/``--tls-key``
+  serve TLS (``--make-cert DIR --hosts HOST ...`` writes a self-signed pair
+  and exits); ``--allow-module MOD`` restricts the modules agent classes may
+  be imported from.
 
 * From a driver (``to_dist``), with ``--handshake``: the configuration,
   token included, arrives as one JSON line on stdin (never on the command
@@ -30,6 +33,7 @@ from collections.abc import Callable
 
 from .._config import DEFAULT_LIMITS, Limits
 from .._errors import ServerLaunchError
+from .._tls import TLS, make_self_signed
 from .._token import resolve_token
 from ._app import AgentServer, ServerConfig
 
@@ -47,9 +51,44 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--token", help="the secret token (default: AGENTNB_TOKEN)")
     p.add_argument("--token-file", help="read the token from this file")
     p.add_argument("--allow-code", action="store_true", help="accept cloudpickled agent classes")
+    p.add_argument(
+        "--allow-module",
+        action="append",
+        metavar="MOD",
+        help="import agent classes only from this module or its submodules (repeatable; default: any)",
+    )
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (with --tls-key)")
+    p.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    p.add_argument(
+        "--tls-ca",
+        metavar="PEM",
+        help="CA this server trusts when it reads placeholders from other servers (default: --tls-cert)",
+    )
+    p.add_argument(
+        "--make-cert",
+        metavar="DIR",
+        help="write a self-signed cert.pem and key.pem for --hosts into DIR, then exit",
+    )
+    p.add_argument("--hosts", nargs="*", default=[], help="with --make-cert: the hosts clients connect to")
     p.add_argument("--max-message-bytes", type=int, default=DEFAULT_LIMITS.max_message_bytes)
     p.add_argument("--handshake", action="store_true", help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
+    if args.tls_ca and not args.tls_cert:
+        p.error("--tls-ca needs --tls-cert and --tls-key (a server without TLS reads without TLS)")
+    return args
+
+
+def _make_cert(folder: str, hosts: list[str]) -> int:
+    tls = make_self_signed(folder, hosts)
+    print(
+        f"agentnb: wrote {tls.cert} and {tls.key} (for {', '.join(hosts) or 'loopback'}).\n"
+        f"Serve them: python -m agentnb.server --tls-cert {tls.cert} --tls-key {tls.key} ...\n"
+        f"Attach from a driver: to_dist(..., tls=agentnb.TLS(ca={str(tls.cert)!r}))",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -63,9 +102,11 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         limits=Limits(max_message_bytes=args.max_message_bytes),
         agent_class=args.agent_class,
         agent_kwargs=json.loads(args.agent_kwargs),
+        allowed_modules=args.allow_module,
         own_process=True,
         connection_file=True,
         token_given=not generated,
+        tls=TLS(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
     )
 
 
@@ -86,6 +127,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
         limits=Limits(**data.get("limits", {})),
         own_process=True,
         trace=bool(data.get("trace", False)),
+        tls=TLS.from_dict(data.get("tls")),
     )
     return config, int(data["parent_pid"])
 
@@ -115,8 +157,12 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
     except ServerLaunchError as exc:
         print(f"agentnb server: {exc}", file=sys.stderr)
         return EXIT_START_FAILED
+    # A handler only sets a flag: one that took a lock (threading.Event.set) could deadlock
+    # with the main thread it interrupts inside that lock's wait, and the server would never
+    # exit (seen when the parent-death SIGTERM came while the loop below waited).
+    signalled: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: server.request_stop())
+        signal.signal(sig, lambda signum, _: signalled.append(signum))
     if parent_pid is not None:
         _die_with_parent(parent_pid, server.request_stop)
         ready = {
@@ -130,7 +176,7 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
         os.dup2(2, 1)  # later prints go to the log, never into the handshake pipe
     else:
         print(server.announcement(), file=sys.stderr, flush=True)
-    while not server.wait_for_stop_request(1.0):  # wake now and then so signals are handled
+    while not signalled and not server.wait_for_stop_request(0.2):  # wake to see signals
         pass
     # a reply stuck in user code must not keep the process alive: bound the stop.
     # A driver's server stops at once (its driver is gone or done with it).
@@ -147,12 +193,19 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if args.make_cert:
+        os._exit(_make_cert(args.make_cert, args.hosts))
     if args.handshake:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the driver stops us
         config, parent_pid = _config_from_handshake()
         code = _serve(config, parent_pid)
     else:
-        code = _serve(_config_from_args(args), None)
+        try:
+            config = _config_from_args(args)
+        except (OSError, ValueError) as exc:  # unreadable TLS or token files, bad JSON
+            print(f"agentnb server: {exc}", file=sys.stderr)
+            os._exit(EXIT_START_FAILED)
+        code = _serve(config, None)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)  # worker threads may be blocked in user code; do not wait for them

@@ -23,18 +23,19 @@ from typing import Any
 import grpc
 
 from .. import _connection as connection
-from .._address import host_port
+from .._address import host_port, is_loopback
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
 from .._proto import agentnb_pb2 as pb
-from .._runtime._channel import server_options
+from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
+from .._tls import TLS, warn_cleartext
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
-from ._handlers import service_handler
+from ._handlers import add_servicer
 from ._host import AgentHost
-from ._recipes import Recipes, import_agent_class
+from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import Servicer
 from ._store import ResultStore
@@ -72,6 +73,9 @@ class ServerConfig:
             servers need none).
         token_given: the token was chosen by whoever started the server (an
             option, a file, AGENTNB_TOKEN), not made up by it.
+        tls: serve TLS with its certificate and key; its CA (default: the
+            certificate) is what the server trusts when it reads placeholders
+            from other servers. None: no TLS (listening beyond loopback warns).
     """
 
     host: str = "127.0.0.1"
@@ -88,6 +92,7 @@ class ServerConfig:
     trace: bool = True
     connection_file: bool = False
     token_given: bool = True
+    tls: TLS | None = None
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -139,8 +144,12 @@ class AgentServer:
             interceptors=[TokenInterceptor(config.token, lambda: self.address)],
         )
         target = host_port(config.host, config.port)
+        tls = config.tls if config.tls is not None and config.tls.serves else None
         try:
-            self.port = self._grpc.add_insecure_port(target)
+            if tls is not None:
+                self.port = self._grpc.add_secure_port(target, server_credentials(tls))
+            else:
+                self.port = self._grpc.add_insecure_port(target)
         except RuntimeError as exc:
             raise ServerLaunchError(
                 f"cannot listen on {target}: the port is in use or the address is not on this machine; "
@@ -150,6 +159,9 @@ class AgentServer:
             "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
         )
         self.address = host_port(advertise, self.port)
+        self.tls = tls is not None
+        if tls is None and not is_loopback(config.host):
+            warn_cleartext("listen", host_port(config.host, self.port), stacklevel=3)
         store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
         self.host = AgentHost(
             self.address,
@@ -157,12 +169,12 @@ class AgentServer:
             EventBus(self.server_id, limits.event_history, limits.event_history_bytes, config.trace),
             store,
             Recipes(config.accepts_code, config.allowed_modules),
-            Resolver(store, self.address, self.server_id, limits, config.timeouts),
+            Resolver(store, self.address, self.server_id, limits, config.timeouts, tls),
             ElasticPool("agentnb-reply", limits.workers),
             limits.max_message_bytes,
             limits.output_bytes_per_call,
         )
-        self._grpc.add_generic_rpc_handlers((service_handler(Servicer(self)),))
+        add_servicer(Servicer(self), self._grpc)
         self._grpc.start()
         self.started_at = time.time()
         _output.install()
@@ -173,13 +185,15 @@ class AgentServer:
             self.connection_file = connection.write(
                 config.host, self.port,
                 {"address": self.address, "token": config.token, "server_id": self.server_id,
-                 "accepts_code": config.accepts_code},
+                 "accepts_code": config.accepts_code,
+                 "tls_ca": str(config.tls.ca or config.tls.cert) if config.tls is not None else ""},
             )  # fmt: skip
         log.info("agentnb server %s listening on %s", self.server_id, self.address)
 
     def announcement(self) -> str:
         """What a launcher prints: where it listens and how drivers attach."""
-        lines = [f"agentnb server listening on {self.address} (pid {self.pid})"]
+        tls = ", TLS" if self.tls else ""
+        lines = [f"agentnb server listening on {self.address} (pid {self.pid}{tls})"]
         if self.connection_file is not None:
             lines.append(f"  drivers of this user on this machine find its token in {self.connection_file}")
         where = "the token you gave it" if self.config.token_given else "the token in that file"
@@ -192,7 +206,11 @@ class AgentServer:
     def _create_configured_agent(self) -> None:
         cls = self.config.agent_class
         if isinstance(cls, str):
-            cls = import_agent_class(cls, self.config.allowed_modules)
+            try:
+                cls = import_agent_class(cls, self.config.allowed_modules)
+            except RecipeError as exc:
+                self.stop(0)
+                raise ServerLaunchError(f"the launcher's agent class: {exc.message}") from exc
         kwargs = dict(self.config.agent_kwargs)
         name = kwargs.get("name") or cls.__name__
         try:

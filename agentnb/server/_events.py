@@ -154,7 +154,10 @@ def split_text(text: str) -> list[str]:
 
 
 def _size(event: _Raw) -> int:
-    return _OVERHEAD + len(event[7]) + len(event[8])
+    """What an event costs: its strings (the caller and inputs come from clients) and some overhead."""
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = event
+    refs = sum(ref.ByteSize() for ref in inputs) if inputs else 0
+    return _OVERHEAD + len(task_id) + len(agent) + len(caller) + len(preview) + len(text) + refs
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:

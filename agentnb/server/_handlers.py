@@ -2,12 +2,15 @@
 
 Two things the generated ``add_AgentServerServicer_to_server`` cannot do:
 
-* a request that does not parse (garbage bytes, a string that is not UTF-8)
-  is answered INVALID_ARGUMENT, saying what was expected, instead of gRPC's
-  INTERNAL "Exception deserializing request";
+* a request that does not parse (garbage bytes, a string field that is not
+  UTF-8) is answered INVALID_ARGUMENT, saying what was expected, instead of
+  gRPC's INTERNAL "Exception deserializing request!", a status the protocol
+  does not document;
 * a servicer method may answer with bytes it framed itself (see
   :mod:`agentnb._runtime._wire`): big outcomes are serialized once, when the
   reply finishes, and sent to every reader without another copy.
+
+The servicer's methods are used as they are.
 """
 
 from __future__ import annotations
@@ -20,62 +23,77 @@ from google.protobuf.message import DecodeError
 
 from .._proto import agentnb_pb2 as pb
 
-SERVICE = pb.DESCRIPTOR.services_by_name["AgentServer"]
+SERVICE = "agentnb.v1.AgentServer"
+
+Behaviour = Callable[[Any, Any], Any]
+
+_KINDS = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
 def _serialize(response: Any) -> bytes:
     return response if isinstance(response, bytes) else response.SerializeToString()
 
 
-def _parse(cls: Any, raw: bytes, context: grpc.ServicerContext) -> Any:
-    try:
-        return cls.FromString(raw)
-    except (DecodeError, ValueError) as exc:
-        context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"the request is not a valid agentnb.v1.{cls.__name__} ({exc}); is the client an agentnb client?",
-        )
+def _refusal(method: str, request_type: type, exc: Exception) -> str:
+    return (
+        f"the {method} request is not a valid agentnb.v1.{request_type.__name__} message ({exc}); "
+        "send requests made by agentnb's own client or by stubs of protos/agentnb/v1/agentnb.proto"
+    )
 
 
-def _unary(behaviour: Callable[..., Any], cls: Any) -> Callable[[bytes, grpc.ServicerContext], Any]:
-    def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
-        return behaviour(_parse(cls, raw, context), context)
+def _unary(behaviour: Behaviour, method: str, request_type: Any) -> Behaviour:
+    def handle(raw: bytes, context: Any) -> Any:
+        try:
+            request = request_type.FromString(raw)
+        except (DecodeError, ValueError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _refusal(method, request_type, exc))
+        return behaviour(request, context)
 
     return handle
 
 
-def _streaming(
-    behaviour: Callable[..., Any], cls: Any
-) -> Callable[[Iterator[bytes], grpc.ServicerContext], Any]:
-    def requests(raws: Iterator[bytes]) -> Iterator[Any]:
+def _streamed(behaviour: Behaviour, method: str, request_type: Any) -> Behaviour:
+    def parsed(raws: Iterator[bytes], context: Any) -> Iterator[Any]:
         for raw in raws:
             try:
-                yield cls.FromString(raw)
-            except (DecodeError, ValueError):
-                return  # a malformed message ends what the client sends
+                request = request_type.FromString(raw)
+            except (DecodeError, ValueError) as exc:
+                # the request stream ends here; the servicer's response stream then ends
+                # with this status (the code set is what the RPC finishes with)
+                context.set_code(grpc.StatusCode.INVALID_ARGUMENT)
+                context.set_details(_refusal(method, request_type, exc))
+                return
+            yield request
 
-    def handle(raws: Iterator[bytes], context: grpc.ServicerContext) -> Any:
-        return behaviour(requests(raws), context)
+    def handle(raws: Iterator[bytes], context: Any) -> Any:
+        return behaviour(parsed(raws, context), context)
 
     return handle
 
 
-def service_handler(servicer: Any) -> grpc.GenericRpcHandler:
-    """Every RPC of ``agentnb.v1.AgentServer``, served by ``servicer``'s methods of the same names."""
+def method_handlers(servicer: Any) -> dict[str, grpc.RpcMethodHandler]:
+    """A handler per RPC of the service: raw bytes in, ``servicer``'s method, bytes or messages out."""
     handlers = {}
-    for method in SERVICE.methods:
-        cls = getattr(pb, method.input_type.name)
+    for method in pb.DESCRIPTOR.services_by_name["AgentServer"].methods:
+        request_type = getattr(pb, method.input_type.name)
         behaviour = getattr(servicer, method.name)
-        if method.client_streaming:
-            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
-                _streaming(behaviour, cls), response_serializer=_serialize
-            )
-        elif method.server_streaming:
-            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _unary(behaviour, cls), response_serializer=_serialize
-            )
-        else:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                _unary(behaviour, cls), response_serializer=_serialize
-            )
-    return grpc.method_handlers_generic_handler(SERVICE.full_name, handlers)
+        wrap = _streamed if method.client_streaming else _unary
+        make = _KINDS[(method.client_streaming, method.server_streaming)]
+        handlers[method.name] = make(
+            wrap(behaviour, method.name, request_type),
+            request_deserializer=None,
+            response_serializer=_serialize,
+        )
+    return handlers
+
+
+def add_servicer(servicer: Any, server: grpc.Server) -> None:
+    """Register ``servicer`` on ``server`` (instead of the generated ``add_..._to_server``)."""
+    handlers = method_handlers(servicer)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)

@@ -29,7 +29,7 @@ from . import _output
 from ._events import EventBus, Kind
 from ._mailbox import Job, Mailbox
 from ._output import TaskPrints
-from ._recipes import Factory, RecipeError, Recipes
+from ._recipes import Factory, RecipeError, Recipes, check_method
 from ._resolve import Resolver
 from ._store import Entry, ResultStore
 from ._workers import ElasticPool
@@ -164,9 +164,9 @@ class AgentHost:
 
     def _arguments(self, actor: Actor, request: pb.CallRequest) -> dict[str, Any]:
         """A method call's arguments; refuses private names before anything runs."""
+        if request.method != ATTRIBUTES:
+            check_method(request.method, actor.name)
         where = f"the arguments of {actor.name}.{request.method}()"
-        if request.method.startswith("_") and request.method != ATTRIBUTES:
-            raise MessageError(f"{actor.name}.{request.method} is private: only public methods can be called")
         args = decode_value(request.args_json or "{}", where)
         if not isinstance(args, dict) or not isinstance(args.get("args", []), list):
             raise MessageError(f"{where} must be a JSON object with 'args' (a list) and 'kwargs'")

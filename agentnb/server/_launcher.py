@@ -6,11 +6,13 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
 from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._errors import ServerLaunchError
+from .._tls import TLS
 from .._token import resolve_token
 from ._app import AgentServer, ServerConfig
 
@@ -31,6 +33,12 @@ class RpcAgentServerLauncher:
         token_file: a file holding the token.
         allow_code: accept cloudpickled classes from drivers. Off by default:
             anyone with the token could then run code here.
+        allowed_modules: the only modules (and their submodules) agent classes
+            may be imported from, e.g. ``["mypkg.agents"]``; None: any module
+            the server can import (a class must still be an AgentBase subclass).
+        tls: serve TLS: ``agentnb.TLS(cert=..., key=...)`` (see
+            :func:`agentnb.make_self_signed`). Without it, listening beyond
+            loopback warns: the token would travel in clear.
         limits: size and retention limits.
         timeouts: ``timeouts.launch`` bounds :meth:`launch`.
 
@@ -49,9 +57,15 @@ class RpcAgentServerLauncher:
         token: str | None = None,
         token_file: str | os.PathLike[str] | None = None,
         allow_code: bool = False,
+        allowed_modules: Iterable[str] | None = None,
+        tls: TLS | None = None,
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
     ) -> None:
+        if isinstance(allowed_modules, str):
+            allowed_modules = [allowed_modules]
+        if tls is not None and not tls.serves:
+            raise ValueError("a launcher serves TLS with a certificate and its key: TLS(cert=..., key=...)")
         self.token, generated = resolve_token(token, token_file)
         self._config = ServerConfig(
             host="127.0.0.1" if host == "localhost" else host,
@@ -63,6 +77,8 @@ class RpcAgentServerLauncher:
             agent_kwargs=dict(agent_kwargs or {}),
             connection_file=True,
             token_given=not generated,
+            allowed_modules=None if allowed_modules is None else tuple(allowed_modules),
+            tls=tls,
         )
         self._timeouts = timeouts
         self._server: AgentServer | None = None

@@ -8,7 +8,8 @@ Nothing a client sends runs before it is checked:
   without running); a launcher may also restrict the modules it imports
   (``allowed_modules``);
 * code (a cloudpickled class) is unpickled only on servers that accept code:
-  those a driver launched for itself, or launchers started with code allowed.
+  those a driver launched for itself, or launchers started with code allowed;
+* a call that names a method (not ``reply``) may name only a public one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import cloudpickle
 
 from .._agent import AgentBase
+from .._errors import MessageError
 from .._proto import agentnb_pb2 as pb
 
 Factory = Callable[[], Any]
@@ -69,7 +71,7 @@ def import_agent_class(path: str, allowed: Iterable[str] | None = None) -> type[
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    except (Exception, SystemExit) as exc:  # importing runs the module's code: anything may fail
         raise RecipeError(
             "FAILED_PRECONDITION",
             "import_failed",
@@ -84,6 +86,15 @@ def import_agent_class(path: str, allowed: Iterable[str] | None = None) -> type[
             "be built here",
         )
     return obj
+
+
+def check_method(name: str, agent: str) -> None:
+    """Raise MessageError unless ``name`` is a public method name (no dots, no leading ``_``)."""
+    if not name.isidentifier() or name.startswith("_"):
+        raise MessageError(
+            f"a call of agent {agent!r} may name only a public method (a plain name not starting "
+            f"with '_'), not {name[:100]!r}"
+        )
 
 
 class Recipes:
@@ -112,7 +123,12 @@ class Recipes:
         self._need_code(f"class {request.class_key!r}")
         if request.class_key in self._classes:
             return
-        cls = cloudpickle.loads(request.pickled)
+        try:
+            cls = cloudpickle.loads(request.pickled)
+        except Exception as exc:  # noqa: BLE001 - whatever the bytes were, they are not a class
+            raise RecipeError(
+                "INVALID_ARGUMENT", "bad_code", f"class {request.class_key!r} does not unpickle ({exc!r})"
+            ) from exc
         if not (isinstance(cls, type) and issubclass(cls, AgentBase)):
             raise RecipeError(
                 "INVALID_ARGUMENT", "not_an_agent", f"{request.class_key!r} is not an agent class"

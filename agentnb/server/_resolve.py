@@ -3,11 +3,15 @@
 A placeholder produced on this server waits on the local result store; one
 produced elsewhere is watched on the producing server (one stream per
 server, shared by every call waiting on it; the task id is the capability,
-so no token is needed). Nothing holds a thread while it waits.
+so no token is needed; a server with TLS reads over TLS, trusting its CA).
+Nothing holds a thread while it waits. Placeholders name their server, so a
+client could name any number of them: a server reads from at most
+``MAX_SERVERS`` others at once, forgetting idle ones first.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from .._config import Limits, Timeouts
@@ -18,19 +22,30 @@ from .._runtime._client import ClientPool, status_error
 from .._runtime._codec import Returned, decode_msg, decode_result, input_label
 from .._runtime._loop import LoopThread
 from .._runtime._watch import ResultWatch
+from .._tls import TLS
 from ._mailbox import READY, Inputs
 from ._store import ResultStore, StoreError
+
+#: Other servers one server reads placeholders from at once (a channel each).
+MAX_SERVERS = 1024
 
 
 class Resolver:
     def __init__(
-        self, store: ResultStore, address: str, server_id: str, limits: Limits, timeouts: Timeouts
+        self,
+        store: ResultStore,
+        address: str,
+        server_id: str,
+        limits: Limits,
+        timeouts: Timeouts,
+        tls: TLS | None = None,
     ) -> None:
         self._store = store
         self._address = address
         self._server_id = server_id
         self._limits = limits
         self._timeouts = timeouts
+        self._tls = tls
         self._loop = LoopThread("agentnb-resolver")
         self._clients = ClientPool()
         self._watches: dict[str, ResultWatch] = {}
@@ -70,7 +85,15 @@ class Resolver:
         address = ref.address
         watch = self._watches.get(address)
         if watch is None:
-            client = self._clients.get(address, None, self._limits, self._timeouts)
+            if len(self._watches) >= MAX_SERVERS:
+                self._forget_idle()
+            if len(self._watches) >= MAX_SERVERS:
+                inputs.resolve(i, _unreadable(ref, address, "ResourceExhausted", (
+                    f"this server already reads placeholders from {MAX_SERVERS} other servers; "
+                    "call again once some of those calls are done"
+                )))  # fmt: skip
+                return
+            client = self._clients.get(address, None, self._limits, self._timeouts, self._tls)
             watch = self._watches[address] = ResultWatch(client)
 
         def deliver(result: pb.TaskResult, server_id: str) -> None:
@@ -86,6 +109,15 @@ class Resolver:
             inputs.resolve(i, _unreadable(ref, address, type(error).__name__, str(error)))
 
         watch.watch(ref.task_id, deliver, fail)
+
+    def _forget_idle(self) -> None:
+        """Close the channels to servers nothing waits on any more (on the loop)."""
+        for address, watch in list(self._watches.items()):
+            if not len(watch):
+                del self._watches[address]
+                client = self._clients.pop(address, None, self._tls)
+                if client is not None:
+                    asyncio.ensure_future(client.close())
 
     def close(self) -> None:
         async def close() -> None:

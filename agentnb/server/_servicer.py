@@ -143,12 +143,14 @@ class Servicer(pb_grpc.AgentServerServicer):
             entry = self._call(request, inline=request.wait_ms > 0)
             done = None
             if request.wait_ms:
-                done = entry if entry.outcome is not None else None
+                done = entry if entry.done else None
                 if done is None:
                     peer = context.peer()
                     self._waits.enter(peer)
                     try:
-                        done = self._host.store.wait(entry.task_id, request.wait_ms / 1000)
+                        done = self._host.store.wait(
+                            entry.task_id, request.wait_ms / 1000, context.add_callback
+                        )
                     finally:
                         self._waits.leave(peer)
                 if done is not None:
@@ -252,7 +254,7 @@ class Servicer(pb_grpc.AgentServerServicer):
             try:
                 remaining = context.time_remaining()
                 outcome = self._host.store.wait(
-                    request.task_id, None if remaining is None else max(0.0, remaining)
+                    request.task_id, None if remaining is None else max(0.0, remaining), context.add_callback
                 )
             finally:
                 self._waits.leave(peer)
@@ -366,8 +368,8 @@ BATCH_BYTES = 4 * 1024 * 1024
 
 def _task_result(entry: Any, limit: int) -> bytes:
     """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply."""
-    outcome = entry.outcome
-    if limit and entry.size > limit and outcome.WhichOneof("result") == "reply":
+    if limit and entry.size > limit and entry.is_reply:
+        outcome = entry.outcome
         stub = pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=entry.size)
         return wire.text(1, entry.task_id) + wire.field(2, stub.SerializeToString())
     return b"".join((wire.text(1, entry.task_id), wire.header(2, len(entry.wire)), entry.wire))

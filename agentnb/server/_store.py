@@ -9,7 +9,8 @@ bytes of finished results, the oldest finished going first. Ids of results
 that went are remembered a while longer, so a late reader is told why.
 
 Waiting never leaks: a waiter is a callback registered with :meth:`on_done`
-and removed by the handle it returns, however the wait ends.
+and removed by the handle it returns, however the wait ends (its deadline,
+the result, or the reader cancelling), and no wait lasts beyond ``MAX_WAIT_S``.
 
 Thread-safe: gRPC handler threads, reply threads and the resolver all use it.
 """
@@ -28,6 +29,10 @@ from .._proto import agentnb_pb2 as pb
 TASK_ID = re.compile(r"[0-9a-f]{32}")
 
 Callback = Callable[["Entry"], None]
+#: Registers a callback run when a waiter goes away; False if it is gone already.
+OnEnd = Callable[[Callable[[], None]], bool]
+#: The longest one wait lasts (a reader with no deadline, or an absurd one, polls again).
+MAX_WAIT_S = 3600.0
 
 
 class StoreError(Exception):
@@ -61,20 +66,27 @@ def check_task_id(task_id: str) -> None:
         raise StoreError("bad_id", f"{shown!r} is not a task id (32 lower-case hex digits)")
 
 
-#: A finished result nobody has read yet is not dropped to make room before this
-#: many seconds (the store says it is full instead: back pressure, not loss).
+#: A finished result nobody has read yet is not dropped to make room for more
+#: results before this many seconds (the store says it is full instead: back
+#: pressure, not loss). The byte budget is a hard bound: past it, the oldest
+#: finished results go, read or not (only the one that just finished stays).
 UNREAD_GRACE = 30.0
 
 
 class Entry:
-    """One task's result. ``wire`` is the outcome serialized once, for every reader."""
+    """One task's result, kept only as ``wire``: the outcome serialized once, for every reader.
 
-    __slots__ = ("task_id", "agent", "outcome", "wire", "size", "done_at", "callbacks", "read")
+    The parsed message is not kept (it would double the store's memory); the
+    rare reader that needs fields (a resolver, a withheld big reply) parses it.
+    """
+
+    __slots__ = ("task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read")
 
     def __init__(self, task_id: str, agent: str) -> None:
         self.task_id = task_id
         self.agent = agent
-        self.outcome: pb.Outcome | None = None
+        self.done = False
+        self.is_reply = False
         self.wire = b""
         self.size = 0
         self.done_at = 0.0
@@ -82,8 +94,9 @@ class Entry:
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
 
     @property
-    def done(self) -> bool:
-        return self.outcome is not None
+    def outcome(self) -> pb.Outcome:
+        """The outcome, parsed from ``wire`` (only once done)."""
+        return pb.Outcome.FromString(self.wire)
 
 
 class ResultStore:
@@ -109,7 +122,7 @@ class ResultStore:
     def issue(self, agent: str) -> Entry:
         """A new entry under a fresh task id; raises StoreError('full') when no room is left."""
         with self._lock:
-            self._make_room(0)
+            self._make_room()
             if len(self._entries) >= self._max:
                 raise StoreError(
                     "full",
@@ -125,15 +138,16 @@ class ResultStore:
         wire = outcome.SerializeToString()
         size = len(wire)
         with self._lock:
-            if entry.outcome is not None:
+            if entry.done:
                 return
-            entry.outcome, entry.wire, entry.size, entry.done_at = outcome, wire, size, time.monotonic()
+            entry.done, entry.wire, entry.size, entry.done_at = True, wire, size, time.monotonic()
+            entry.is_reply = outcome.WhichOneof("result") == "reply"
             callbacks, entry.callbacks = entry.callbacks or [], None
             entry.read = bool(callbacks)
             if self._entries.get(entry.task_id) is entry:
                 self._finished[entry.task_id] = entry
                 self._bytes += size
-                self._make_room(0)
+                self._make_room(keep=entry)
         for callback in callbacks:
             callback(entry)
 
@@ -171,19 +185,28 @@ class ResultStore:
                 except ValueError:
                     pass
 
-    def wait(self, task_id: str, timeout: float | None) -> Entry | None:
-        """The finished entry, waiting at most ``timeout`` seconds (None if not ready by then)."""
+    def wait(self, task_id: str, timeout: float | None, on_end: OnEnd | None = None) -> Entry | None:
+        """The finished entry, waiting at most ``timeout`` seconds (None if not ready by then).
+
+        Args:
+            task_id: the task.
+            timeout: seconds; None, or more than ``MAX_WAIT_S``, waits ``MAX_WAIT_S``.
+            on_end: registers a callback for when the waiter goes away (gRPC's
+                ``context.add_callback``; it returns False if it is gone already):
+                the wait ends then, so a cancelled fetch leaves no waiter.
+        """
         done = threading.Event()
         remove = self.on_done(task_id, lambda entry: done.set())
         try:
-            done.wait(timeout)
+            if on_end is None or on_end(done.set):
+                done.wait(MAX_WAIT_S if timeout is None else max(0.0, min(timeout, MAX_WAIT_S)))
         finally:
             remove()
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
                 raise self._missing(task_id)
-            if entry.outcome is None:
+            if not entry.done:
                 return None
             entry.read = True
             return entry
@@ -203,11 +226,16 @@ class ResultStore:
 
     # -- bounds ----------------------------------------------------------------
 
-    def _make_room(self, extra: int) -> None:
+    def _make_room(self, keep: Entry | None = None) -> None:
+        """Drop the oldest finished results while over a bound (never ``keep``, just finished)."""
         now = time.monotonic()
         while self._finished:
             entry = next(iter(self._finished.values()))  # the oldest finished result
-            if len(self._entries) >= self._max or self._bytes + extra > self._max_bytes:
+            if entry is keep:
+                break
+            if self._bytes > self._max_bytes:
+                self._drop(entry, "budget")  # a hard bound: memory, not courtesy
+            elif len(self._entries) >= self._max:
                 if not entry.read and now - entry.done_at < UNREAD_GRACE:
                     break  # still to be read: the store is full rather than lose it
                 self._drop(entry, "budget")
