@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from ._hub import heard
 from ._message import Msg
 from ._placeholder import Placeholder
 from ._runtime._calls import Call
-from ._runtime._codec import encode_value, fill_msg, input_label, register_reference
+from ._runtime._codec import decode_result, encode_value, fill_msg, input_label, register_reference
 from ._runtime._link import Pending, ServerLink
 from ._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
 from ._runtime._process import ServerProcess
@@ -286,20 +285,16 @@ class DistributedAgent:
             return self._failed(error)
 
         def done(result: Any, server_id: str) -> None:
-            self._created(result, server_id, origin)
+            self._created(result, origin)
 
         link.put(Pending(self.name, op=op, done=done, failed=failed))
 
-    def _created(self, result: Any, server_id: str, origin: Any) -> None:
+    def _created(self, result: Any, origin: Any) -> None:
         created = result.created
         assert self.link is not None
-        if created.created:
-            build = Call(self.link, self.name, call_request(self.name, "driver", "none"), [], origin)
-            build.acknowledged(result.task_id, server_id)
-            build.future.add_done_callback(self._built)
-            build.drop()  # nobody reads the constructor's outcome again: release it once it is here
-            assert self.link is not None
-            self.link.watch_call(build)
+        if created.created:  # its constructor runs first in its mailbox: hear how that went
+            self._session.remember_origin(result.task_id, origin)  # where its prints go
+            self.link.watch_outcome(result.task_id, self.name, self._built)
         elif self.server is not None:  # a server of this session: another agent of ours has the name
             self._failed(AgentExistsError(
                 f"an agent named {self.name!r} ({created.agent.class_name}) already runs on the server "
@@ -324,10 +319,11 @@ class DistributedAgent:
                 "already: its state carries over (to_dist(..., fresh=True) starts it over)"
             )
 
-    def _built(self, future: Any) -> None:
-        error = future.exception()
-        if isinstance(error, RemoteError):  # the constructor raised (not: its outcome was lost)
-            self._failed(error)
+    def _built(self, outcome: Any) -> None:
+        if outcome.WhichOneof("result") == "failure":
+            error = decode_result(outcome, f"the constructor of agent {self.name!r}")
+            if isinstance(error, RemoteError):
+                self._failed(error)
 
     def _failed(self, error: BaseException) -> AgentnbError:
         self.broken = error if isinstance(error, AgentnbError) else RemoteError(
@@ -345,8 +341,7 @@ class DistributedAgent:
             raise self.broken
         call = self._call(link, x, self._session.origin())
         link.put(Pending(self.name, call=call))
-        placeholder = Placeholder(call)
-        weakref.finalize(placeholder, call.drop)
+        placeholder = Placeholder(call)  # which releases the result when it goes
         heard(self, placeholder)
         return placeholder
 
@@ -365,7 +360,7 @@ class DistributedAgent:
         if not items:
             return
         call = self._call(link, items, None)
-        call.future.add_done_callback(_warn_if_failed)
+        call.when_resolved(lambda: _warn_if_failed(call))
         link.put(Pending(self.name, call=call, observe=True))
 
     def cancel(self) -> int:
@@ -505,8 +500,8 @@ def notice(text: str) -> None:
     get_session().notice(text)
 
 
-def _warn_if_failed(future: Any) -> None:
-    error = future.exception()
+def _warn_if_failed(call: Call) -> None:
+    error = call.error
     if error is not None:
         notice(f"agentnb: an observation failed: {error}")
 

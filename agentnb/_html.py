@@ -47,11 +47,11 @@ def agent_html(agent: DistributedAgent) -> str:
 def placeholder_html(p: Placeholder) -> str:
     state = p.state
     body = f"reply of <b>{html.escape(p.agent_name)}</b> {_badge(state)}"
-    future = p._call.future
-    if future.done():
-        error = future.exception()
+    call = p._call
+    if call.resolved:
+        error = call.error
         if error is None:
-            reply = future.result()
+            reply = call.outcome()
             shown = reply.content if hasattr(reply, "content") else getattr(reply, "value", reply)
             body += f": <code>{html.escape(_preview(shown, 200))}</code>"
         else:

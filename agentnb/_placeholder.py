@@ -41,6 +41,13 @@ class Placeholder(Msg):
         # Msg.__init__ is not called: every field is read from the reply.
         self._call = call
 
+    def __del__(self) -> None:
+        # Nobody here can read the reply any more: the server may forget it (once the
+        # calls that take it as input are done with it). Cheaper than a weakref.finalize.
+        call = self.__dict__.get("_call")
+        if call is not None:
+            call.drop()
+
     @property
     def task_id(self) -> str:
         """The server's id of this call ("" until the server acknowledged it)."""
@@ -75,8 +82,8 @@ class Placeholder(Msg):
     def state(self) -> str:
         """ "sending", "queued", "running", "done" or "error"; never blocks."""
         call = self._call
-        if call.future.done():
-            return ERROR if call.future.exception() is not None else DONE
+        if call.resolved:
+            return ERROR if call.error is not None else DONE
         if call.state in (PENDING, SENDING):
             return "sending"
         return call.link.session.states.get(call.task_id) or "queued"
@@ -98,9 +105,8 @@ class Placeholder(Msg):
 
     def __repr__(self) -> str:
         state = self.state
-        future = self._call.future
         if state == DONE:
-            reply = future.result()
+            reply = self._call.outcome()
             if isinstance(reply, Msg):
                 return (
                     f"<Placeholder {self.agent_name!r} done: {reply.name!r} said {_preview(reply.content)}>"

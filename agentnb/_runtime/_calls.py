@@ -15,7 +15,6 @@ and no thread hop.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
@@ -53,15 +52,20 @@ class Call:
             filled in when the call is sent (None once they are).
         producers: the calls whose replies this one takes as input.
         size: about how many bytes its messages take.
-        future: the outcome, for whoever waits: a Msg, or a ``Returned`` value of a method call.
+        resolved: its result is here (``value``: a Msg, or a ``Returned`` value of a
+            method call) or its error (``error``). A withheld reply is ``finished``
+            but not resolved until it is fetched.
         task_id: issued by the server ("" until acknowledged).
     """
 
     __slots__ = (
-        "link", "agent", "request", "slots", "producers", "size", "future", "task_id", "server_id", "state",
-        "origin", "key", "consumers", "released", "withheld", "acked", "finished", "_on_ack",
-        "_on_done", "_lock", "__weakref__",
+        "link", "agent", "request", "slots", "producers", "size", "task_id", "server_id", "state",
+        "origin", "key", "consumers", "released", "withheld", "acked", "finished", "resolved", "value",
+        "error", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
     )  # fmt: skip
+    # Few objects per call, on purpose: a simulation holds 100,000 calls, and every
+    # object the garbage collector tracks makes each of its full passes longer (a
+    # concurrent.futures.Future alone is eight). Callback lists are made when needed.
 
     def __init__(
         self,
@@ -75,12 +79,11 @@ class Call:
         self.link = link
         self.agent = agent
         self.request = request
-        self.slots: list[tuple[int, Call]] | None = slots
-        self.producers = [producer for _, producer in slots]
+        self.slots: list[tuple[int, Call]] | None = slots or None
+        self.producers: tuple[Call, ...] = tuple(producer for _, producer in slots) if slots else ()
         self.size = size
         for producer in self.producers:
             producer.add_consumer()
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.task_id = ""
         self.server_id = ""
         self.state = PENDING
@@ -91,8 +94,12 @@ class Call:
         self.withheld = False  # done, but its (big) reply was left on the server until read
         self.acked = False  # the server has it under task_id (or it failed before)
         self.finished = False  # done or failed (a withheld reply may still be to fetch)
-        self._on_ack: list[Callable[[], None]] = []
-        self._on_done: list[Callable[[], None]] = []
+        self.resolved = False  # value or error is set
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self._on_ack: list[Callable[[], None]] | None = None
+        self._on_done: list[Callable[[], None]] | None = None
+        self._on_resolved: list[Callable[[], None]] | None = None
         self._lock = threading.Lock()
 
     # -- acknowledgement ------------------------------------------------------------
@@ -103,17 +110,17 @@ class Call:
             self.task_id, self.server_id = task_id, server_id
             if self.state in (PENDING, SENDING):
                 self.state = QUEUED
-            callbacks, self._on_ack = self._on_ack, []
+            callbacks, self._on_ack = self._on_ack, None
             self.acked = True
-        self.link.session.remember(self)
-        for callback in callbacks:
+        self.link.session.remember_origin(self.task_id, self.origin)
+        for callback in callbacks or ():
             callback()
 
     def when_acked(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the call has its task id (or failed); at once if it has."""
         with self._lock:
             if not self.acked and not self.finished:
-                self._on_ack.append(callback)
+                self._on_ack = [*(self._on_ack or ()), callback]
                 return
         callback()
 
@@ -121,7 +128,15 @@ class Call:
         """Run ``callback`` once the call is done or failed; at once if it is."""
         with self._lock:
             if not self.finished:
-                self._on_done.append(callback)
+                self._on_done = [*(self._on_done or ()), callback]
+                return
+        callback()
+
+    def when_resolved(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the call's value or error is here; at once if it is."""
+        with self._lock:
+            if not self.resolved:
+                self._on_resolved = [*(self._on_resolved or ()), callback]
                 return
         callback()
 
@@ -190,28 +205,32 @@ class Call:
 
     def _finish(self, state: str, value: Any) -> None:
         with self._lock:
-            if self.future.done():
+            if self.resolved:
                 return
             first = not self.finished  # a withheld reply that was fetched finished before
             self.state = state
             if isinstance(value, BaseException):
-                self.future.set_exception(value)
+                self.error = value
             else:
-                self.future.set_result(value)
+                self.value = value
+            self.resolved = True
+            resolved, self._on_resolved = self._on_resolved, None
+        for callback in resolved or ():
+            callback()
         if first:
             self._after_finish()
 
     def _after_finish(self) -> None:
         with self._lock:
             self.finished = True
-            callbacks = self._on_ack + self._on_done
-            self._on_ack, self._on_done = [], []
+            callbacks = [*(self._on_ack or ()), *(self._on_done or ())]
+            self._on_ack = self._on_done = None
         for callback in callbacks:  # dependants waiting for an ack learn that none will come
             callback()
         for producer in self.producers:
             producer.consumer_done()
         if self.released and self.consumers <= 0:
-            self.link.release(self)
+            self.link.release(self.task_id)
 
     def add_consumer(self) -> None:
         with self._lock:
@@ -222,13 +241,13 @@ class Call:
             self.consumers -= 1
             ready = self.consumers == 0 and self.released and self.finished
         if ready:
-            self.link.release(self)
+            self.link.release(self.task_id)
 
     def drop(self) -> None:
         """Nobody in this process can read the result any more (its placeholder is gone)."""
         self.released = True
         if self.finished and self.consumers <= 0:
-            self.link.release(self)
+            self.link.release(self.task_id)
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -261,14 +280,14 @@ class Call:
             self.when_done(done.set)
             done.wait(remaining())
         if self.finished:
-            if self.withheld and not self.future.done():
+            if self.withheld and not self.resolved:
                 self._fetch_here(remaining())
-            try:
-                value = self.future.result(remaining())
-            except concurrent.futures.TimeoutError:
-                pass
-            else:
-                return value.value if isinstance(value, Returned) else value
+            if not self.resolved:
+                done = threading.Event()
+                self.when_resolved(done.set)
+                done.wait(remaining())
+            if self.resolved:
+                return self.outcome()
         raise CallTimeoutError(
             f"agent {self.agent!r} on {self.link.address}: no reply within {timeout} s; the call "
             "goes on (read the placeholder again to keep waiting)"
@@ -311,21 +330,33 @@ class Call:
             return
         self.take(outcome)
 
-    def wait_async(self) -> Any:
+    def outcome(self) -> Any:
+        """The resolved result (a method's value unwrapped), or raise its error."""
+        if self.error is not None:
+            raise self.error
+        value = self.value
+        return value.value if isinstance(value, Returned) else value
+
+    async def wait_async(self) -> Any:
         """Await the result from any event loop (never blocks it)."""
-        if self.withheld and not self.future.done():
+        if self.withheld and not self.resolved:
             self.link.fetch_soon(self)
         else:
             self.link.flush_soon()
-        return _unwrap(asyncio.wrap_future(self.future))
+        if not self.resolved:
+            loop = asyncio.get_running_loop()
+            arrived = loop.create_future()
+            self.when_resolved(lambda: loop.call_soon_threadsafe(_set, arrived))
+            await arrived
+        return self.outcome()
 
     def done(self) -> bool:
         return self.finished
 
 
-async def _unwrap(future: asyncio.Future[Any]) -> Any:
-    value = await future
-    return value.value if isinstance(value, Returned) else value
+def _set(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def as_message(value: Any, agent: str) -> Msg:

@@ -38,11 +38,20 @@ def dumps(value: Any, where: str) -> str:
     Messages inside the value travel as messages, and registered references
     (distributed agents) as references: both become tagged objects.
     """
-    prepared = _prepare(value, where, 0)
+    kind = type(value)
+    if kind is int or kind is str or value is None or kind is bool:  # most contents: no walk needed
+        return _ENCODER.encode(value)
     try:
-        return json.dumps(prepared, allow_nan=False, separators=(",", ":"))
+        prepared = _prepare(value, 0)
+    except _Untravelable as exc:
+        raise MessageError(exc.message(where)) from None
+    try:
+        return _ENCODER.encode(prepared)
     except ValueError as exc:  # NaN / infinity
         raise MessageError(f"{where} cannot be encoded as JSON: {exc}") from exc
+
+
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 #: How a Msg, and a reference (a distributed agent), are tagged inside JSON data.
@@ -61,30 +70,64 @@ def register_reference(
     _references[kind] = (encode, decode)
 
 
-def _prepare(value: Any, path: str, depth: int) -> Any:
-    """Check that ``value`` can travel as JSON, and tag the messages and references in it."""
+class _Untravelable(Exception):
+    """A value inside the data cannot travel; ``steps`` is its path, built as the walk unwinds."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.steps: list[str] = []
+
+    def message(self, where: str) -> str:
+        return f"{where}{''.join(reversed(self.steps))} {self.problem}"
+
+
+def _prepare(value: Any, depth: int) -> Any:
+    """Check that ``value`` can travel as JSON, and tag the messages and references in it.
+
+    Paths are only spelled out for a value that cannot travel (an f-string per
+    item would cost more than the encoding).
+    """
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if depth > _MAX_DEPTH:
-        raise MessageError(f"{path} is nested too deeply (more than {_MAX_DEPTH} levels) to travel")
+        raise _Untravelable(f"is nested too deeply (more than {_MAX_DEPTH} levels) to travel")
     if isinstance(value, (list, tuple)):
-        return [_prepare(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        out_list = []
+        for i, v in enumerate(value):
+            try:
+                out_list.append(_prepare(v, depth + 1))
+            except _Untravelable as exc:
+                exc.steps.append(f"[{i}]")
+                raise
+        return out_list
     if isinstance(value, dict):
         out = {}
         for key, v in value.items():
             if not isinstance(key, str):
-                raise MessageError(
-                    f"{path} has a non-string key {key!r}; messages carry JSON data, so dict keys must be str"
+                raise _Untravelable(
+                    f"has a non-string key {key!r}; messages carry JSON data, so dict keys must be str"
                 )
-            out[key] = _prepare(v, f"{path}[{key!r}]", depth + 1)
+            try:
+                out[key] = _prepare(v, depth + 1)
+            except _Untravelable as exc:
+                exc.steps.append(f"[{key!r}]")
+                raise
         return out
     if isinstance(value, Msg):
-        return {MSG_TAG: {k: _prepare(v, f"{path}.{k}", depth + 1) for k, v in value.to_dict().items()}}
+        fields = {}
+        for k, v in value.to_dict().items():
+            try:
+                fields[k] = _prepare(v, depth + 1)
+            except _Untravelable as exc:
+                exc.steps.append(f".{k}")
+                raise
+        return {MSG_TAG: fields}
     reference = _references.get(type(value))
     if reference is not None:
         return {REF_TAG: reference[0](value)}
-    raise MessageError(
-        f"{path} is a {type(value).__name__}, which cannot travel in a message; use JSON-compatible "
+    raise _Untravelable(
+        f"is a {type(value).__name__}, which cannot travel in a message; use JSON-compatible "
         "data (str, numbers, bool, None, lists, dicts), bytes, messages or distributed agents"
     )
 

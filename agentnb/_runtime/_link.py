@@ -112,6 +112,8 @@ class ServerLink:
         self._pending: deque[Pending] = deque()
         self._count: Counter[str] = Counter()  # pending or in-flight operations per agent
         self._releases: list[str] = []
+        self._dropped: deque[str] = deque()  # released, not yet among _releases
+        self._noting = False  # _note_releases is scheduled
         self._scheduled = False  # a flush is running or about to
         self._ticking = False  # the tick is running
         self._active = 0.0  # when the last operation was queued
@@ -190,17 +192,20 @@ class ServerLink:
         stops after ``LINGER`` seconds without a new operation.
         """
         now = time.monotonic()
+        delay = TICK
         with self._lock:
             due = self._fresh or self._releases_due()  # (a call waiting on a producer goes at its ack)
             if not due and now - self._active > LINGER:
-                self._ticking = False
-                return
+                if not self._releases:
+                    self._ticking = False
+                    return
+                delay = max(TICK, RELEASE_AFTER - (now - self._released_at))  # only releases wait
             start = due and not self._scheduled
             if start:
                 self._scheduled = True
         if start:
             asyncio.ensure_future(self._flush())
-        asyncio.get_running_loop().call_later(TICK, self._tick)
+        asyncio.get_running_loop().call_later(delay, self._tick)
 
     def _releases_due(self) -> bool:
         """Whether the releases that wait should go now, on their own (call with the lock)."""
@@ -263,7 +268,7 @@ class ServerLink:
                 CallCancelledError(f"the call to agent {call.agent!r} was cancelled before it was sent")
             )
             return True
-        if call.future.done():
+        if call.resolved:
             return False
         call.acked_or_wait(self.timeouts.control)
         if not call.task_id:
@@ -301,7 +306,7 @@ class ServerLink:
     def _producer_ready(self, producer: Call) -> bool:
         """Whether a call taking ``producer``'s reply can be encoded: as a reference once
         the producer has its task id, as a relayed value once that value is here."""
-        if producer.future.done():
+        if producer.resolved:
             return True  # its value or its error: encoding knows what to do
         if route_address(producer.link, self) is not None:
             return producer.acked
@@ -329,7 +334,7 @@ class ServerLink:
                         if id(producer) not in self._waiting_on:
                             self._waiting_on.add(id(producer))
                             producer.when_acked(self._kick)
-                            producer.future.add_done_callback(lambda _: self._kick())
+                            producer.when_resolved(self._kick)
                             producer.when_done(self._kick)
                     continue
                 budget -= call.size
@@ -444,13 +449,13 @@ class ServerLink:
         inputs = call.request.inputs
         for i, producer in slots or ():
             route = route_address(producer.link, self)
-            error = producer.future.exception(0) if producer.future.done() else None
+            error = producer.error
             if route is not None and producer.acked:
                 fill_ref(inputs[i], route, producer.task_id, producer.agent, producer.server_id)
             elif error is not None:
                 raise _upstream(producer, error)
             else:  # a loopback-only producer, seen from another host: relay its value
-                msg = as_message(producer.future.result(0), producer.agent)
+                msg = as_message(producer.value, producer.agent)
                 where = input_label(i, len(inputs), call.agent)
                 fill_msg(inputs[i].message, msg, self.limits.max_message_bytes, where)
         return call.request
@@ -524,26 +529,59 @@ class ServerLink:
 
         self._watch.watch(call.task_id, deliver, lambda error: call.fail(_for_agent(error, call.agent)))
 
-    def release(self, call: Call) -> None:
+    def watch_outcome(self, task_id: str, agent: str, on_outcome: Callable[[pb.Outcome], None]) -> None:
+        """Show what a task nobody else reads (an agent's constructor) printed, hand its
+        outcome to ``on_outcome`` on the loop, and release it. Cheaper than a Call: no
+        future, no placeholder, no producers to wait for. If the outcome cannot come
+        (the server went, or restarted), nothing is said: the agent's calls say it."""
+
+        def deliver(result: pb.TaskResult, server_id: str) -> None:
+            self.release(task_id)
+            if result.HasField("outcome"):
+                self.session.output.settled(task_id, agent, self.address, result.outcome)
+                on_outcome(result.outcome)
+
+        def watch() -> None:
+            if self._gone is None:
+                if self._watch is None:
+                    self._watch = ResultWatch(self.client, self.explain, INLINE_REPLY_BYTES)
+                self._watch.watch(task_id, deliver, _ignore)
+
+        self.session.loop.call_soon(watch)
+
+    def release(self, task_id: str) -> None:
         """Tell the server nobody here will read this result again.
 
         Releases ride along with the next batch, or go on their own once
         ``RELEASE_AFTER`` seconds passed (the tick sends them) or
         ``RELEASE_BATCH`` piled up: never an extra round trip per call.
+
+        Takes no lock: it runs when a placeholder is collected, which the garbage
+        collector may do in any thread at any point, even inside this link's lock.
         """
-        if not call.task_id or self.gone:
+        if not task_id or self.gone:
             return
+        self._dropped.append(task_id)  # a deque: appending is atomic
+        if not self._noting:
+            self._noting = True
+            self.session.loop.call_soon(self._note_releases)
+
+    def _note_releases(self) -> None:
+        """Move dropped task ids to the releases the next batch carries (on the loop)."""
+        self._noting = False  # before draining: an id appended after the drain schedules again
+        dropped = self._dropped
         with self._lock:
-            if not self._releases:
+            if not self._releases and dropped:
                 self._released_at = time.monotonic()
-            self._releases.append(call.task_id)
+            while dropped:
+                self._releases.append(dropped.popleft())
             if len(self._releases) >= RELEASE_BATCH and not self._scheduled:
                 self._scheduled, wake = True, self._flush_now
-            elif self._ticking or self._scheduled:
+            elif self._ticking or self._scheduled or not self._releases:
                 return
             else:
                 self._ticking, wake = True, self._tick
-        self.session.loop.call_soon(wake)
+        wake()
 
     # -- failures --------------------------------------------------------------------------
 
@@ -627,3 +665,7 @@ def route_address(producer: ServerLink, consumer: ServerLink) -> str | None:
         if ip is not None:
             return f"{ip}:{producer.address.rsplit(':', 1)[1]}"
     return None
+
+
+def _ignore(error: AgentnbError) -> None:
+    pass

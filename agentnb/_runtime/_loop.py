@@ -66,7 +66,10 @@ class LoopThread:
 
     def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the loop thread soon (from any thread), in an empty context."""
-        self.loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
+        if threading.current_thread() is self._thread:  # no need to wake the loop through its pipe
+            self.loop.call_soon(fn, *args, context=contextvars.Context())
+        else:
+            self.loop.call_soon_threadsafe(fn, *args, context=contextvars.Context())
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Schedule a coroutine on the loop (in an empty context); returns a thread-safe future."""

@@ -102,10 +102,10 @@ class Session:
             self._seen[key] = count + 1
             return count
 
-    def remember(self, call: Call) -> None:
-        """A call got its task id: route its output to where it was made."""
-        if call.origin is not None:
-            self.origins[call.task_id] = call.origin
+    def remember_origin(self, task_id: str, origin: Any) -> None:
+        """A task got its id: route its output to where it was made (a cell, or nowhere)."""
+        if origin is not None:
+            self.origins[task_id] = origin
             if len(self.origins) > 200_000:
                 self.origins.popitem(last=False)
 
