@@ -15,8 +15,9 @@ MODES = ("live", "record", "replay")
 
 
 def resolve_mode(mode: str | None, recording: str | None) -> str:
-    """``mode``, else ``AGENTNB_CHAT_MODE``, else "replay" with a recording and "live" without."""
-    chosen = mode or os.environ.get(MODE_ENV, "").strip() or ("replay" if recording else "live")
+    """``mode``; else, with a recording, ``AGENTNB_CHAT_MODE`` or "replay"; else "live"."""
+    env = os.environ.get(MODE_ENV, "").strip() if recording else ""
+    chosen = mode or env or ("replay" if recording else "live")
     if chosen not in MODES:
         raise ValueError(f"chat mode must be one of {', '.join(MODES)}, got {chosen!r} (from {MODE_ENV}?)")
     if chosen != "live" and not recording:
@@ -65,9 +66,9 @@ class ChatAgent(AgentBase):
             endpoint from ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` / ``OPENAI_MODEL``).
         seed: the rule-based model's seed.
         recording: a recording file to record into or replay from.
-        mode: "live", "record" or "replay"; default ``AGENTNB_CHAT_MODE``, else
-            "replay" when a recording is given. Decided where the agent is built
-            (the notebook), and the agent's servers follow that decision.
+        mode: "live", "record" or "replay". Default: with a recording,
+            ``AGENTNB_CHAT_MODE``, else "replay"; without one, "live". Decided
+            where the agent is built (the notebook); its server follows.
         temperature: the model's sampling temperature (None: the endpoint's default).
         max_tokens: the longest reply, in tokens (None: the endpoint's default).
 
