@@ -50,3 +50,10 @@ def test_the_whole_series_ran_twice_in_under_five_minutes() -> None:
     total = sum(_took.values())
     print(" ".join(f"{name[:2]}:{seconds:.1f}s" for name, seconds in _took.items()), f"total {total:.1f}s")
     assert total < 300, _took
+
+
+def test_the_readme_binder_badge_opens_the_first_notebook_in_jupyterlab() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    badge = readme.split("\n\n")[1]
+    assert badge.startswith("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/")
+    assert f"?urlpath=lab/tree/notebooks/{NOTEBOOKS[0].name})" in badge
