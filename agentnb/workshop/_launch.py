@@ -7,8 +7,9 @@ On a real second machine you would run, in a terminal there::
 
 :func:`start_launcher` runs exactly that command from a notebook, on a
 loopback alias (127.0.0.2, 127.0.0.3, ... work on Linux without setup), waits
-until the server listens, and reports its port. The token comes from
-``AGENTNB_TOKEN`` in the environment, as on a real machine.
+until the server listens, and reports its port. The server makes its token (or takes
+``AGENTNB_TOKEN``) and writes it into a connection file, where drivers of
+the same user on the same machine find it.
 
 A launcher started here is tied to this process: it stops with
 :meth:`Launcher.stop`, :func:`stop_launchers`, at exit, and (on Linux) when
