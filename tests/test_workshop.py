@@ -16,16 +16,11 @@ from agentnb.workshop import (
     Judge,
     Player,
     Talker,
-    Worker,
     guess_plot,
-    max_parallel,
     play,
-    spans,
     start_launcher,
     stop_launchers,
-    timeline,
 )
-from agentnb.workshop._plot import Span
 
 
 def test_players_guess_the_same_in_every_run_and_the_judge_takes_two_thirds() -> None:
@@ -49,34 +44,11 @@ def test_a_game_on_shared_servers_gives_the_same_verdicts_when_played_again() ->
     assert "30 players on 3 servers" in first.report() and "round 3" in first.report()
 
 
-def test_the_charts_are_svg_and_the_same_for_the_same_data() -> None:
+def test_the_chart_is_svg_and_the_same_for_the_same_verdicts() -> None:
     verdicts = [Judge("J")([Player(f"P{i}")(None) for i in range(5)]).content]
     svg = guess_plot(verdicts).text
     assert svg == guess_plot(verdicts).text
     assert ET.fromstring(svg).tag.endswith("svg") and svg.count("<circle") == 5 + 5  # dots + legend
-    calls = [Span("A", "1", 0.0, 0.0, 1.0), Span("B", "2", 0.0, 0.5, 1.5), Span("C", "3", 0.0, 2.0, 3.0)]
-    assert max_parallel(calls) == 2
-    assert ET.fromstring(timeline(calls).text).tag.endswith("svg")
-
-
-def test_the_timeline_reads_the_graph_of_the_seeds_dataflow() -> None:
-    from agentnb._runtime._session import get_session
-    from agentnb.notebook._graph_model import GraphModel
-
-    model = GraphModel()
-    get_session().listeners.append(model.apply)
-    try:
-        A = Worker(name="A", seconds=0.3).to_dist()
-        B, C = (Worker(name=n, seconds=0.3).to_dist(port=A.server.port) for n in "BC")
-        a = A()
-        b, c = B(a), C(a)
-        b.content, c.content
-        model.wait_for(lambda s: sum(n.done for n in s.nodes) >= 3, 30)
-    finally:
-        get_session().listeners.remove(model.apply)
-    calls = spans(model.messages())
-    assert [s.agent for s in calls][0] == "A" and {s.agent for s in calls} == {"A", "B", "C"}
-    assert max_parallel(calls) == 2  # B and C together
 
 
 def test_a_launcher_on_a_loopback_alias_serves_the_seeds_loop_and_is_reused() -> None:

@@ -7,7 +7,7 @@ graph's plain-Python model); nothing here touches gRPC.
 * :class:`Player`, :class:`Judge`, :func:`play`: the "guess 2/3 of the average"
   game with many players on a few shared servers (``python -m agentnb.workshop``
   runs it from a shell and writes the graph and a report).
-* :func:`guess_plot`, :func:`timeline`: SVG charts of a game and of when calls ran.
+* :func:`guess_plot`: an SVG chart of a game's guesses, round by round.
 * :func:`start_launcher`: ``python -m agentnb.server`` in the background, on a
   loopback alias standing in for another machine.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from ._dataflow import Talker, Worker, contents
 from ._guess import GameConfig, GameResult, Judge, Player, play, send_rounds, spread, start_game
 from ._launch import Launcher, start_launcher, stop_launchers
-from ._plot import Span, Svg, guess_plot, max_parallel, spans, timeline
+from ._plot import Svg, guess_plot
 
 __all__ = [
     "GameConfig",
@@ -25,19 +25,15 @@ __all__ = [
     "Judge",
     "Launcher",
     "Player",
-    "Span",
     "Svg",
     "Talker",
     "Worker",
     "contents",
     "guess_plot",
-    "max_parallel",
     "play",
     "send_rounds",
-    "spans",
     "spread",
     "start_game",
     "start_launcher",
     "stop_launchers",
-    "timeline",
 ]

@@ -22,7 +22,7 @@ from .._events import Event
 from .._runtime._session import get_session
 from ..notebook._graph_model import GraphModel
 from ._guess import GameConfig, play
-from ._plot import guess_plot, max_parallel, spans
+from ._plot import guess_plot
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -58,12 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         listeners.remove(listen)
         agentnb.shutdown()
-    done = sum(n.done for n in model.snapshot().nodes)
-    ran = spans(model.messages())
-    report = result.report() + (
-        f"\n  graph: {len(model.snapshot().nodes)} agents, {done} of {calls} calls seen; "
-        f"at most {max_parallel(ran)} calls ran at once"
-    )
+    nodes = model.snapshot().nodes
+    done = sum(n.done for n in nodes)
+    report = result.report() + f"\n  graph: {len(nodes)} agents, {done} of {calls} calls seen"
     guess_plot(result.verdicts).save(out / "guesses.svg")
     try:
         (out / "guess.svg").write_text(model.to_svg(labels=False, engine="dot", timeout=30), encoding="utf-8")

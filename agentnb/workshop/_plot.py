@@ -1,20 +1,17 @@
-"""Small SVG charts for the workshop, drawn by hand: no plotting library needed.
+"""The guessing game's chart, as SVG drawn by hand: no plotting library needed.
 
-* :func:`guess_plot`: every guess of every round of the guessing game, with
-  each round's average and target.
-* :func:`timeline`: when each agent's calls waited and ran (a Gantt chart), from
-  the dataflow graph's messages; overlapping bars ran at the same time.
-
-Both return an :class:`Svg`, which a notebook shows as a picture and
-:meth:`Svg.save` writes to a file. The same data always gives the same SVG.
+:func:`guess_plot` draws every guess of every round, coloured by the
+player's style, with each round's average and target. It returns an
+:class:`Svg`, which a notebook shows as a picture and :meth:`Svg.save`
+writes to a file. The same verdicts always give the same SVG. (When calls
+waited and ran is the graph's own timeline: ``agentnb.graph()``.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import html
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,72 +108,5 @@ def guess_plot(verdicts: Sequence[dict[str, Any]], width: int = 640, height: int
             'stroke-width="2"/>'
         )
         parts.append(f'{mark}<text x="{lx + 12}" y="{ly}">{_esc(label)}</text>')
-    parts.append("</svg>")
-    return Svg("\n".join(parts))
-
-
-@dataclass(frozen=True)
-class Span:
-    """One call on the timeline: its agent, and when it was queued, started and finished."""
-
-    agent: str
-    task_id: str
-    queued: float
-    started: float
-    finished: float
-
-
-def spans(messages: Iterable[Any]) -> list[Span]:
-    """The finished calls among the graph's messages (``g.model.messages()``), once each, by start."""
-    calls: dict[str, Span] = {}
-    for m in messages:
-        if m.task_id not in calls and None not in (m.queued_at, m.started_at, m.finished_at):
-            calls[m.task_id] = Span(m.target, m.task_id, m.queued_at, m.started_at, m.finished_at)
-    return sorted(calls.values(), key=lambda s: (s.started, s.agent))
-
-
-def max_parallel(calls: Sequence[Span]) -> int:
-    """The most calls that ran at the same moment."""
-    edges = sorted([(s.started, 1) for s in calls] + [(s.finished, -1) for s in calls])
-    running = best = 0
-    for _, step in edges:
-        running += step
-        best = max(best, running)
-    return best
-
-
-def timeline(calls: Sequence[Span], width: int = 640) -> Svg:
-    """A Gantt chart: one row per agent; light bars wait for inputs or a turn, dark bars run."""
-    agents = sorted({s.agent for s in calls}, key=lambda a: min(s.queued for s in calls if s.agent == a))
-    left, right, top, row_h = 70, 20, 30, 22
-    height = top + row_h * len(agents) + 36
-    t0 = min((s.queued for s in calls), default=0.0)
-    span = max((s.finished for s in calls), default=1.0) - t0 or 1.0
-
-    def x(t: float) -> float:
-        return left + (t - t0) / span * (width - left - right)
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" {FONT}>',
-        '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{left}" y="18" font-size="14">When each call waited (light) and ran (dark); '
-        f"at most {max_parallel(calls)} at once</text>",
-    ]
-    for row, agent in enumerate(agents):
-        y = top + row * row_h
-        parts.append(f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{_esc(agent)}</text>')
-        for s in (s for s in calls if s.agent == agent):
-            parts.append(
-                f'<rect x="{x(s.queued):.1f}" y="{y + 3}" width="{max(x(s.started) - x(s.queued), 0.5):.1f}" '
-                f'height="{row_h - 6}" fill="#c6dbef"/><rect x="{x(s.started):.1f}" y="{y + 3}" '
-                f'width="{max(x(s.finished) - x(s.started), 1):.1f}" height="{row_h - 6}" fill="#3182bd">'
-                f"<title>{_esc(agent)}: waited {s.started - s.queued:.3f} s, "
-                f"ran {s.finished - s.started:.3f} s</title></rect>"
-            )
-    axis_y = top + row_h * len(agents) + 4
-    for i in range(5):
-        t = span * i / 4
-        parts.append(f'<text x="{x(t0 + t):.1f}" y="{axis_y + 14}" text-anchor="middle">{t:.2f} s</text>')
     parts.append("</svg>")
     return Svg("\n".join(parts))
