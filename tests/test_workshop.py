@@ -63,6 +63,7 @@ def test_a_launcher_on_a_loopback_alias_serves_the_seeds_loop_and_is_reused() ->
             x = b(x)
         assert server.address.startswith("127.0.0.2:") and a.server is None
     finally:
+        agentnb.shutdown()  # first: a session still linked to a launcher that stops says it lost it
         stop_launchers()
     assert wait_for_exit(server.proc.pid, 5) and not server.alive()
 
