@@ -19,6 +19,9 @@ Layers, and who may import whom (tests/test_public_api.py checks it):
   this package root imports it: in a Jupyter kernel, importing agentnb turns
   it on (output in the calling cell, reentrant asyncio).
 * ``agentnb._proto``: generated stubs, imported only by ``_runtime`` and ``server``.
+* ``agentnb.chat`` and ``agentnb.workshop``: public subpackages on top of the
+  facade (chat agents and models, record/replay; the workshop's agents, game
+  and charts). No gRPC; the server imports them only as user agent classes.
 """
 
 from __future__ import annotations

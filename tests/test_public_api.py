@@ -17,7 +17,7 @@ def test_exported_members_are_sorted_and_public() -> None:
     for name in agentnb.__all__:
         assert hasattr(agentnb, name), name
     # IPython's extension hook must be a module attribute; it is not API
-    hidden = {"annotations", "server", "notebook", "load_ipython_extension"}
+    hidden = {"annotations", "server", "notebook", "chat", "workshop", "load_ipython_extension"}
     public = {n for n in vars(agentnb) if not n.startswith("_") and n not in hidden}
     assert public == set(agentnb.__all__) - {"__version__"}
 

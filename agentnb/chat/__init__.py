@@ -1,0 +1,45 @@
+"""Chat agents for workshops: offline rules, any OpenAI-compatible endpoint, record and replay.
+
+Built on the public facade only (``AgentBase``, ``Msg``); the model client
+uses the standard library (``urllib``, ``json``), no new dependency.
+
+* :class:`ChatAgent`: an agent whose replies come from a chat model.
+* :class:`RuleModel`: a deterministic rule-based model: offline, instant.
+* :class:`OpenAIChat`: a client for the chat completions API of OpenAI,
+  Ollama, vLLM, llama.cpp's server...; configured by ``OPENAI_BASE_URL``,
+  ``OPENAI_API_KEY`` and ``OPENAI_MODEL``.
+* :class:`Recording`: a run recorded with a real model, replayed with no key
+  and no network (``mode="record"`` / ``"replay"``, or ``AGENTNB_CHAT_MODE``).
+
+Example:
+    >>> from agentnb import Msg
+    >>> from agentnb.chat import ChatAgent
+    >>> bot = ChatAgent("Bot", "You are terse.", model="rules")
+    >>> bot(Msg("user", "Is 41 prime?")).content
+    'You said 41; I say 42.'
+"""
+
+from __future__ import annotations
+
+from ._agent import ChatAgent, open_model
+from ._errors import ChatError, ModelNotConfiguredError, ModelRequestError, RecordingError, ReplayMissError
+from ._model import ChatModel, ModelConfig, OpenAIChat, RuleModel
+from ._recording import Recording, RecordingModel, ReplayModel, entry_key
+
+__all__ = [
+    "ChatAgent",
+    "ChatError",
+    "ChatModel",
+    "ModelConfig",
+    "ModelNotConfiguredError",
+    "ModelRequestError",
+    "OpenAIChat",
+    "Recording",
+    "RecordingError",
+    "RecordingModel",
+    "ReplayMissError",
+    "ReplayModel",
+    "RuleModel",
+    "entry_key",
+    "open_model",
+]

@@ -1,0 +1,205 @@
+"""Chat models: a client for OpenAI-compatible endpoints, and a rule-based model for offline use.
+
+A chat model turns a list of ``{"role": ..., "content": ...}`` messages into a
+reply text. Both models here have a ``name`` (what record/replay keys on) and
+``complete(messages, **params)``. The client uses the standard library only.
+
+The endpoint comes from the environment:
+
+* ``OPENAI_BASE_URL``: the API's base URL, e.g. ``http://localhost:11434/v1``
+  for Ollama or ``http://localhost:8000/v1`` for vLLM (default: OpenAI's);
+* ``OPENAI_API_KEY``: the key, if the endpoint needs one (local servers do not);
+* ``OPENAI_MODEL``: the model's name on that endpoint (default ``gpt-4o-mini``
+  on OpenAI's; required elsewhere).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ._errors import ModelNotConfiguredError, ModelRequestError
+
+BASE_URL_ENV, API_KEY_ENV, MODEL_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+OPENAI_DEFAULT_MODEL = "gpt-4o-mini"
+
+#: One chat message as OpenAI-compatible endpoints take it.
+ChatMessage = dict[str, str]
+
+
+class ChatModel(Protocol):
+    """What chat agents call: ``name`` identifies the model in recordings."""
+
+    name: str
+
+    def complete(self, messages: list[ChatMessage], **params: Any) -> str:
+        """The model's reply to ``messages``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Where an OpenAI-compatible endpoint is and which model to ask.
+
+    Attributes:
+        base_url: the API's base URL (``.../v1``).
+        model: the model's name on that endpoint.
+        api_key: sent as a bearer token when not empty (never shown in reprs).
+        timeout: seconds to wait for one reply.
+    """
+
+    base_url: str
+    model: str
+    api_key: str = field(default="", repr=False)
+    timeout: float = 120.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ModelConfig:
+        """The endpoint named by ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` / ``OPENAI_MODEL``.
+
+        Raises:
+            ModelNotConfiguredError: neither a base URL nor a key is set, or a
+                base URL is set without a model name.
+        """
+        env = os.environ if environ is None else environ
+        base_url = env.get(BASE_URL_ENV, "").strip().rstrip("/")
+        api_key = env.get(API_KEY_ENV, "").strip()
+        model = env.get(MODEL_ENV, "").strip()
+        if not base_url and not api_key:
+            raise ModelNotConfiguredError(
+                f"no chat model is configured: set {BASE_URL_ENV} (a local server, e.g. "
+                f"http://localhost:11434/v1 for Ollama) and {MODEL_ENV} (e.g. qwen2.5:0.5b), or "
+                f"{API_KEY_ENV} for OpenAI (and optionally {MODEL_ENV}); set them before the first "
+                "to_dist() so agent servers inherit them. Without a model, replay a recording "
+                "(mode='replay') or use model='rules'"
+            )
+        if not base_url:
+            base_url, model = OPENAI_BASE_URL, model or OPENAI_DEFAULT_MODEL
+        if not model:
+            raise ModelNotConfiguredError(
+                f"{BASE_URL_ENV} is {base_url!r} but {MODEL_ENV} is not set: set it to the name of "
+                "a model that server serves (e.g. `ollama list` shows them)"
+            )
+        return cls(base_url, model, api_key)
+
+
+class OpenAIChat:
+    """A client for the chat completions API of any OpenAI-compatible endpoint.
+
+    Args:
+        config: the endpoint; default :meth:`ModelConfig.from_env`.
+
+    Example:
+        >>> model = OpenAIChat()                     # doctest: +SKIP
+        >>> model.complete([{"role": "user", "content": "Say hi"}])   # doctest: +SKIP
+        'Hi!'
+    """
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        self.config = config or ModelConfig.from_env()
+        self.name = self.config.model
+
+    def complete(self, messages: list[ChatMessage], **params: Any) -> str:
+        """Ask the model; ``params`` (``temperature``, ``max_tokens``, ...) go into the request.
+
+        Raises:
+            ModelRequestError: the endpoint failed, could not be reached, or
+                answered something that is not a chat completion.
+        """
+        url = f"{self.config.base_url}/chat/completions"
+        body = {"model": self.config.model, "messages": messages}
+        body.update({k: v for k, v in params.items() if v is not None})
+        headers = {"Content-Type": "application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
+                data = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(500).decode(errors="replace").strip()
+            raise ModelRequestError(
+                f"the model endpoint {url} answered {exc.code} {exc.reason}: {detail}"
+            ) from exc
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelRequestError(
+                f"cannot reach the model endpoint {url} ({reason}); is the server running, and "
+                f"is {BASE_URL_ENV} right?"
+            ) from exc
+        except ValueError as exc:
+            raise ModelRequestError(f"the model endpoint {url} did not answer JSON: {exc}") from exc
+        try:
+            return str(data["choices"][0]["message"]["content"])
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ModelRequestError(
+                f"the model endpoint {url} answered without choices[0].message.content: {str(data)[:300]}"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"<OpenAIChat {self.config.model!r} at {self.config.base_url}>"
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+
+_OPENERS = (
+    "I hear you on {word}.",
+    "Interesting point about {word}.",
+    "{word}? Let me think.",
+    "You keep coming back to {word}.",
+    "Fair enough, {word} matters.",
+)
+_TAKES = (
+    "But consider the other side.",
+    "I would still argue the opposite.",
+    "Here is one more reason.",
+    "That is where we agree.",
+    "Evidence beats opinion here.",
+    "Small steps first, then the big picture.",
+)
+
+
+class RuleModel:
+    """A deterministic rule-based stand-in for a chat model: offline, instant, no key.
+
+    The reply depends only on ``seed``, the system prompt and the last
+    message, so the same conversation gives the same replies in every run.
+
+    Args:
+        seed: picks among the phrasings.
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.name = f"rules-{seed}"
+
+    def complete(self, messages: list[ChatMessage], **params: Any) -> str:
+        system = next((m["content"] for m in messages if m.get("role") == "system"), "")
+        last = next((m for m in reversed(messages) if m.get("role") != "system"), None)
+        if last is None:
+            return "Hello! What shall we talk about?"
+        text = last.get("content", "")
+        digest = hashlib.sha256(f"{self.seed}|{system}|{text}".encode()).digest()
+        rng = random.Random(digest)
+        speaker, _, said = text.rpartition(": ") if ": " in text[:40] else ("", "", text)
+        numbers = [int(n) for n in re.findall(r"-?\d+", said)]
+        if numbers:
+            return f"You said {numbers[-1]}; I say {numbers[-1] + 1}."
+        if said.strip().endswith("?"):
+            return f"Good question{', ' + speaker if speaker else ''}. " + rng.choice(_TAKES)
+        words = _WORD.findall(said) or ["that"]
+        word = max(words, key=lambda w: (len(w), w)).lower()
+        reply = f"{rng.choice(_OPENERS).format(word=word)} {rng.choice(_TAKES)}"
+        return reply[0].upper() + reply[1:]
+
+    def __repr__(self) -> str:
+        return f"<RuleModel seed={self.seed}>"

@@ -1,0 +1,59 @@
+"""Every workshop notebook, executed as CI does: top to bottom in a fresh kernel, then again.
+
+The second run, in the same kernel, must not hang, must not leave more
+processes than the first, and must give the same results; no process may
+outlive the kernel. All of them together must take under five minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from notebook_runs import execute_twice, notebook_paths
+
+NOTEBOOKS = notebook_paths()
+_took: dict[str, float] = {}
+
+
+def test_there_is_a_notebook_per_workshop_step() -> None:
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_no_committed_notebook_has_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{path.name}: strip the outputs"
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_the_notebook_runs_twice_in_one_kernel_with_the_same_results(path: Path) -> None:
+    start = time.monotonic()
+    outcome = execute_twice(path)
+    _took[path.name] = time.monotonic() - start
+    first, second = outcome.runs
+    assert first.results, f"{path.name} has no cell tagged 'result'"
+    assert second.results == first.results
+    assert second.servers == first.servers, "the second run left more (or fewer) processes"
+    assert not outcome.leftovers, f"processes outlived the kernel: {outcome.leftovers}"
+
+
+def test_the_whole_series_ran_twice_in_under_five_minutes() -> None:
+    if len(_took) < len(NOTEBOOKS):
+        pytest.skip("the notebooks did not all run in this session")
+    total = sum(_took.values())
+    print(" ".join(f"{name[:2]}:{seconds:.1f}s" for name, seconds in _took.items()), f"total {total:.1f}s")
+    assert total < 300, _took
+
+
+def test_the_readme_binder_badge_opens_the_first_notebook_in_jupyterlab() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    badge = readme.split("\n\n")[1]
+    assert badge.startswith("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/")
+    assert f"?urlpath=lab/tree/notebooks/{NOTEBOOKS[0].name})" in badge
