@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 
 from agents import Blob, Counter, Echo, Gate, Memory, PidReporter, Timed
 from conftest import wait_state
+from raw import wait_until
 
 from agentnb import Event, Msg, Placeholder
 from agentnb._runtime._session import get_session
@@ -49,6 +51,18 @@ def test_a_placeholder_is_awaitable() -> None:
         return [r.content for r in replies]
 
     assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+
+
+def test_results_nobody_holds_are_released_even_when_no_call_follows() -> None:
+    e = Echo(name="E").to_dist()
+    ps = [e(Msg("user", i)) for i in range(50)]
+    assert [p.content for p in ps] == list(range(50))
+    held = e.link.info().results
+    assert held >= 50
+    del ps
+    gc.collect()
+    # no call follows to carry the releases: they go on their own once due (about a second)
+    wait_until(lambda: e.link.info().results <= held - 50, 30, "releasing 50 results while idle")
 
 
 def test_calls_to_one_agent_run_one_at_a_time_in_order() -> None:

@@ -364,7 +364,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls")
+    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -375,6 +375,7 @@ class GetServerInfoResponse(_message.Message):
     EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     pid: int
     address: str
@@ -385,7 +386,8 @@ class GetServerInfoResponse(_message.Message):
     event_seq: int
     started_at: float
     tls: bool
-    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ...) -> None: ...
+    results: int
+    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()

@@ -114,6 +114,7 @@ class ServerLink:
         self._releases: list[str] = []
         self._dropped: deque[str] = deque()  # released, not yet among _releases
         self._noting = False  # _note_releases is scheduled
+        self._release_timer = False  # _releases_timed_out is scheduled
         self._scheduled = False  # a flush is running or about to
         self._ticking = False  # the tick is running
         self._active = 0.0  # when the last operation was queued
@@ -192,20 +193,30 @@ class ServerLink:
         stops after ``LINGER`` seconds without a new operation.
         """
         now = time.monotonic()
-        delay = TICK
         with self._lock:
             due = self._fresh or self._releases_due()  # (a call waiting on a producer goes at its ack)
             if not due and now - self._active > LINGER:
-                if not self._releases:
-                    self._ticking = False
-                    return
-                delay = max(TICK, RELEASE_AFTER - (now - self._released_at))  # only releases wait
+                self._ticking = False
+                if self._releases and not self._release_timer:  # they go once due, on their own
+                    self._release_timer = True
+                    later = max(TICK, RELEASE_AFTER - (now - self._released_at))
+                    asyncio.get_running_loop().call_later(later, self._releases_timed_out)
+                return
             start = due and not self._scheduled
             if start:
                 self._scheduled = True
         if start:
             asyncio.ensure_future(self._flush())
-        asyncio.get_running_loop().call_later(delay, self._tick)
+        asyncio.get_running_loop().call_later(TICK, self._tick)
+
+    def _releases_timed_out(self) -> None:
+        """Send releases that waited ``RELEASE_AFTER`` seconds for a batch to ride along (on the loop)."""
+        with self._lock:
+            self._release_timer = False
+            if not self._releases or self._ticking or self._scheduled:
+                return  # gone with a batch, or the tick will see to them
+            self._ticking = True
+        self._tick()
 
     def _releases_due(self) -> bool:
         """Whether the releases that wait should go now, on their own (call with the lock)."""

@@ -352,6 +352,7 @@ class Servicer(pb_grpc.AgentServerServicer):
             event_seq=self._host.bus.seq,
             started_at=server.started_at,
             tls=server.tls,
+            results=len(self._host.store),
         )
 
     def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
