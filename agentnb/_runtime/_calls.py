@@ -346,7 +346,11 @@ class Call:
         if not self.resolved:
             loop = asyncio.get_running_loop()
             arrived = loop.create_future()
-            self.when_resolved(lambda: loop.call_soon_threadsafe(_set, arrived))
+
+            def wake() -> None:
+                loop.call_soon_threadsafe(_set, arrived)
+
+            self.when_resolved(wake)
             await arrived
         return self.outcome()
 
