@@ -51,8 +51,8 @@ async def serve_aio() -> None:
 
 
 @contextmanager
-def plain_server(kind: str) -> Iterator[str]:
-    """A plain echo server process ("sync" or "aio"); yields its address."""
+def plain_process(kind: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A plain echo server process ("sync" or "aio"); yields it and its address."""
     proc = subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), kind],
         stdin=subprocess.PIPE,
@@ -61,11 +61,18 @@ def plain_server(kind: str) -> Iterator[str]:
     )
     try:
         assert proc.stdout is not None
-        yield f"127.0.0.1:{int(proc.stdout.readline())}"
+        yield proc, f"127.0.0.1:{int(proc.stdout.readline())}"
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait(10)
+
+
+@contextmanager
+def plain_server(kind: str) -> Iterator[str]:
+    """A plain echo server process ("sync" or "aio"); yields its address."""
+    with plain_process(kind) as (_, address):
+        yield address
 
 
 def sequential(address: str, payload: bytes, calls: int, warmup: int = 200) -> list[float]:

@@ -148,7 +148,14 @@ class Recipe:
 
     @classmethod
     def of(cls, agent: AgentBase) -> Recipe:
-        args, kwargs = agent._init_args
+        try:
+            args, kwargs = agent._init_args
+        except AttributeError:
+            raise TypeError(
+                f"{agent!r} was built by an agent server, which keeps no copy of its constructor "
+                f"arguments, so it cannot be moved again; construct a new one instead: "
+                f"{type(agent).__name__}(...).to_dist(...)"
+            ) from None
         return cls(type(agent), agent.name, args, kwargs)
 
     def create_op(

@@ -23,6 +23,7 @@ Two ways in:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -135,8 +136,6 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
 def _die_with_parent(parent_pid: int, on_exit: Callable[[], object]) -> None:
     """Exit when the driver dies: the parent-death signal, and EOF on stdin."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before we could watch it

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -41,11 +42,11 @@ class Actor:
     def __init__(self, host: AgentHost, name: str, spec: pb.AgentSpec) -> None:
         self.name = name
         self.instance: AgentBase | None = None
-        self.class_name = spec.class_name
-        self.source_hash = spec.source_hash
+        self.class_name = sys.intern(spec.class_name)  # shared by the agents of a class
+        self.source_hash = sys.intern(spec.source_hash)
         self.fingerprint = spec.fingerprint
         self.calls = 0
-        self.mailbox = Mailbox(lambda job: host.run(self, job), host.workers.run)
+        self.mailbox = Mailbox(self, host.run_job, host.spawn)
         self.broken: RemoteError | None = None  # its constructor raised
 
     def info(self) -> pb.AgentInfo:
@@ -83,26 +84,28 @@ class AgentHost:
         self.output_budget = output_budget
         self.actors: dict[str, Actor] = {}
         self._lock = threading.Lock()
+        self.run_job, self.spawn = self.run, workers.run  # bound once, shared by every mailbox
 
     # -- agents ---------------------------------------------------------------
 
     def create(self, spec: pb.AgentSpec, replace: bool, exclusive: bool = False) -> pb.CreateAgentResponse:
         """Attach to the agent of that name, or queue building it (raises RecipeError, StoreError)."""
+        name = spec.name  # one str for the actor, its key and its entry (each read makes a new one)
         with self._lock:
-            existing = self.actors.get(spec.name)
+            existing = self.actors.get(name)
             if existing is not None and not replace:
                 if exclusive:
                     raise RecipeError(
                         "ALREADY_EXISTS", "exists",
-                        f"an agent named {spec.name!r} ({existing.class_name}) already runs on this server",
+                        f"an agent named {name!r} ({existing.class_name}) already runs on this server",
                     )  # fmt: skip
                 return pb.CreateAgentResponse(agent=existing.info(), created=False)
         factory = self.recipes.factory(spec)  # refuses before anything runs
-        entry = self.store.issue(spec.name)
-        actor = Actor(self, spec.name, spec)
+        entry = self.store.issue(name)
+        actor = Actor(self, name, spec)
         actor.mailbox.post(Job("build", entry=entry, args=factory))
         with self._lock:
-            self.actors[spec.name] = actor
+            self.actors[name] = actor
         return pb.CreateAgentResponse(agent=actor.info(), created=True, task_id=entry.task_id)
 
     def add(self, name: str, instance: AgentBase, spec: pb.AgentSpec) -> Actor:
@@ -228,6 +231,10 @@ class AgentHost:
             actor.broken = failure
             self._finish(actor, job, prints.fill(_failure_outcome(failure)))
             return
+        # The constructor arguments are kept for ``to_dist`` in a driver; a
+        # server has its own copy in the recipe and never needs them again
+        # (about 300 bytes per hosted agent).
+        instance.__dict__.pop("_init_args", None)
         actor.instance = instance
         self._finish(actor, job, prints.fill(pb.Outcome(value_json="null")), publish=False)
 

@@ -96,16 +96,20 @@ class Job:
         return self.entry.task_id if self.entry is not None else ""
 
 
-Runner = Callable[[Job], None]
+#: Runs one job of an owner's mailbox: ``run(owner, job)``.
+Runner = Callable[[Any, Job], None]
 Spawner = Callable[..., None]
 
 
 class Mailbox:
     """Runs one job at a time in order; holds no thread while idle or waiting for inputs."""
 
-    __slots__ = ("_run", "_spawn", "_lock", "_queue", "_busy", "current")
+    __slots__ = ("_owner", "_run", "_spawn", "_lock", "_queue", "_busy", "current")
 
-    def __init__(self, run: Runner, spawn: Spawner) -> None:
+    def __init__(self, owner: Any, run: Runner, spawn: Spawner) -> None:
+        # ``run`` and ``spawn`` are shared by every mailbox of a server (a closure per
+        # agent cost a few hundred bytes each; a server may host 100,000 agents)
+        self._owner = owner
         self._run = run
         self._spawn = spawn  # run(fn, *args) on a worker thread
         self._lock = threading.Lock()
@@ -145,7 +149,7 @@ class Mailbox:
     def _execute(self, job: Job) -> None:
         self.current = job
         try:
-            self._run(job)
+            self._run(self._owner, job)
         finally:
             self.current = None
 
