@@ -28,8 +28,6 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
-__version__ = "0.1.0"
-
 from ._agent import AgentBase
 from ._config import Limits, Timeouts
 from ._dist import DistributedAgent
@@ -59,6 +57,7 @@ from ._placeholder import Placeholder
 from ._runtime._session import get_session as _get_session
 from ._status import SessionStatus, status
 from ._tls import TLS, make_self_signed
+from ._version import __version__
 from .notebook import _kernel as _kernel
 from .notebook._graph import graph
 from .server import RpcAgentServerLauncher

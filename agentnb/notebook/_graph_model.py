@@ -49,6 +49,7 @@ from ._graph_records import Call as _Call
 from ._graph_records import Edge as _Edge
 from ._graph_records import Message as _Message
 from ._graph_records import Node as _Node
+from ._graph_render import GraphRenderer, RenderOptions, dot_source
 from ._graph_views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
 
 __all__ = [
@@ -320,14 +321,10 @@ class GraphModel:
 
     def to_dot(self, **render: Any) -> str:
         """The graph as graphviz DOT source (``render``: :class:`RenderOptions` fields)."""
-        from ._graph_render import RenderOptions, dot_source
-
         return dot_source(self.snapshot(), RenderOptions(**render))
 
     def to_svg(self, **render: Any) -> str:
         """The graph laid out as SVG by graphviz, in this thread (raises GraphvizError without it)."""
-        from ._graph_render import GraphRenderer, RenderOptions
-
         return GraphRenderer(RenderOptions(**render)).svg(self.snapshot())
 
     def clear(self) -> None:

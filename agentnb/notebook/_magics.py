@@ -7,6 +7,10 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from .._runtime._session import get_session
+from .._status import status
+from ._graph import graph
+
 USAGE = "usage: %agentnb status | %agentnb stop [name ...] | %agentnb graph"
 
 
@@ -15,26 +19,22 @@ class AgentnbMagics(Magics):
     @line_magic
     def agentnb(self, line: str) -> Any:
         """%agentnb status | stop [name ...] | graph"""
-        import agentnb
-
         words = shlex.split(line)
         command, args = (words[0], words[1:]) if words else ("status", [])
         if command == "status":
-            return agentnb.status()
+            return status()
         if command == "stop":
             if not args:
-                agentnb.shutdown()
+                get_session().shutdown()
                 print("agentnb: stopped every server this session launched")
                 return None
             return _stop(args)
         if command == "graph":
-            return agentnb.graph()
+            return graph()
         raise ValueError(f"unknown %agentnb command {command!r}; {USAGE}")
 
 
 def _stop(names: list[str]) -> None:
-    from .._runtime._session import get_session
-
     session = get_session()
     with session.registry_lock:
         found = [a for a in session.registry.values() if a.name in names]

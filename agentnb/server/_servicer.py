@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import grpc
 
-from .. import __version__
 from .._errors import MessageError
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
+from .._version import __version__
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
