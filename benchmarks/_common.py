@@ -45,7 +45,31 @@ def save(name: str, rows: list[dict[str, Any]]) -> str:
     }
     with open(path, "w") as f:
         json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    with open(os.path.join(RESULTS, f"{name}.md"), "w") as f:
+        f.write(table(meta, rows))
     return path
+
+
+def table(meta: dict[str, str], rows: list[dict[str, Any]]) -> str:
+    """The rows as a Markdown table (what the README quotes)."""
+    lines = [
+        f"Measured {meta['when']} on {meta['machine']}.",
+        "",
+        "| workload | agentnb | baseline | ratio | target | met | note |",
+        "|---|---:|---:|---:|---|---|---|",
+    ]
+    for r in rows:
+        ours, base, unit = _figure(r["agentnb"]), _figure(r["baseline"]), r["unit"]
+        met = "yes" if r["ok"] else "**no**"
+        lines.append(
+            f"| {r['workload']} | {ours} {unit} | {base} {unit} | {r['ratio']:.2f} | {r['target']} | {met} "
+            f"| {r['note']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _figure(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def row(

@@ -9,13 +9,16 @@ by a plain grpcio client with the same bytes.
 Targets (issue 10): sequential p50 and p99 <= 1.5x the plain sync echo; one
 agent with 8 calls in flight >= 0.6x the plain aio echo; 1 MiB and 10 MiB
 round trips <= 2x the plain echo of the same bytes; tracing (the graph's
-event feed) costs <= 10 % of pipelined throughput.
+event feed) costs <= 10 % of pipelined throughput. With ``--agentscope PYTHON``
+and ``--ray PYTHON`` (Pythons that have AgentScope 0.1.1 or Ray), the same
+calls to their agents and actors, in the same run: agentnb should be ahead.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -130,14 +133,33 @@ def traced_in_flight(trace: bool, calls: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = {"agentscope": ("AgentScope 0.1.1", "agentscope_calls.py"), "ray": ("Ray", "ray_calls.py")}
+
+
+def peer_figures(python: str, script: str, calls: int, rounds: int) -> dict[str, float]:
+    """The figures a peer's script prints (it runs in that peer's Python)."""
+    out = subprocess.run(
+        [python, os.path.join(HERE, script), str(calls), str(rounds)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--quick", action="store_true", help="fewer calls and rounds (a smoke run)")
+    for key, (label, _) in PEERS.items():
+        parser.add_argument(f"--{key}", metavar="PYTHON", help=f"a Python that has {label}: compare with it")
     args = parser.parse_args()
     calls = 300 if args.quick else args.calls
     rounds = 1 if args.quick else 3
     rows = []
+    mine: dict[str, float] = {}  # agentnb's figures, for the peers' rows
 
     # sequential: A B A B, the best round of each (the machine's noise hurts both alike)
     seq_plain, seq_ours = [], []
@@ -147,6 +169,7 @@ def main() -> None:
             seq_ours.append(agent_sequential(calls, TEXT))
     best_plain = min(seq_plain, key=p50)
     best_ours = min(seq_ours, key=p50)
+    mine["seq_p50_ms"], mine["seq_p99_ms"] = p50(best_ours) * 1e3, p99(best_ours) * 1e3
     rows.append(row("sequential call, p50", p50(best_ours) * 1e3, p50(best_plain) * 1e3, "ms", "<= 1.5x",
                     p50(best_ours) <= 1.5 * p50(best_plain)))  # fmt: skip
     rows.append(row("sequential call, p99", p99(best_ours) * 1e3, p99(best_plain) * 1e3, "ms", "<= 1.5x",
@@ -156,6 +179,7 @@ def main() -> None:
     with _plain.plain_server("aio") as address:
         plain_rate = max(_plain.in_flight(address, TEXT.encode(), calls, 8) for _ in range(rounds))
     ours_rate = max(agent_in_flight(calls, 8) for _ in range(rounds))
+    mine["in_flight_per_s"] = ours_rate
     rows.append(row("one agent, 8 in flight (calls/s)", ours_rate, plain_rate, "/s", ">= 0.6x",
                     ours_rate >= 0.6 * plain_rate))  # fmt: skip
     with _plain.plain_server("sync") as address:
@@ -171,6 +195,7 @@ def main() -> None:
         with _plain.plain_server("sync") as address:
             plain = min(p50(_plain.sequential(address, payload, n, warmup=3)) for _ in range(rounds))
         ours = min(p50(agent_sequential(n, payload, warmup=3)) for _ in range(rounds))
+        mine["1mib_ms" if size == 1 << 20 else "10mib_ms"] = ours * 1e3
         rows.append(
             row(f"{label} round trip, p50", ours * 1e3, plain * 1e3, "ms", "<= 2x", ours <= 2 * plain)
         )
@@ -183,6 +208,23 @@ def main() -> None:
     cost = 1 - max(traced) / max(untraced)
     rows.append(row("tracing on, 8 in flight (calls/s)", max(traced), max(untraced), "/s", "cost <= 10%",
                     cost <= 0.10, note=f"cost {cost:.1%}"))  # fmt: skip
+
+    # the peers: the same calls to AgentScope's agents and Ray's actors
+    figures = (
+        ("seq_p50_ms", "sequential call, p50", "ms"), ("seq_p99_ms", "sequential call, p99", "ms"),
+        ("in_flight_per_s", "one agent, 8 in flight (calls/s)", "/s"),
+        ("1mib_ms", "1 MiB round trip, p50", "ms"), ("10mib_ms", "10 MiB round trip, p50", "ms"),
+    )  # fmt: skip
+    for key, (label, script) in PEERS.items():
+        python = getattr(args, key)
+        if not python:
+            print(f"(no --{key}: agentnb not compared with {label})")
+            continue
+        theirs = peer_figures(python, script, calls, rounds)
+        for figure, workload, unit in figures:
+            faster = mine[figure] > theirs[figure] if unit == "/s" else mine[figure] < theirs[figure]
+            rows.append(row(f"{workload} vs {label}", mine[figure], theirs[figure], unit, f"ahead of {label}",
+                            faster, note=f"baseline: {label}, same run"))  # fmt: skip
     print("results:", save("calls", rows))
 
 

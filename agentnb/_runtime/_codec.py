@@ -193,7 +193,7 @@ def fill_msg(out: pb.Message, msg: Msg, max_bytes: int, where: str = "message") 
         size = len(content) * 4 if len(content) * 4 > max_bytes else len(content)  # UTF-8: up to 4x
     elif isinstance(content, (bytes, bytearray, memoryview)):
         out.content_bytes = bytes(content)
-        size = len(out.content_bytes)
+        size = content.nbytes if isinstance(content, memoryview) else len(content)  # reading it back copies
     else:
         out.content_json = dumps(content, f"{where}.content")
         size = len(out.content_json)
