@@ -16,6 +16,7 @@ from .._errors import MessageError, MessageTooLargeError, RemoteError
 from .._events import KINDS, Event, InputRef
 from .._message import Msg
 from .._proto import agentnb_pb2 as pb
+from ._memory import big_message
 
 
 def _reject_constant(name: str) -> Any:
@@ -190,10 +191,12 @@ def fill_msg(out: pb.Message, msg: Msg, max_bytes: int, where: str = "message") 
     content = msg.content
     if isinstance(content, str):
         out.content_text = content
+        big_message(len(content))
         size = len(content) * 4 if len(content) * 4 > max_bytes else len(content)  # UTF-8: up to 4x
     elif isinstance(content, (bytes, bytearray, memoryview)):
         out.content_bytes = bytes(content)
         size = content.nbytes if isinstance(content, memoryview) else len(content)  # reading it back copies
+        big_message(size)
     else:
         out.content_json = dumps(content, f"{where}.content")
         size = len(out.content_json)
@@ -223,8 +226,10 @@ def decode_msg(msg: pb.Message, where: str = "message") -> Msg:
     kind = msg.WhichOneof("content")
     if kind == "content_text":
         content: Any = msg.content_text
+        big_message(len(content))
     elif kind == "content_bytes":
         content = msg.content_bytes
+        big_message(len(content))
     else:
         content = loads_tagged(msg.content_json, f"{field} (content)") if msg.content_json else None
     url = loads(msg.url_json, f"{field} (url)") if msg.url_json else None
