@@ -39,7 +39,7 @@ class AgentBase:
         'hi'
     """
 
-    _init_args: tuple[tuple[Any, ...], dict[str, Any]]
+    _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None  # None: built by a server
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         to_dist = kwargs.pop("to_dist", None)
@@ -126,6 +126,12 @@ class AgentBase:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
+
+    def _remember_argument(self, keyword: str, value: Any) -> None:
+        """Replay ``keyword=value`` when this agent is built elsewhere by ``to_dist``."""
+        kept = self.__dict__.get("_init_args")
+        if kept is not None:
+            kept[1][keyword] = value
 
 
 def _resolve(x: Any) -> Any:

@@ -204,3 +204,11 @@ class Flood(AgentBase):
         mib = x.content
         print(("p" * 1023 + "\n") * int(mib * 1024), end="")
         return Msg(self.name, "r" * int(mib * 2**20))
+
+
+class Mover(AgentBase):
+    """Tries to move itself again from inside the server that hosts it."""
+
+    def reply(self, x=None):
+        self.to_dist()
+        return Msg(self.name, "moved")

@@ -10,7 +10,7 @@ import textwrap
 import time
 
 import pytest
-from agents import Built, Counter, Echo, Slow
+from agents import Built, Counter, Echo, Mover, Slow
 
 import agentnb
 from agentnb import (
@@ -197,3 +197,11 @@ def test_the_console_script_imports_agent_classes_from_the_current_folder(tmp_pa
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_an_agent_moving_itself_from_its_server_is_told_to_construct_a_new_one() -> None:
+    agent = Mover(name="M").to_dist()
+    with pytest.raises(agentnb.RemoteError) as caught:
+        agent(None).result(timeout=60)
+    text = str(caught.value)
+    assert "was built by an agent server" in text and "Mover(...).to_dist(...)" in text

@@ -148,14 +148,14 @@ class Recipe:
 
     @classmethod
     def of(cls, agent: AgentBase) -> Recipe:
-        try:
-            args, kwargs = agent._init_args
-        except AttributeError:
+        kept = getattr(agent, "_init_args", None)
+        if kept is None:
             raise TypeError(
                 f"{agent!r} was built by an agent server, which keeps no copy of its constructor "
                 f"arguments, so it cannot be moved again; construct a new one instead: "
                 f"{type(agent).__name__}(...).to_dist(...)"
-            ) from None
+            )
+        args, kwargs = kept
         return cls(type(agent), agent.name, args, kwargs)
 
     def create_op(

@@ -92,7 +92,7 @@ class ChatAgent(AgentBase):
         super().__init__(name)
         self.sys_prompt = sys_prompt
         self.mode = resolve_mode(mode, recording)
-        self._init_args[1]["mode"] = self.mode  # servers rebuild it in the mode chosen here
+        self._remember_argument("mode", self.mode)  # servers rebuild it in the mode chosen here
         self.params = {"temperature": temperature, "max_tokens": max_tokens}
         self.model_name, self.seed, self.recording = model, seed, recording
         self._model: ChatModel | None = None

@@ -231,10 +231,16 @@ class AgentHost:
             actor.broken = failure
             self._finish(actor, job, prints.fill(_failure_outcome(failure)))
             return
-        # The constructor arguments are kept for ``to_dist`` in a driver; a
-        # server has its own copy in the recipe and never needs them again
-        # (about 300 bytes per hosted agent).
-        instance.__dict__.pop("_init_args", None)
+        # A server never moves the agents it hosts: their constructor arguments
+        # (kept for ``to_dist``) go, about 300 bytes each, and the name is one
+        # string, not two. Set, not deleted, and never through ``__dict__``
+        # (either would give the instance a dict of its own: more bytes).
+        try:
+            object.__setattr__(instance, "_init_args", None)
+            if instance.name == actor.name:
+                object.__setattr__(instance, "name", actor.name)
+        except AttributeError:  # a read-only ``name`` property, slots without them: leave it
+            pass
         actor.instance = instance
         self._finish(actor, job, prints.fill(pb.Outcome(value_json="null")), publish=False)
 

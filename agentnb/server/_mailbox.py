@@ -96,6 +96,10 @@ class Job:
         return self.entry.task_id if self.entry is not None else ""
 
 
+#: Mailboxes share these locks (a lock per agent cost 88 bytes each). A mailbox
+#: holds its lock only to queue or take a job, and never takes another's.
+_LOCKS = tuple(threading.Lock() for _ in range(256))
+
 #: Runs one job of an owner's mailbox: ``run(owner, job)``.
 Runner = Callable[[Any, Job], None]
 Spawner = Callable[..., None]
@@ -112,7 +116,7 @@ class Mailbox:
         self._owner = owner
         self._run = run
         self._spawn = spawn  # run(fn, *args) on a worker thread
-        self._lock = threading.Lock()
+        self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]  # held briefly, never two at once
         self._queue: deque[Job] | None = None
         self._busy = False
         self.current: Job | None = None

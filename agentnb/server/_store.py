@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 from .._proto import agentnb_pb2 as pb
@@ -109,7 +109,13 @@ class ResultStore:
         self._entries: dict[str, Entry] = {}
         self._finished: OrderedDict[str, Entry] = OrderedDict()  # in finishing order
         self._bytes = 0
-        self._gone: OrderedDict[str, tuple[str, str]] = OrderedDict()  # task id -> (agent, why)
+        # What became of results no longer kept, to explain a late read: the task
+        # id as an int (44 bytes, not 81), the agent's name shared with its actor;
+        # the oldest forgotten first. Released results (every agent's constructor
+        # outcome) are most of them: they need no reason of their own.
+        self._released: dict[int, str] = {}  # task -> agent
+        self._expired: dict[int, tuple[str, str]] = {}  # task -> (agent, why)
+        self._gone: deque[int] = deque()
         self._ids = _Ids()
 
     def __len__(self) -> int:
@@ -248,12 +254,21 @@ class ResultStore:
         del self._entries[entry.task_id]
         del self._finished[entry.task_id]
         self._bytes -= entry.size
-        self._gone[entry.task_id] = (entry.agent, why)
+        key = int(entry.task_id, 16)
+        if why == "released":
+            self._released[key] = entry.agent
+        else:
+            self._expired[key] = (entry.agent, why)
+        self._gone.append(key)
         while len(self._gone) > 4 * self._max:
-            self._gone.popitem(last=False)
+            oldest = self._gone.popleft()
+            if self._released.pop(oldest, None) is None:
+                self._expired.pop(oldest, None)
 
     def _missing(self, task_id: str) -> StoreError:
-        gone = self._gone.get(task_id)
+        key = int(task_id, 16) if TASK_ID.fullmatch(task_id) else -1
+        agent = self._released.get(key)
+        gone = (agent, "released") if agent is not None else self._expired.get(key)
         if gone is None:
             return StoreError(
                 "unknown_task",
