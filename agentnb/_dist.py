@@ -85,10 +85,18 @@ class DistOptions:
             warn_cleartext("listen", "0.0.0.0 (all interfaces)", stacklevel=3)
         elif tls is None and not launch_server and not is_loopback(host):
             warn_cleartext("connect", host_port(host, port or 0), stacklevel=3)
-        return cls(
+        options = cls(
             host, port, launch_server, local_mode, lazy_launch, token,
             timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS, tls,
         )  # fmt: skip
+        # Agents made alike share one options object (a simulation makes 100,000)
+        shared = _SHARED_OPTIONS.setdefault(options, options)
+        if len(_SHARED_OPTIONS) > 256:
+            _SHARED_OPTIONS.clear()
+        return shared
+
+
+_SHARED_OPTIONS: dict[DistOptions, DistOptions] = {}
 
 
 def distribute(

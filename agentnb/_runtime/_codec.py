@@ -40,7 +40,9 @@ def dumps(value: Any, where: str) -> str:
     (distributed agents) as references: both become tagged objects.
     """
     kind = type(value)
-    if kind is int or kind is str or value is None or kind is bool:  # most contents: no walk needed
+    if kind is int:  # most contents: no walk, no encoder
+        return int.__repr__(value)
+    if kind is str or value is None or kind is bool:
         return _ENCODER.encode(value)
     try:
         prepared = _prepare(value, 0)

@@ -457,7 +457,9 @@ class ServerLink:
         """The call's request, its placeholder slots filled: references, or relayed values."""
         call.state = SENDING
         slots, call.slots = call.slots, None
-        inputs = call.request.inputs
+        request = call.request
+        assert request is not None, "an answered call is never sent again"
+        inputs = request.inputs
         for i, producer in slots or ():
             route = route_address(producer.link, self)
             error = producer.error
@@ -469,7 +471,7 @@ class ServerLink:
                 msg = as_message(producer.value, producer.agent)
                 where = input_label(i, len(inputs), call.agent)
                 fill_msg(inputs[i].message, msg, self.limits.max_message_bytes, where)
-        return call.request
+        return request
 
     def _apply(self, item: Pending, result: pb.OpResult, server_id: str) -> None:
         if result.HasField("status") and result.status.code:
