@@ -9,4 +9,4 @@ PYTHON=${PYTHON:-python3}
 .venv-agentscope/bin/python -m pip install -q --upgrade pip
 .venv-agentscope/bin/python -m pip install -q "agentscope[distribute]==0.1.1" tqdm
 .venv-agentscope/bin/python -m pip install -q "grpcio==$GRPCIO"
-echo "now: .venv/bin/python benchmarks/bench_scale.py --agentscope .venv-agentscope/bin/python"
+echo "now: .venv/bin/python benchmarks/bench_scale.py --agentscope .venv-agentscope/bin/python (and bench_calls.py)"
