@@ -25,8 +25,9 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from .._address import is_loopback, local_ip_towards
@@ -285,6 +286,7 @@ class ServerLink:
         if not call.task_id:
             return False
         response = self._run(lambda: self.client.cancel(pb.CancelRequest(task_ids=[call.task_id])))
+        self._until_delivered(response.cancelled)
         return call.task_id in response.cancelled
 
     def cancel_agent(self, agent: str) -> int:
@@ -300,7 +302,28 @@ class ServerLink:
                 CallCancelledError(f"the call to agent {agent!r} was cancelled before it was sent")
             )
         response = self._run(lambda: self.client.cancel(pb.CancelRequest(agent=agent)))
+        self._until_delivered(response.cancelled)
         return len(mine) + len(response.cancelled)
+
+    def _until_delivered(self, task_ids: Iterable[str]) -> None:
+        """Wait (bounded) until the outcomes of ``task_ids`` reached their calls here, so
+        a withdrawn call's placeholder says so as soon as ``cancel`` returns."""
+        ids = list(task_ids)
+        if not ids:
+            return
+
+        async def delivered() -> None:
+            if self._watch is None:
+                return
+            loop = asyncio.get_running_loop()
+            arrived = []
+            for task_id in ids:  # after the calls' own deliveries (registered before)
+                future: asyncio.Future[None] = loop.create_future()
+                arrived.append(future)
+                self._watch.watch(task_id, partial(_resolve_once, future), partial(_resolve_once, future))
+            await asyncio.wait(arrived, timeout=self.timeouts.control)
+
+        self.session.run(delivered(), self.timeouts.control + self.timeouts.reconnect)
 
     def _run(self, rpc: Callable[[], Awaitable[T]]) -> T:
         """Run one RPC of the async client on the loop and wait for it (bounded)."""
@@ -682,3 +705,8 @@ def route_address(producer: ServerLink, consumer: ServerLink) -> str | None:
 
 def _ignore(error: AgentnbError) -> None:
     pass
+
+
+def _resolve_once(future: asyncio.Future[None], *_: object) -> None:
+    if not future.done():
+        future.set_result(None)
