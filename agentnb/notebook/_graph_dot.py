@@ -154,12 +154,13 @@ def dot_source(
     labels = options.show_labels(snap) if labels is None else labels
     slot = "n" * (options.label_chars + 4)  # "<label> · 12 msgs" at most, in a typical width
     # curved edges route around nodes, but cost neato ~1 s at 250 edges: only for small graphs;
-    # prism's overlap removal iterates (~1 s for sfdp at 1,000 agents): prism0 removes overlaps once
+    # prism's overlap removal iterates (~1 s for sfdp at 1,000 agents): prism0 removes overlaps once;
+    # sfdp's faster force approximation (quadtree=fast) takes 0.6 s instead of 0.8 s there, alike to the eye
     curved = ", splines=true" if len(snap.edges) <= options.label_limit else ""
     spread = {
         "dot": "overlap=prism",
         "neato": f'overlap=prism, sep="+8"{curved}',
-    }.get(engine, 'overlap=prism0, sep="+4"')
+    }.get(engine, 'overlap=prism0, sep="+4", quadtree=fast')
     out = [
         "digraph agentnb {",
         f'graph [rankdir={options.rankdir}, bgcolor="transparent", nodesep=0.25, ranksep=0.45, '
