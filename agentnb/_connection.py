@@ -96,13 +96,14 @@ def _read(path: pathlib.Path) -> dict[str, Any] | None:
         info = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(info, dict) or not _alive(info.get("pid")):
+    if not isinstance(info, dict) or not process_running(info.get("pid")):
         remove(path)  # its server is gone
         return None
     return info
 
 
-def _alive(pid: Any) -> bool:
+def process_running(pid: Any) -> bool:
+    """Whether a process with this pid exists (of any user); False for anything not a pid."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:

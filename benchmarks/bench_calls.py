@@ -24,7 +24,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+import grpc
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -74,18 +77,14 @@ def agent_in_flight(calls: int, concurrency: int) -> float:
         agentnb.shutdown()
 
 
-def agent_threads(calls: int, threads: int) -> float:
-    """Calls per second from ``threads`` threads, each calling and reading in turn."""
-    agent = Echo(name="threads").to_dist()
-    msg = Msg("user", TEXT)
-    for _ in range(100):
-        agent(msg).result(timeout=60)
+def threaded_rate(call: Callable[[], object], calls: int, threads: int) -> float:
+    """Calls per second of ``threads`` threads, each making ``call`` in turn, started together."""
     barrier = threading.Barrier(threads + 1)
 
     def worker(n: int) -> None:
         barrier.wait()
         for _ in range(n):
-            agent(msg).result(timeout=60)
+            call()
 
     with ThreadPoolExecutor(threads) as pool:
         jobs = [pool.submit(worker, calls // threads) for _ in range(threads)]
@@ -93,33 +92,27 @@ def agent_threads(calls: int, threads: int) -> float:
         start = time.perf_counter()
         for job in jobs:
             job.result()
-        rate = (calls // threads * threads) / (time.perf_counter() - start)
+        return (calls // threads * threads) / (time.perf_counter() - start)
+
+
+def agent_threads(calls: int, threads: int) -> float:
+    """Calls per second from ``threads`` threads, each calling and reading in turn."""
+    agent = Echo(name="threads").to_dist()
+    msg = Msg("user", TEXT)
+    for _ in range(100):
+        agent(msg).result(timeout=60)
+    rate = threaded_rate(lambda: agent(msg).result(timeout=60), calls, threads)
     agentnb.shutdown()
     return rate
 
 
 def plain_threads(address: str, calls: int, threads: int) -> float:
-    import grpc
-
     with grpc.insecure_channel(address, options=_plain.OPTIONS) as channel:
         echo = channel.unary_unary(_plain.METHOD)
         payload = TEXT.encode()
         for _ in range(100):
             echo(payload)
-        barrier = threading.Barrier(threads + 1)
-
-        def worker(n: int) -> None:
-            barrier.wait()
-            for _ in range(n):
-                echo(payload, timeout=30)
-
-        with ThreadPoolExecutor(threads) as pool:
-            jobs = [pool.submit(worker, calls // threads) for _ in range(threads)]
-            barrier.wait()
-            start = time.perf_counter()
-            for job in jobs:
-                job.result()
-            return (calls // threads * threads) / (time.perf_counter() - start)
+        return threaded_rate(lambda: echo(payload, timeout=30), calls, threads)
 
 
 def traced_in_flight(trace: bool, calls: int) -> float:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 import grpc
 
@@ -142,14 +143,19 @@ def cli_server(*args: str, env: dict[str, str] | None = None) -> Iterator[CliSer
         assert address, f"the server exited ({proc.wait(10)}) before listening: {''.join(first)}"
         yield CliServer(proc, address, first)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        assert proc.stderr is not None
-        proc.stderr.close()
+        _stop(proc, proc.stderr)
+
+
+def _stop(proc: subprocess.Popen[str], pipe: IO[str] | None) -> None:
+    """Terminate a process (kill it if it lingers) and close the pipe we read it by."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    assert pipe is not None
+    pipe.close()
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -188,14 +194,7 @@ def sized_launcher(
         port = int(proc.stdout.readline())
         yield Launched(f"127.0.0.1:{port}", port, proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        assert proc.stdout is not None
-        proc.stdout.close()
+        _stop(proc, proc.stdout)
 
 
 def sizes(raw: Raw) -> dict[str, int]:

@@ -18,6 +18,8 @@ import tempfile
 import threading
 from typing import IO
 
+from .._connection import process_running
+
 PREFIX = "agentnb-server-"
 _NAME = re.compile(rf"{PREFIX}(\d+)-(\d+|[A-Za-z0-9_]+)\.log")
 #: At most this many files are looked at per sweep (a huge temp folder costs little).
@@ -42,17 +44,6 @@ def name_after(path: str, server_pid: int) -> str:
     return new
 
 
-def running(pid: int) -> bool:
-    """Whether a process with this pid exists (of any user)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep(folder: str | None = None) -> list[str]:
     """Delete this user's server logs whose driver and server processes are both gone.
 
@@ -68,7 +59,7 @@ def sweep(folder: str | None = None) -> list[str]:
         if match is None:
             continue
         pids = [int(match[1])] + ([int(match[2])] if match[2].isdigit() else [])
-        if any(running(pid) for pid in pids):
+        if any(process_running(pid) for pid in pids):
             continue
         try:
             if path.stat().st_uid != uid:
