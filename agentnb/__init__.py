@@ -1,81 +1,109 @@
 """agentnb: distributed multi-agent programs, written and watched from a notebook.
 
-Layers, and who may import whom (tests/test_public_api.py checks it):
+Layers, bottom up, and who may import whom (tests/test_public_api.py checks
+it, type-only imports included, against the lists below):
 
-* core: ``_message``, ``_errors``, ``_config``, ``_events``, ``_context``,
-  ``_address``, ``_token``, ``_tls``: plain data and errors every layer uses;
-  they import only each other (``_tls`` loads ``cryptography`` lazily).
-* ``agentnb._runtime``: the driver's async core. One background event-loop
-  thread owns every gRPC channel; a call's life is owned by ``_calls`` and
-  ``_link``. ``_runtime._client`` is the one place where gRPC errors become
-  agentnb errors. It imports core and the stubs, never the facade.
-* the facade: ``_agent``, ``_dist``, ``_placeholder``, ``_status``, ``_html``;
-  cells and scripts use these. They use the runtime, never gRPC or the stubs.
-* ``agentnb.server``: code that runs in a server process (``python -m
-  agentnb.server``) or a launcher's threads. It hosts agents (``_agent``),
-  shares the codec and clients with the runtime, and never imports the
-  notebook layer.
-* ``agentnb.notebook``: the kernel integration, magics and the graph. Only
-  this package root imports it: in a Jupyter kernel, importing agentnb turns
-  it on (output in the calling cell, reentrant asyncio).
+* ``agentnb._core``: plain data and errors every layer and process uses
+  (messages, errors, config, events, addresses, tokens, TLS). Imports only itself.
 * ``agentnb._proto``: generated stubs, imported only by ``_runtime`` and ``server``.
-* ``agentnb.chat`` and ``agentnb.workshop``: public subpackages on top of the
-  facade (chat agents and models, record/replay; the workshop's agents, game
-  and charts). No gRPC; the server imports them only as user agent classes.
+* ``agentnb._runtime``: the driver's async core. One background event-loop
+  thread owns every gRPC channel; a call's life is owned by ``_calls``;
+  ``_client`` is the one place where gRPC errors become agentnb errors.
+  Imports core and the stubs.
+* ``agentnb._facade``: what cells and scripts use (``AgentBase``, ``to_dist``,
+  placeholders, status). On the runtime; never gRPC or the stubs.
+* ``agentnb.server``: code that runs in a server process (``python -m
+  agentnb.server``) or a launcher's threads. Imports core, the stubs, the
+  runtime's codec and clients, and the facade's ``AgentBase`` (the base of
+  the agents it hosts); never the rest of the facade or the notebook layer.
+* ``agentnb.notebook``: the kernel integration, magics and the graph
+  (``notebook/graph``). On the facade; switched on at first use inside a
+  Jupyter kernel (output in the calling cell, reentrant asyncio).
+* ``agentnb.chat``: chat agents and models, record and replay; on the facade.
+* ``agentnb.workshop``: the workshop's agents, game and charts; on the facade
+  and the notebook layer.
+
+Importing ``agentnb`` defines names and does nothing else: each public name is
+loaded on first use (a server process loads only what its agents need).
 """
 
 from __future__ import annotations
 
-from typing import Any as _Any
+import importlib as _importlib
+import sys as _sys
+import typing as _typing
 
-from ._agent import AgentBase
-from ._config import Limits, Timeouts
-from ._dist import DistributedAgent
-from ._errors import (
-    AgentExistsError,
-    AgentnbError,
-    AgentNotFoundError,
-    AuthenticationError,
-    CallCancelledError,
-    CallInterrupted,
-    CallTimeoutError,
-    CodeNotAcceptedError,
-    GraphvizError,
-    GraphvizMissingError,
-    MessageError,
-    MessageTooLargeError,
-    ProtocolError,
-    RemoteError,
-    ResultExpiredError,
-    ServerLaunchError,
-    ServerUnavailableError,
-)
-from ._events import Event, InputRef
-from ._hub import MsgHub, msghub
-from ._message import Msg
-from ._placeholder import Placeholder
-from ._runtime._session import get_session as _get_session
-from ._status import SessionStatus, status
-from ._tls import TLS, make_self_signed
-from ._version import __version__
-from .notebook import _kernel as _kernel
-from .notebook._graph import graph
-from .server import RpcAgentServerLauncher
+if _typing.TYPE_CHECKING:
+    from ._core._config import Limits, Timeouts
+    from ._core._errors import (
+        AgentExistsError,
+        AgentnbError,
+        AgentNotFoundError,
+        AuthenticationError,
+        CallCancelledError,
+        CallInterrupted,
+        CallTimeoutError,
+        CodeNotAcceptedError,
+        GraphvizError,
+        GraphvizMissingError,
+        MessageError,
+        MessageTooLargeError,
+        ProtocolError,
+        RemoteError,
+        ResultExpiredError,
+        ServerLaunchError,
+        ServerUnavailableError,
+    )
+    from ._core._events import Event, InputRef
+    from ._core._message import Msg
+    from ._core._tls import TLS, make_self_signed
+    from ._core._version import __version__
+    from ._facade._agent import AgentBase
+    from ._facade._dist import DistributedAgent
+    from ._facade._hub import MsgHub, msghub
+    from ._facade._placeholder import Placeholder
+    from ._facade._status import SessionStatus, shutdown, status
+    from .notebook.graph._graph import graph
+    from .server import RpcAgentServerLauncher
 
-_kernel.install(_get_session())
-
-
-def shutdown() -> None:
-    """Stop every server this session launched (launchers elsewhere are left alone)."""
-    _get_session().shutdown()
-
-
-def load_ipython_extension(ipython: _Any) -> None:
-    """``%load_ext agentnb``: the ``%agentnb`` magics (status, stop, graph)."""
-    from .notebook._magics import load_ipython_extension as load  # IPython loads lazily
-
-    load(ipython)
-
+#: Where each public name lives; it is imported on first use.
+_EXPORTS = {
+    "AgentBase": "agentnb._facade._agent",
+    "AgentExistsError": "agentnb._core._errors",
+    "AgentNotFoundError": "agentnb._core._errors",
+    "AgentnbError": "agentnb._core._errors",
+    "AuthenticationError": "agentnb._core._errors",
+    "CallCancelledError": "agentnb._core._errors",
+    "CallInterrupted": "agentnb._core._errors",
+    "CallTimeoutError": "agentnb._core._errors",
+    "CodeNotAcceptedError": "agentnb._core._errors",
+    "DistributedAgent": "agentnb._facade._dist",
+    "Event": "agentnb._core._events",
+    "GraphvizError": "agentnb._core._errors",
+    "GraphvizMissingError": "agentnb._core._errors",
+    "InputRef": "agentnb._core._events",
+    "Limits": "agentnb._core._config",
+    "MessageError": "agentnb._core._errors",
+    "MessageTooLargeError": "agentnb._core._errors",
+    "Msg": "agentnb._core._message",
+    "MsgHub": "agentnb._facade._hub",
+    "Placeholder": "agentnb._facade._placeholder",
+    "ProtocolError": "agentnb._core._errors",
+    "RemoteError": "agentnb._core._errors",
+    "ResultExpiredError": "agentnb._core._errors",
+    "RpcAgentServerLauncher": "agentnb.server",
+    "ServerLaunchError": "agentnb._core._errors",
+    "ServerUnavailableError": "agentnb._core._errors",
+    "SessionStatus": "agentnb._facade._status",
+    "TLS": "agentnb._core._tls",
+    "Timeouts": "agentnb._core._config",
+    "__version__": "agentnb._core._version",
+    "graph": "agentnb.notebook.graph._graph",
+    "make_self_signed": "agentnb._core._tls",
+    "msghub": "agentnb._facade._hub",
+    "shutdown": "agentnb._facade._status",
+    "status": "agentnb._facade._status",
+}
 
 __all__ = [
     "AgentBase",
@@ -114,3 +142,34 @@ __all__ = [
     "shutdown",
     "status",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    """A public name, imported on first use (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentnb' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    _switch_on_in_a_kernel()
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+def _switch_on_in_a_kernel() -> None:
+    """Inside a Jupyter kernel, the first use of agentnb turns the notebook layer on."""
+    if "ipykernel" in _sys.modules and "agentnb.notebook._kernel" not in _sys.modules:
+        from .notebook import _kernel  # only in a kernel: scripts and servers never load it
+
+        _kernel.switch_on()
+
+
+def load_ipython_extension(ipython: _typing.Any) -> None:
+    """``%load_ext agentnb``: the ``%agentnb`` magics (status, stop, graph)."""
+    _switch_on_in_a_kernel()
+    from .notebook._magics import load_ipython_extension as load  # IPython loads lazily
+
+    load(ipython)

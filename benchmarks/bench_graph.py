@@ -34,9 +34,9 @@ ROOT = os.path.dirname(HERE)
 KERNEL_SETUP = """
 import random, statistics, threading, time
 from agentnb import Event
-from agentnb.notebook._graph_model import GraphModel
-from agentnb.notebook._graph_render import GraphRenderer
-from agentnb.notebook._graph_widget import LiveGraph
+from agentnb.notebook.graph._model import GraphModel
+from agentnb.notebook.graph._render import GraphRenderer
+from agentnb.notebook.graph._widget import LiveGraph
 
 rng, model, pairs = random.Random(1), GraphModel(), set()
 while len(pairs) < {edges}:
@@ -221,9 +221,9 @@ def bench_tracing(calls: int, rounds: int) -> None:
 def bench_listener(calls: int = 20_000) -> None:
     """The graph's own share of tracing: its listener's cost per event, in this process."""
     from agentnb import Event
-    from agentnb.notebook._graph_model import GraphModel
-    from agentnb.notebook._graph_render import GraphRenderer
-    from agentnb.notebook._graph_widget import LiveGraph
+    from agentnb.notebook.graph._model import GraphModel
+    from agentnb.notebook.graph._render import GraphRenderer
+    from agentnb.notebook.graph._widget import LiveGraph
 
     g = LiveGraph(GraphModel(), GraphRenderer())
     events = []

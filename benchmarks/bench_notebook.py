@@ -52,7 +52,7 @@ def cold_starts(runs: int, spare: bool = False) -> list[float]:
     """``to_dist()`` + first reply; with ``spare``, as in a notebook, where a server
     is started ahead while the user reads and types (we wait for it between runs)."""
     session = get_session()
-    session.keep_spare = spare
+    session.keep_spare(spare)
     out = []
     for i in range(runs):
         if spare and session._spare is not None:
@@ -60,7 +60,7 @@ def cold_starts(runs: int, spare: bool = False) -> list[float]:
         start = time.perf_counter()
         Echo(name=f"cold{i}-{spare}").to_dist()(None).result(timeout=30)
         out.append(time.perf_counter() - start)
-    session.keep_spare = False
+    session.keep_spare(False)
     return out
 
 

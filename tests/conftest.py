@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import agentnb
-from agentnb._events import Event
+from agentnb._core._events import Event
 from agentnb._runtime import _calls
 from agentnb._runtime._session import get_session
 
@@ -76,12 +76,12 @@ def wait_state(placeholder: agentnb.Placeholder, state: str, timeout: float = 30
 
     assert placeholder._call.acked_or_wait(timeout), f"{placeholder!r} was not acknowledged in {timeout} s"
     session = get_session()
-    session.listeners.append(listen)
+    unsubscribe = session.subscribe(listen)
     try:  # the event may have come before the acknowledgement: its state says so then
         if placeholder.state != state:
             assert reached.wait(timeout), f"{placeholder!r} did not reach {state!r} in {timeout} s"
     finally:
-        session.listeners.remove(listen)
+        unsubscribe()
 
 
 LONG = "test_long_sessions.py"

@@ -17,7 +17,7 @@ from raw import SIZES, Launched, Raw, rss_kib, sized_launcher, sizes, wait_until
 
 from agentnb import CallTimeoutError, Msg, ResultExpiredError, RpcAgentServerLauncher
 from agentnb._proto import agentnb_pb2 as pb
-from agentnb._runtime._session import get_session, print_output
+from agentnb._runtime._session import get_session
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -86,10 +86,9 @@ def budget_server() -> Iterator[Launched]:
 @pytest.fixture
 def quiet() -> Iterator[None]:
     """Remote prints are not shown (hundreds of MiB of them)."""
-    listeners = get_session().listeners
-    listeners.remove(print_output)
+    restore = get_session().show_output(lambda event: None)
     yield
-    listeners.insert(0, print_output)
+    restore()
 
 
 def test_a_server_fed_500_mib_of_replies_and_prints_stays_within_its_budgets(

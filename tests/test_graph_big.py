@@ -13,11 +13,11 @@ from test_graph_render import drawn
 
 import agentnb
 from agentnb import Event, Msg
-from agentnb.notebook._graph_group import group
-from agentnb.notebook._graph_html import caption
-from agentnb.notebook._graph_labels import edge_label, summarise
-from agentnb.notebook._graph_model import GraphModel, ModelOptions
-from agentnb.notebook._graph_render import GraphRenderer
+from agentnb.notebook.graph._group import group
+from agentnb.notebook.graph._html import caption
+from agentnb.notebook.graph._labels import edge_label, summarise
+from agentnb.notebook.graph._model import GraphModel, ModelOptions
+from agentnb.notebook.graph._render import GraphRenderer
 
 pytestmark = pytest.mark.timeout(60)
 

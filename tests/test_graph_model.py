@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from agentnb import Event, InputRef
-from agentnb.notebook._graph_model import GraphModel, ModelOptions, Snapshot
+from agentnb.notebook.graph._model import GraphModel, ModelOptions, Snapshot
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -22,10 +22,10 @@ from test_graph_model import SEED, ev
 import agentnb
 from agentnb import Event, Msg
 from agentnb._runtime._session import get_session
-from agentnb.notebook._graph import install_event_log
-from agentnb.notebook._graph_model import GraphModel, ModelOptions
-from agentnb.notebook._graph_render import GraphRenderer, GraphvizError, RenderOptions, run_graphviz
-from agentnb.notebook._graph_widget import LiveGraph
+from agentnb.notebook.graph._graph import install_event_log
+from agentnb.notebook.graph._model import GraphModel, ModelOptions
+from agentnb.notebook.graph._render import GraphRenderer, GraphvizError, RenderOptions, run_graphviz
+from agentnb.notebook.graph._widget import LiveGraph
 
 pytestmark = pytest.mark.timeout(60)
 HERE = Path(__file__).resolve().parent
@@ -213,8 +213,8 @@ def test_big_graphs_drop_labels_and_use_sfdp() -> None:
 
 NO_DOT = """
 import json
-from agentnb.notebook._graph_model import GraphModel
-from agentnb.notebook._graph_render import GraphRenderer, GraphvizMissingError
+from agentnb.notebook.graph._model import GraphModel
+from agentnb.notebook.graph._render import GraphRenderer, GraphvizMissingError
 from test_graph_model import SEED
 model = GraphModel()
 model.extend(SEED)

@@ -8,9 +8,9 @@ import pytest
 from test_graph_model import SEED, ev
 
 from agentnb import Event
-from agentnb.notebook._graph_critical import report
-from agentnb.notebook._graph_model import GraphModel
-from agentnb.notebook._graph_timeline import timeline_html
+from agentnb.notebook.graph._critical import report
+from agentnb.notebook.graph._model import GraphModel
+from agentnb.notebook.graph._timeline import timeline_html
 
 pytestmark = pytest.mark.timeout(30)
 

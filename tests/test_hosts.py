@@ -46,9 +46,9 @@ def queued() -> Iterator[tuple[list[Event], threading.Event]]:
             seen.append(event)
             arrived.set()
 
-    get_session().listeners.append(listen)
+    unsubscribe = get_session().subscribe(listen)
     yield seen, arrived
-    get_session().listeners.remove(listen)
+    unsubscribe()
 
 
 def test_a_placeholder_from_a_driver_launched_server_is_fetched_by_another_host(

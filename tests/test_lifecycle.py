@@ -31,11 +31,11 @@ def run_script(code: str, *args: str, timeout: float = 60, **env: str) -> subpro
 
 
 def test_lazy_launch_starts_the_server_at_the_first_call() -> None:
-    before = set(get_session().servers)
+    before = {s.address for s in get_session().launched()}
     e = Echo(name="E").to_dist(lazy_launch=True)
-    assert set(get_session().servers) == before and "lazy" in repr(e)
+    assert {s.address for s in get_session().launched()} == before and "lazy" in repr(e)
     assert e(Msg("user", "now")).content == "now"
-    assert e.server is not None and e.address in get_session().servers
+    assert e.server is not None and e.address in {s.address for s in get_session().launched()}
 
 
 def test_a_class_defined_in_main_runs_in_a_server_this_driver_launched() -> None:

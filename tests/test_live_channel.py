@@ -35,9 +35,9 @@ class Lines:
 @pytest.fixture
 def lines() -> Lines:
     collected = Lines("T")
-    get_session().listeners.append(collected)
+    unsubscribe = get_session().subscribe(collected)
     yield collected
-    get_session().listeners.remove(collected)
+    unsubscribe()
 
 
 def test_a_feed_that_drops_mid_stream_resumes_with_no_line_lost_or_shown_twice(lines: Lines) -> None:

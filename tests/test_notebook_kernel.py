@@ -23,8 +23,7 @@ def kernel() -> Iterator[Kernel]:
 
 def server_pids(kernel: Kernel) -> list[int]:
     cell = kernel.execute(
-        "from agentnb._runtime._session import get_session\n"
-        "sorted(s.pid for s in get_session().servers.values())"
+        "from agentnb._runtime._session import get_session\nsorted(s.pid for s in get_session().launched())"
     )
     return eval(cell.value())  # a list of ints, printed by the kernel
 
@@ -250,7 +249,7 @@ def test_a_notebook_run_twice_in_one_kernel_keeps_its_servers() -> None:
         nbformat.v4.new_code_cell("x = b(a(Msg('user', 'go')))\nx.content"),
         nbformat.v4.new_code_cell(
             "from agentnb._runtime._session import get_session\n"
-            "sorted(s.pid for s in get_session().servers.values())"
+            "sorted(s.pid for s in get_session().launched())"
         ),
     ]
     here = {"metadata": {"path": os.path.dirname(__file__)}}

@@ -103,14 +103,14 @@ def test_a_forwarded_placeholder_is_fetched_by_the_consuming_server() -> None:
             queued.append(event)
             seen.set()
 
-    get_session().listeners.append(listen)
+    unsubscribe = get_session().subscribe(listen)
     try:
         pa = a(Msg("user", "x"))
         pb = b(pa)
         assert len(pb.content) == 200_000
         assert seen.wait(30), "B's call was never seen queued on the event feed"
     finally:
-        get_session().listeners.remove(listen)
+        unsubscribe()
     assert queued[0].task_id == pb.task_id
     assert queued[0].inputs[0].task_id == pa.task_id
     assert queued[0].inputs[0].address == a.address

@@ -20,7 +20,7 @@ from raw import cli_server
 
 import agentnb
 from agentnb import TLS, Event, Msg, RpcAgentServerLauncher, ServerUnavailableError, Timeouts
-from agentnb._connection import RUNTIME_ENV
+from agentnb._core._connection import RUNTIME_ENV
 from agentnb._runtime._session import get_session
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,8 +35,8 @@ def certs(tmp_path_factory) -> TLS:
 
 @pytest.fixture
 def fresh_warnings(monkeypatch) -> None:
-    """Each warning of agentnb._tls shows again (they show once per process)."""
-    monkeypatch.setattr("agentnb._tls._warned", set())
+    """Each warning of agentnb._core._tls shows again (they show once per process)."""
+    monkeypatch.setattr("agentnb._core._tls._warned", set())
 
 
 def refs_seen(agent: str) -> tuple[list[Event], threading.Event]:
@@ -48,7 +48,7 @@ def refs_seen(agent: str) -> tuple[list[Event], threading.Event]:
             seen.append(event)
             arrived.set()
 
-    get_session().listeners.append(listen)
+    get_session().subscribe(listen)
     return seen, arrived
 
 

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
-from .._message import Msg, new_id
+from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
+from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result
 

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import grpc  # GRPC_VERBOSITY is set before any grpc import: see agentnb/_runtime/__init__.py
 
-from .._config import Limits
-from .._tls import TLS
+from .._core._config import Limits
+from .._core._tls import TLS
 
 CLIENT_PING_S = 30
 PING_TIMEOUT_S = 10

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import grpc
 
-from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from .._errors import (
+from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._core._errors import (
     AgentExistsError,
     AgentnbError,
     AgentNotFoundError,
@@ -22,9 +22,9 @@ from .._errors import (
     ResultExpiredError,
     ServerUnavailableError,
 )
+from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
-from .._tls import TLS
 from . import _wire as wire
 from ._channel import aio_channel, sync_channel
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import MessageError, MessageTooLargeError, RemoteError
-from .._events import KINDS, Event, InputRef
-from .._message import Msg
+from .._core._errors import MessageError, MessageTooLargeError, RemoteError
+from .._core._events import KINDS, Event, InputRef
+from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
 from ._memory import big_message
 
@@ -62,15 +62,22 @@ MSG_TAG = "__agentnb_msg__"
 REF_TAG = "__agentnb_ref__"
 _MAX_DEPTH = 200
 
-#: Types that travel as references: type -> (to a dict, from a dict). The facade
+#: Types that travel as references: type -> its reference (a dict). The facade
 #: registers DistributedAgent here (the runtime does not know it).
-_references: dict[type, tuple[Callable[[Any], dict[str, Any]], Callable[[dict[str, Any]], Any]]] = {}
+_references: dict[type, Callable[[Any], dict[str, Any]]] = {}
+#: Turns a reference back into its object (set by the facade's agent module).
+_decode_reference: Callable[[dict[str, Any]], Any] | None = None
 
 
-def register_reference(
-    kind: type, encode: Callable[[Any], dict[str, Any]], decode: Callable[[dict[str, Any]], Any]
-) -> None:
-    _references[kind] = (encode, decode)
+def register_reference(kind: type, encode: Callable[[Any], dict[str, Any]]) -> None:
+    """Values of ``kind`` travel as references: ``encode`` makes the reference."""
+    _references[kind] = encode
+
+
+def set_reference_decoder(decode: Callable[[dict[str, Any]], Any]) -> None:
+    """How a reference arriving in a message becomes its object again."""
+    global _decode_reference
+    _decode_reference = decode
 
 
 class _Untravelable(Exception):
@@ -128,7 +135,7 @@ def _prepare(value: Any, depth: int) -> Any:
         return {MSG_TAG: fields}
     reference = _references.get(type(value))
     if reference is not None:
-        return {REF_TAG: reference[0](value)}
+        return {REF_TAG: reference(value)}
     raise _Untravelable(
         f"is a {type(value).__name__}, which cannot travel in a message; use JSON-compatible "
         "data (str, numbers, bool, None, lists, dicts), bytes, messages or distributed agents"
@@ -147,9 +154,8 @@ def _untag(obj: dict[str, Any]) -> Any:
             timestamp=fields.get("timestamp"),
         )  # fmt: skip
     ref = obj.get(REF_TAG)
-    if isinstance(ref, dict):
-        for _, decode in _references.values():
-            return decode(ref)
+    if isinstance(ref, dict) and _decode_reference is not None:
+        return _decode_reference(ref)
     return obj
 
 

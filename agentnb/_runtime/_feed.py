@@ -16,8 +16,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
-from .._errors import AgentnbError, AuthenticationError
-from .._events import Event
+from .._core._errors import AgentnbError, AuthenticationError
+from .._core._events import Event
 from ._client import ServerClient
 from ._codec import decode_event
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from .._address import is_loopback, local_ip_towards
-from .._config import Limits, Timeouts
-from .._errors import (
+from .._core._address import is_loopback, local_ip_towards
+from .._core._config import Limits, Timeouts
+from .._core._errors import (
     AgentnbError,
     AgentNotFoundError,
     CallCancelledError,
@@ -40,8 +40,8 @@ from .._errors import (
     RemoteError,
     ServerUnavailableError,
 )
+from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
-from .._tls import TLS
 from . import _wire as wire
 from ._calls import PENDING, SENDING, Call, as_message
 from ._client import ServerClient, SyncServerClient, status_error

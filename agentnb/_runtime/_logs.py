@@ -18,7 +18,7 @@ import tempfile
 import threading
 from typing import IO
 
-from .._connection import process_running
+from .._core._connection import process_running
 
 PREFIX = "agentnb-server-"
 _NAME = re.compile(rf"{PREFIX}(\d+)-(\d+|[A-Za-z0-9_]+)\.log")

@@ -15,7 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from .._events import Event
+from .._core._events import Event
 from .._proto import agentnb_pb2 as pb
 
 Listener = Callable[[Event], None]

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from .._config import Limits, Timeouts
-from .._errors import ServerLaunchError
-from .._tls import TLS
+from .._core._config import Limits, Timeouts
+from .._core._errors import ServerLaunchError
+from .._core._tls import TLS
 from ._logs import name_after, new_log, sweep_once
 
 READY = "AGENTNB_READY"

@@ -10,17 +10,13 @@ import marshal
 import pickle
 import uuid
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cloudpickle
 
-from .._errors import CodeNotAcceptedError, MessageError
-from .._message import check_jsonable
+from .._core._errors import CodeNotAcceptedError, MessageError
+from .._core._message import check_jsonable
 from .._proto import agentnb_pb2 as pb
-
-if TYPE_CHECKING:
-    from .._agent import AgentBase
-
 
 _hashes: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 _pickles: weakref.WeakKeyDictionary[type, bytes] = weakref.WeakKeyDictionary()
@@ -145,18 +141,6 @@ class Recipe:
         except Exception:  # noqa: BLE001 - unpicklable arguments: every run is new, shipping fails
             self._arguments, digest = None, uuid.uuid4().hex[:16]
         self.fingerprint = f"{source_hash(cls)}:{digest}"
-
-    @classmethod
-    def of(cls, agent: AgentBase) -> Recipe:
-        kept = getattr(agent, "_init_args", None)
-        if kept is None:
-            raise TypeError(
-                f"{agent!r} was built by an agent server, which keeps no copy of its constructor "
-                f"arguments, so it cannot be moved again; construct a new one instead: "
-                f"{type(agent).__name__}(...).to_dist(...)"
-            )
-        args, kwargs = kept
-        return cls(type(agent), agent.name, args, kwargs)
 
     def create_op(
         self, address: str, accepts_code: bool, replace: bool, exclusive: bool

@@ -18,19 +18,22 @@ from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from .._events import Event
-from .._tls import TLS
-from .._token import new_token
+from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._core._events import Event
+from .._core._tls import TLS
+from .._core._token import new_token
 from ._calls import Call
 from ._feed import Feed, TaskStates
 from ._link import ServerLink
 from ._loop import LoopThread
 from ._output import Listener, OutputLedger, dispatch_to
 from ._process import ServerProcess, spawn
+from ._registry import AgentKey, LiveAgent, Registry
 
 T = TypeVar("T")
 log = logging.getLogger("agentnb")
+#: Shows one line of agentnb's own, in the cell an origin names (None: the latest).
+Notice = Callable[[str, Any], None]
 
 
 def print_output(event: Event) -> None:
@@ -44,7 +47,7 @@ def prefixed(event: Event) -> str:
     return "".join(f"[{event.agent}] {line}\n" for line in event.text.rstrip("\n").split("\n"))
 
 
-def print_notice(text: str) -> None:
+def print_notice(text: str, origin: Any = None) -> None:
     """Default notice: one line of agentnb's own on stderr."""
     print(text, file=sys.stderr, flush=True)
 
@@ -54,53 +57,102 @@ def _log_listener_failure(listener: Listener) -> None:
 
 
 class Session:
+    """The driver's session: what it launched, its links and feeds, its live agents, and
+    where their output goes (a notebook switches that to the calling cell: see
+    :meth:`use_notebook`)."""
+
     def __init__(self) -> None:
         self.loop = LoopThread()
         self.states = TaskStates()
-        self.listeners: list[Listener] = [print_output]
-        self.dispatch = dispatch_to(self.listeners, _log_listener_failure)
+        self._shown: Listener = print_output  # shows remote output (the calling cell's, in a notebook)
+        self._listeners: list[Listener] = [self._shown]
+        self.dispatch = dispatch_to(self._listeners, _log_listener_failure)
         self.output = OutputLedger(self.dispatch)
-        #: Set by the notebook layer: called in the caller's thread at each call,
-        #: it returns where that call came from (the cell), kept in ``origins``.
-        self.origin_hook: Callable[[], Any] | None = None
+        self._origin: Callable[[], Any] | None = None  # where a call comes from (a cell)
         self.origins: OrderedDict[str, Any] = OrderedDict()
-        #: How agentnb's own one-line notices (connection lost, back) are shown.
-        self.notice: Callable[[str], None] = print_notice
-        self.servers: dict[str, ServerProcess] = {}  # address -> process
+        self._notice: Notice = print_notice
+        self._servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
         self._links: dict[tuple[str, str | None, TLS | None], ServerLink] = {}
         self._recent: list[Call] = []  # calls made since the last take_recent_calls()
         self._feeds: dict[str, Feed] = {}
         self._spare: tuple[tuple[Any, ...], concurrent.futures.Future[ServerProcess]] | None = None
-        #: Keep one server started ahead for the next to_dist() (notebooks turn it on).
-        self.keep_spare = False
+        self._keep_spare = False  # keep one server started ahead for the next to_dist()
         self._lock = threading.Lock()
-        #: Live distributed agents by (module, class, name, host, port, launch, local).
-        self.registry: dict[tuple[Any, ...], Any] = {}
-        self.registry_lock = threading.RLock()
-        self._run: Any = None  # the current run (a cell execution in a notebook)
-        self._seen: dict[tuple[Any, ...], int] = {}  # to_dist keys seen in the current run
+        #: Live distributed agents (kept across re-runs of a notebook cell).
+        self.registry: Registry[LiveAgent] = Registry()
         self._pid = os.getpid()
         #: Follow servers' event feeds (remote prints, states, the graph).
         #: AGENTNB_TRACE=0 turns it off, e.g. to measure what tracing costs.
         self.tracing = os.environ.get("AGENTNB_TRACE", "1") != "0"
 
+    # -- where output goes ----------------------------------------------------------------
+
+    def use_notebook(self, origin: Callable[[], Any], output: Listener, notice: Notice) -> bool:
+        """Notebook mode, switched on once: each call remembers ``origin()`` (its cell),
+        remote output goes to ``output`` instead of stdout, agentnb's notices to
+        ``notice``, and a server is kept started ahead so ``to_dist()`` is fast.
+        Returns False if it was on already."""
+        with self._lock:
+            if self._origin is not None:
+                return False
+            self._origin, self._notice, self._keep_spare = origin, notice, True
+        self.show_output(output)
+        return True
+
+    def show_output(self, output: Listener) -> Callable[[], None]:
+        """Show remote output with ``output`` instead (it replaces the listener that did);
+        returns the call that puts the previous one back."""
+        with self._lock:
+            previous, self._shown = self._shown, output
+            self._listeners[:] = [output if x is previous else x for x in self._listeners]
+
+        def restore() -> None:
+            self.show_output(previous)
+
+        return restore
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event (on the loop thread); returns the unsubscribe."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        return tuple(self._listeners)
+
+    def notice(self, text: str, origin: Any = None) -> None:
+        """One line of agentnb's own (connection lost, agent rebuilt, ...), shown where calls
+        print: in the cell ``origin`` names (the one that caused it), else the latest."""
+        self._notice(text, origin)
+
+    def keep_spare(self, on: bool) -> None:
+        """Keep one server started ahead for the next ``to_dist()`` (notebook mode does)."""
+        self._keep_spare = on
+
+    def launched(self) -> list[ServerProcess]:
+        """The servers this session launched and has not stopped."""
+        with self._lock:
+            return list(self._servers.values())
+
     # -- calls -------------------------------------------------------------------------
 
     def origin(self) -> Any:
-        hook = self.origin_hook
+        hook = self._origin
         return hook() if hook is not None else None
 
-    def occurrence(self, key: tuple[Any, ...]) -> int:
-        """How many times ``key`` was seen before in this run (a script, or one cell execution)."""
+    def agent_key(self, base: AgentKey) -> AgentKey:
+        """``base`` numbered within the current run (a script, or one cell execution)."""
         origin = self.origin()
         run = (origin.get("header") or {}).get("msg_id") if isinstance(origin, dict) else None
-        with self.registry_lock:
-            if run != self._run:
-                self._run, self._seen = run, {}
-            count = self._seen.get(key, 0)
-            self._seen[key] = count + 1
-            return count
+        return self.registry.key(base, run)
 
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """A task got its id: route its output to where it was made (a cell, or nowhere)."""
@@ -139,7 +191,7 @@ class Session:
 
     def made(self, call: Call) -> None:
         """Note a call (the notebook layer asks for the calls each cell made)."""
-        if self.origin_hook is not None:
+        if self._origin is not None:
             self._recent.append(call)
 
     def take_recent_calls(self) -> list[Call]:
@@ -225,9 +277,9 @@ class Session:
             server = None if port else self._take_spare((host, advertise, limits, tls), timeouts)
             if server is None:
                 server = self._spawn(host, port or 0, advertise, limits, timeouts, tls)
-            self.servers[server.address] = server
+            self._servers[server.address] = server
             self._by_bind[(host, server.port)] = server
-        if self.keep_spare and not port:
+        if self._keep_spare and not port:
             self._start_spare((host, advertise, limits, tls), timeouts)
         return server
 
@@ -286,7 +338,7 @@ class Session:
     def stop_server(self, server: ServerProcess, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         """Stop one server this session launched."""
         with self._lock:
-            self.servers.pop(server.address, None)
+            self._servers.pop(server.address, None)
             self._by_bind = {k: v for k, v in self._by_bind.items() if v is not server}
             links = [link for link in self._links.values() if link.server is server]
         for link in links:
@@ -297,13 +349,12 @@ class Session:
         """Stop every server this session launched; close links and feeds."""
         if os.getpid() != self._pid:
             return
-        with self.registry_lock:
-            self.registry.clear()
+        self.registry.clear()
         with self._lock:
             spare, self._spare = self._spare, None
-            servers = list(self.servers.values())
+            servers = list(self._servers.values())
             links, self._links = list(self._links.values()), {}
-            self.servers.clear()
+            self._servers.clear()
             self._by_bind.clear()
         for link in links:
             link.closing = True

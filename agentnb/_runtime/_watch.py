@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import grpc
 
-from .._errors import AgentnbError, ServerUnavailableError
+from .._core._errors import AgentnbError, ServerUnavailableError
 from .._proto import agentnb_pb2 as pb
 from ._client import ServerClient, translate
 

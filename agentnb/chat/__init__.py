@@ -1,7 +1,9 @@
 """Chat agents for workshops: offline rules, any OpenAI-compatible endpoint, record and replay.
 
-Built on the public facade only (``AgentBase``, ``Msg``); the model client
-uses the standard library (``urllib``, ``json``), no new dependency.
+Built on agentnb's public names only (``AgentBase``, ``Msg``, taken from
+``agentnb``, so importing this package is a first use of agentnb: in a kernel
+it switches the notebook layer on); the model client uses the standard
+library (``urllib``, ``json``), no new dependency.
 
 * :class:`ChatAgent`: an agent whose replies come from a chat model.
 * :class:`RuleModel`: a deterministic rule-based model: offline, instant.

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .._agent import AgentBase, Input
-from .._message import Msg
+from agentnb import AgentBase, Msg
+
+from .._facade._agent import Input
 from ._model import ChatMessage, ChatModel, OpenAIChat, RuleModel
 from ._recording import MODE_ENV, Recording, RecordingModel, ReplayModel
 

@@ -13,7 +13,7 @@ each passes its message positionally to ``super().__init__`` and pickles.
 
 from __future__ import annotations
 
-from .._errors import AgentnbError
+from agentnb import AgentnbError
 
 
 class ChatError(AgentnbError):

@@ -1,6 +1,7 @@
 """Turning the notebook layer on inside a Jupyter kernel (once per session).
 
-``import agentnb`` in a kernel calls :func:`install`, which:
+The first use of agentnb in a kernel (a name taken from ``agentnb``, or
+``%load_ext agentnb``) calls :func:`switch_on`, which:
 
 * routes remote output to the cell that made the call: each call remembers
   its cell's parent header, and printed lines from that call are written with
@@ -26,9 +27,9 @@ from typing import Any
 
 import nest_asyncio2
 
-from .._events import Event
-from .._runtime._session import Session, prefixed, print_output
-from ._graph import install_event_log
+from .._core._events import Event
+from .._runtime._session import Session, get_session, prefixed
+from .graph._graph import install_event_log
 
 log = logging.getLogger("agentnb")
 
@@ -72,19 +73,19 @@ class CellOutput:
             self._shell.reset_thread_parent(tokens)
 
 
-def install(session: Session) -> bool:
+def switch_on(session: Session | None = None) -> bool:
     """Turn the notebook layer on if this process is a Jupyter kernel; idempotent."""
-    if session.origin_hook is not None:
-        return True
     shell = _shell()
     if shell is None:
         return False
-    session.origin_hook = shell.get_parent
+    session = session or get_session()
     cell_output = CellOutput(shell, session)
-    listeners = session.listeners
-    listeners[:] = [cell_output if x is print_output else x for x in listeners]
-    session.notice = lambda text: cell_output.write(text + "\n", None)
-    session.keep_spare = True  # the next to_dist() in a cell takes a server started ahead
+
+    def notice(text: str, origin: Any = None) -> None:
+        cell_output.write(text + "\n", origin)
+
+    if not session.use_notebook(shell.get_parent, cell_output, notice):
+        return True  # on already
     install_event_log(session)  # so a graph() made after some calls still shows them
     shell.events.register("post_run_cell", lambda result: _sync_output(session))
     nest_asyncio2.apply()

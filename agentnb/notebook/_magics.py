@@ -7,9 +7,9 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
+from .._facade._status import status
 from .._runtime._session import get_session
-from .._status import status
-from ._graph import graph
+from .graph._graph import graph
 
 USAGE = "usage: %agentnb status | %agentnb stop [name ...] | %agentnb graph"
 
@@ -35,12 +35,11 @@ class AgentnbMagics(Magics):
 
 
 def _stop(names: list[str]) -> None:
-    session = get_session()
-    with session.registry_lock:
-        found = [a for a in session.registry.values() if a.name in names]
+    agents = get_session().registry.agents()
+    found = [a for a in agents if a.name in names]
     missing = set(names) - {a.name for a in found}
     if missing:
-        known = ", ".join(sorted({a.name for a in session.registry.values()})) or "none"
+        known = ", ".join(sorted({a.name for a in agents})) or "none"
         raise ValueError(f"no agent named {', '.join(sorted(missing))} in this session (agents: {known})")
     for agent in found:
         agent.stop()

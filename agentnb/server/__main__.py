@@ -32,10 +32,10 @@ import sys
 import threading
 from collections.abc import Callable
 
-from .._config import DEFAULT_LIMITS, Limits
-from .._errors import ServerLaunchError
-from .._tls import TLS, make_self_signed
-from .._token import resolve_token
+from .._core._config import DEFAULT_LIMITS, Limits
+from .._core._errors import ServerLaunchError
+from .._core._tls import TLS, make_self_signed
+from .._core._token import resolve_token
 from ._app import AgentServer, ServerConfig
 
 READY = "AGENTNB_READY"

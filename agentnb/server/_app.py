@@ -22,14 +22,14 @@ from typing import Any
 
 import grpc
 
-from .. import _connection as connection
-from .._address import host_port, is_loopback
-from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from .._errors import ServerLaunchError
+from .._core import _connection as connection
+from .._core._address import host_port, is_loopback
+from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._core._errors import ServerLaunchError
+from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
-from .._tls import TLS, warn_cleartext
 from . import _output
 from ._auth import TokenInterceptor
 from ._events import EventBus
@@ -37,7 +37,7 @@ from ._handlers import add_servicer
 from ._host import AgentHost
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
-from ._servicer import Servicer
+from ._servicer import ServerFacts, Servicer
 from ._store import ResultStore
 from ._workers import ElasticPool
 
@@ -174,9 +174,12 @@ class AgentServer:
             limits.max_message_bytes,
             limits.output_bytes_per_call,
         )
-        add_servicer(Servicer(self), self._grpc)
-        self._grpc.start()
         self.started_at = time.time()
+        facts = ServerFacts(
+            self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
+        )
+        add_servicer(Servicer(self.host, facts, limits, self.request_stop), self._grpc)
+        self._grpc.start()
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:

@@ -19,10 +19,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .._agent import AgentBase
-from .._context import TaskContext, set_current_task
-from .._errors import MessageError, RemoteError
-from .._message import Msg
+from .._core._context import TaskContext, set_current_task
+from .._core._errors import MessageError, RemoteError
+from .._core._message import Msg
+from .._facade._agent import AgentBase
 from .._proto import agentnb_pb2 as pb
 from .._runtime._codec import decode_value, encode_failure, encode_value, fill_msg, preview
 from .._runtime._ops import ATTRIBUTES

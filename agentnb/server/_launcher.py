@@ -10,10 +10,10 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from .._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from .._errors import ServerLaunchError
-from .._tls import TLS
-from .._token import resolve_token
+from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
+from .._core._errors import ServerLaunchError
+from .._core._tls import TLS
+from .._core._token import resolve_token
 from ._app import AgentServer, ServerConfig
 
 

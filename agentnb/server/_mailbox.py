@@ -14,8 +14,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._errors import RemoteError
-from .._message import Msg
+from .._core._errors import RemoteError
+from .._core._message import Msg
 
 if TYPE_CHECKING:
     from ._output import TaskPrints

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from .._context import current_task
+from .._core._context import current_task
 from .._proto import agentnb_pb2 as pb
 from ._events import split_text
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import cloudpickle
 
-from .._agent import AgentBase
-from .._errors import MessageError
+from .._core._errors import MessageError
+from .._facade._agent import AgentBase
 from .._proto import agentnb_pb2 as pb
 
 Factory = Callable[[], Any]

@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .._config import Limits, Timeouts
-from .._errors import AgentnbError, RemoteError
-from .._message import Msg
+from .._core._config import Limits, Timeouts
+from .._core._errors import AgentnbError, RemoteError
+from .._core._message import Msg
+from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from .._runtime._client import ClientPool, status_error
 from .._runtime._codec import Returned, decode_msg, decode_result, input_label
 from .._runtime._loop import LoopThread
 from .._runtime._watch import ResultWatch
-from .._tls import TLS
 from ._mailbox import READY, Inputs
 from ._store import ResultStore, StoreError
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 import grpc
 
-from .._errors import MessageError
+from .._core._config import Limits
+from .._core._errors import MessageError
+from .._core._version import __version__
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
-from .._version import __version__
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
 if TYPE_CHECKING:
-    from ._app import AgentServer
-    from ._host import Actor
+    from ._host import Actor, AgentHost
 
 Context: TypeAlias = Any  # grpc.ServicerContext; grpc ships no type stubs
 
@@ -95,11 +96,26 @@ class PeerWaits:
                 self._counts.pop(peer, None)
 
 
+@dataclass(frozen=True)
+class ServerFacts:
+    """What a server tells about itself (``GetServerInfo``), fixed once it listens."""
+
+    server_id: str
+    pid: int
+    address: str
+    accepts_code: bool
+    started_at: float
+    tls: bool
+
+
 class Servicer(pb_grpc.AgentServerServicer):
-    def __init__(self, server: AgentServer) -> None:
-        self._server = server
-        self._host = server.host
-        self._limits = server.config.limits
+    def __init__(
+        self, host: AgentHost, facts: ServerFacts, limits: Limits, request_stop: Callable[[], None]
+    ) -> None:
+        self._facts = facts
+        self._host = host
+        self._limits = limits
+        self._request_stop = request_stop
         self._waits = PeerWaits(self._limits.waits_per_peer)
         self._keys: OrderedDict[str, str] = OrderedDict()  # call key -> task id
         self._keys_lock = threading.Lock()
@@ -157,7 +173,7 @@ class Servicer(pb_grpc.AgentServerServicer):
                     done.read = True
         except Exception as exc:  # noqa: BLE001 - refusals become statuses
             _abort(context, _refusal(exc))
-        parts = [wire.text(1, entry.task_id), wire.text(3, self._server.server_id)]
+        parts = [wire.text(1, entry.task_id), wire.text(3, self._facts.server_id)]
         if done is not None:  # the outcome's bytes are copied once, into the response
             parts[1:1] = [wire.header(2, len(done.wire)), done.wire]
         return b"".join(parts)
@@ -215,7 +231,7 @@ class Servicer(pb_grpc.AgentServerServicer):
                 elif op.WhichOneof("op") == "create":
                     not_created[op.create.spec.name] = refusal
                 results.append(pb.OpResult(status=refusal.status()))
-        return pb.SubmitResponse(results=results, server_id=self._server.server_id)
+        return pb.SubmitResponse(results=results, server_id=self._facts.server_id)
 
     def _op(self, op: pb.Op) -> pb.OpResult:
         kind = op.WhichOneof("op")
@@ -309,7 +325,7 @@ class Servicer(pb_grpc.AgentServerServicer):
                 ready.put(None)
 
         threading.Thread(target=read, name="agentnb-watch-reader", daemon=True).start()
-        server_id = wire.text(2, self._server.server_id)
+        server_id = wire.text(2, self._facts.server_id)
         try:
             while True:
                 first = ready.get()
@@ -340,23 +356,23 @@ class Servicer(pb_grpc.AgentServerServicer):
     # -- the server ---------------------------------------------------------------------
 
     def GetServerInfo(self, request: pb.GetServerInfoRequest, context: Context) -> pb.GetServerInfoResponse:
-        server = self._server
+        facts = self._facts
         return pb.GetServerInfoResponse(
-            server_id=server.server_id,
-            pid=server.pid,
-            address=server.address,
-            accepts_code=server.config.accepts_code,
+            server_id=facts.server_id,
+            pid=facts.pid,
+            address=facts.address,
+            accepts_code=facts.accepts_code,
             agents=len(self._host.actors),
             max_message_bytes=self._limits.max_message_bytes,
             version=__version__,
             event_seq=self._host.bus.seq,
-            started_at=server.started_at,
-            tls=server.tls,
+            started_at=facts.started_at,
+            tls=facts.tls,
             results=len(self._host.store),
         )
 
     def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
-        self._server.request_stop()
+        self._request_stop()
         return pb.ShutdownResponse()
 
     def StreamEvents(self, request: pb.StreamEventsRequest, context: Context) -> Iterator[pb.EventBatch]:

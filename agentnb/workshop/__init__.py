@@ -1,7 +1,9 @@
 """The workshop's agents and helpers, importable so that launchers in other processes can build them.
 
-Built on the public facade (and, for charts of the dataflow graph, on the
-graph's plain-Python model); nothing here touches gRPC.
+Built on agentnb's public names (taken from ``agentnb``, so importing this
+package is a first use of agentnb: in a kernel it switches the notebook layer
+on) and, for charts of the dataflow graph, the graph's plain-Python model;
+nothing here touches gRPC.
 
 * :class:`Talker`, :class:`Worker`: the seed's conversation and dataflow agents.
 * :class:`Player`, :class:`Judge`, :func:`play`: the "guess 2/3 of the average"

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import agentnb
+from agentnb import Event, GraphvizError
 
-from .._errors import GraphvizError
-from .._events import Event
 from .._runtime._session import get_session
-from ..notebook._graph_model import GraphModel
+from ..notebook.graph._model import GraphModel
 from ._guess import GameConfig, play
 from ._plot import guess_plot
 
@@ -42,12 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     model = GraphModel()  # the dataflow graph, fed with the session's call events as agentnb.graph() is
-    listeners = get_session().listeners
 
     def listen(event: Event) -> None:
         model.apply(event)
 
-    listeners.append(listen)
+    unsubscribe = get_session().subscribe(listen)
     calls = config.rounds * (config.players + 1)
     try:
         result = play(config)
@@ -56,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         except TimeoutError:
             pass  # the report says how many calls the graph saw
     finally:
-        listeners.remove(listen)
+        unsubscribe()
         agentnb.shutdown()
     nodes = model.snapshot().nodes
     done = sum(n.done for n in nodes)

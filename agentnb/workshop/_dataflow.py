@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import time
 
-from .._agent import AgentBase, Input
-from .._message import Msg
+from agentnb import AgentBase, Msg
+
+from .._facade._agent import Input
 
 
 def contents(x: Input) -> list[object]:

@@ -20,10 +20,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._agent import AgentBase, Input
-from .._dist import DistributedAgent
-from .._message import Msg
-from .._placeholder import Placeholder
+from agentnb import AgentBase, DistributedAgent, Msg, Placeholder
+
+from .._facade._agent import Input
 
 #: The kinds of players, by how far ahead they think.
 STYLES = ("random", "level-1", "level-2", "follower", "stubborn")

@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import ServerLaunchError
+from agentnb import ServerLaunchError
 
 _LISTENING = re.compile(r"agentnb server listening on (\S+):(\d+) \(pid (\d+)\)")
 

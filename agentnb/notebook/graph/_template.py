@@ -17,8 +17,8 @@ import html
 import re
 from typing import Any
 
-from ._graph_dot import FONT, STYLE, RenderOptions, edge_tooltip, label_text, node_tooltip
-from ._graph_views import EdgeView, NodeView, Snapshot
+from ._dot import FONT, STYLE, RenderOptions, edge_tooltip, label_text, node_tooltip
+from ._views import EdgeView, NodeView, Snapshot
 
 _STROKES = {s for s, _ in STYLE.values()}
 _FILLS = {f for _, f in STYLE.values()}

@@ -1,6 +1,6 @@
 """The dataflow model's mutable records (calls, messages, edges, nodes) and the views they hand out.
 
-Private to :mod:`agentnb.notebook._graph_model`, which holds its lock while it
+Private to :mod:`agentnb.notebook.graph._model`, which holds its lock while it
 touches them. Each record caches its immutable view until something changes.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._graph_labels import edge_label
-from ._graph_views import STATES, CallView, EdgeView, MessageView, NodeView
+from ._labels import edge_label
+from ._views import STATES, CallView, EdgeView, MessageView, NodeView
 
 RANK = {"queued": 0, "running": 1, "done": 2, "error": 2}
 

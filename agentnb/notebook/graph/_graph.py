@@ -16,14 +16,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._events import Event
-from .._runtime._session import Session, get_session
-from ._graph_group import BY
-from ._graph_model import GraphModel, ModelOptions
-from ._graph_render import GraphRenderer, RenderOptions
+from ..._core._events import Event
+from ..._runtime._session import Session, get_session
+from ._group import BY
+from ._model import GraphModel, ModelOptions
+from ._render import GraphRenderer, RenderOptions
 
 if TYPE_CHECKING:
-    from ._graph_widget import LiveGraph
+    from ._widget import LiveGraph
 
 _WIDGET_OPTIONS: dict[str, Any] = {
     "rate": 10.0,
@@ -60,7 +60,7 @@ def install_event_log(session: Session | None = None) -> EventLog:
         if getattr(listener, "agentnb_event_log", False):
             return listener  # type: ignore[return-value]
     log = EventLog()
-    session.listeners.append(log)
+    session.subscribe(log)
     return log
 
 
@@ -99,10 +99,9 @@ def _classes(session: Session) -> Callable[[str], str | None]:
     """The class of each agent this session made, by name (for grouping by class)."""
 
     def class_of(name: str) -> str | None:
-        with session.registry_lock:
-            for agent in session.registry.values():
-                if agent.name == name:
-                    return str(agent.class_name)
+        for agent in session.registry.agents():
+            if agent.name == name:
+                return str(agent.class_name)
         return None
 
     return class_of
@@ -141,7 +140,7 @@ def graph(**options: Any) -> LiveGraph:
     Returns:
         The widget (an anywidget). Re-running the notebook cell that made it replaces it.
     """
-    from ._graph_widget import LiveGraph
+    from ._widget import LiveGraph
 
     model_options, render_options, widget_options = _split(options)
     session = get_session()

@@ -64,6 +64,11 @@ class Msg:
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dict
 
+    def _resolved(self) -> Any:
+        """The message a local agent's ``reply`` receives for this one: itself (a placeholder
+        waits for its reply here)."""
+        return self
+
     def __repr__(self) -> str:
         return f"Msg(name={self.name!r}, content={_preview(self.content)}, role={self.role!r})"
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import TYPE_CHECKING, Any
 
-from ._config import Limits, Timeouts
-from ._dist import DistributedAgent, distribute
+from .._core._config import Limits, Timeouts
+from .._core._message import Msg
+from .._core._tls import TLS
+from .._runtime._codec import set_reference_decoder
+from .._runtime._recipe import Recipe
 from ._hub import heard
-from ._message import Msg
-from ._placeholder import Placeholder
-from ._runtime._recipe import Recipe
-from ._tls import TLS
+from ._options import DistOptions
+
+if TYPE_CHECKING:
+    from ._dist import DistributedAgent
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
 Input = Msg | list[Msg] | None
@@ -48,7 +52,7 @@ class AgentBase:
             name = kwargs.get("name", args[0] if args else None)
             if not isinstance(name, str) or not name:
                 raise ValueError(f"an agent needs a non-empty str name, got {name!r}")
-            return distribute(Recipe(cls, name, args, kwargs), **options)
+            return _distribute(Recipe(cls, name, args, kwargs), *_bind(name, options))
         self = super().__new__(cls)
         self._init_args = (args, kwargs)
         return self
@@ -118,11 +122,17 @@ class AgentBase:
         Returns:
             The distributed agent: calling it returns a placeholder message at once.
         """
-        return distribute(
-            Recipe.of(self),
-            host=host, port=port, launch_server=launch_server, local_mode=local_mode,
-            lazy_launch=lazy_launch, token=token, timeouts=timeouts, limits=limits, tls=tls, fresh=fresh,
-        )  # fmt: skip
+        kept = getattr(self, "_init_args", None)
+        if kept is None:
+            raise TypeError(
+                f"{self!r} was built by an agent server, which keeps no copy of its constructor "
+                f"arguments, so it cannot be moved again; construct a new one instead: "
+                f"{type(self).__name__}(...).to_dist(...)"
+            )
+        options = DistOptions.build(
+            host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls
+        )
+        return _distribute(Recipe(type(self), self.name, *kept), options, fresh)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
@@ -134,10 +144,53 @@ class AgentBase:
             kept[1][keyword] = value
 
 
+#: ``to_dist``'s signature: ``Agent(..., to_dist={...})`` binds its options to it.
+_TO_DIST = inspect.signature(AgentBase.to_dist)
+
+
+def _bind(name: str, given: dict[str, Any]) -> tuple[DistOptions, bool]:
+    """The options of ``Agent(..., to_dist={...})``, checked against ``to_dist``'s own signature."""
+    try:
+        bound = _TO_DIST.bind(None, **given)
+    except TypeError:
+        known = ", ".join(list(_TO_DIST.parameters)[1:])
+        unknown = ", ".join(sorted(set(given) - set(_TO_DIST.parameters))) or repr(given)
+        raise TypeError(
+            f"unknown to_dist option(s) {unknown} for agent {name!r}; agentnb's are: {known}"
+        ) from None
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    del arguments["self"]
+    fresh = arguments.pop("fresh")
+    return DistOptions.build(**arguments), fresh
+
+
+def _distribute(recipe: Recipe, options: DistOptions, fresh: bool) -> DistributedAgent:
+    """Hand the agent to the session (see :func:`agentnb._facade._dist.distribute`)."""
+    # The session and its links load here, on first use: a server loads them only
+    # when one of its agents distributes another.
+    from ._dist import distribute
+
+    return distribute(recipe, options, fresh)
+
+
 def _resolve(x: Any) -> Any:
     """Replace placeholders by the messages they stand for (blocking)."""
-    if isinstance(x, Placeholder):
-        return x.result()
+    if isinstance(x, Msg):
+        return x._resolved()
     if isinstance(x, (list, tuple)):
         return [_resolve(item) for item in x]
     return x
+
+
+def _from_reference(info: dict[str, Any]) -> Any:
+    """The distributed agent a reference in a message names (attached lazily)."""
+    from ._dist import from_reference  # the session, loaded where an agent uses another
+
+    return from_reference(info)
+
+
+# Every process that hosts or makes agents loads this module, so a reference to a
+# distributed agent arriving in a message always decodes to one (the session and
+# its links load only then: a server whose agents never use another never loads them).
+set_reference_decoder(_from_reference)

@@ -18,8 +18,8 @@ import html
 import math
 from collections.abc import Callable, Sequence
 
-from ._graph_critical import TimeReport, secs
-from ._graph_views import CallView
+from ._critical import TimeReport, secs
+from ._views import CallView
 
 GUTTER, PLOT, LANE, TOP = 110, 620, 20, 22
 _FILL = {"queued": "#bdbdbd", "running": "#1e88e5", "done": "#43a047", "error": "#e53935"}

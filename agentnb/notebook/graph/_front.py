@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import json
 
-from ._graph_dot import STYLE
-from ._graph_template import CRITICAL_WIDTH
+from ._dot import STYLE
+from ._template import CRITICAL_WIDTH
 
 _ESM = r"""
 const DEAD = "The kernel that drew this graph has stopped: this is its last picture. " +

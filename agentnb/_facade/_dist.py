@@ -11,119 +11,32 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any
 
-from . import _connection as connection
-from ._address import host_port, is_loopback
-from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._context import current_task
-from ._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
+from .._core import _connection as connection
+from .._core._address import host_port
+from .._core._context import current_task
+from .._core._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
+from .._core._message import Msg
+from .._core._token import TOKEN_ENV
+from .._runtime._calls import Call
+from .._runtime._codec import decode_result, encode_value, fill_msg, input_label, register_reference
+from .._runtime._link import Pending, ServerLink
+from .._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
+from .._runtime._process import ServerProcess
+from .._runtime._recipe import Recipe, code_needed
+from .._runtime._registry import AgentKey
+from .._runtime._session import Session, get_session
 from ._html import agent_html
 from ._hub import heard
-from ._message import Msg
+from ._options import DistOptions
 from ._placeholder import Placeholder
-from ._runtime._calls import Call
-from ._runtime._codec import decode_result, encode_value, fill_msg, input_label, register_reference
-from ._runtime._link import Pending, ServerLink
-from ._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
-from ._runtime._process import ServerProcess
-from ._runtime._recipe import Recipe, code_needed
-from ._runtime._session import Session, get_session
-from ._tls import TLS, warn_cleartext
-from ._token import TOKEN_ENV
 
 log = logging.getLogger("agentnb")
 
 
-@dataclass(frozen=True)
-class DistOptions:
-    """The arguments of ``to_dist``, checked once."""
-
-    host: str
-    port: int | None
-    launch_server: bool
-    local_mode: bool
-    lazy_launch: bool
-    token: str | None
-    timeouts: Timeouts
-    limits: Limits
-    tls: TLS | None = None
-
-    @classmethod
-    def build(
-        cls,
-        host: str,
-        port: int | None,
-        launch_server: bool,
-        local_mode: bool,
-        lazy_launch: bool,
-        token: str | None,
-        timeouts: Timeouts | None,
-        limits: Limits | None,
-        tls: TLS | None = None,
-    ) -> DistOptions:
-        if port is not None and not (0 < int(port) < 65536):
-            raise ValueError(f"port must be in 1..65535 (or None for a free port), got {port}")
-        if not launch_server and port is None:
-            raise ValueError(
-                "to_dist(launch_server=False) attaches to a running server: pass its port "
-                "(e.g. the launcher's port=12001)"
-            )
-        if launch_server and local_mode and not is_loopback(host):
-            raise ValueError(
-                f"host {host!r} is not a loopback address, but local_mode=True keeps the server "
-                "on loopback; pass local_mode=False to listen on all interfaces"
-            )
-        if launch_server and tls is not None and not tls.serves:
-            raise ValueError(
-                "to_dist(launch_server=True, tls=...) starts a server that serves TLS: give it "
-                "TLS(cert=..., key=...) (see agentnb.make_self_signed); TLS(ca=...) alone is for "
-                "attaching with launch_server=False"
-            )
-        if tls is None and launch_server and not local_mode:
-            warn_cleartext("listen", "0.0.0.0 (all interfaces)", stacklevel=3)
-        elif tls is None and not launch_server and not is_loopback(host):
-            warn_cleartext("connect", host_port(host, port or 0), stacklevel=3)
-        options = cls(
-            host, port, launch_server, local_mode, lazy_launch, token,
-            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS, tls,
-        )  # fmt: skip
-        # Agents made alike share one options object (a simulation makes 100,000)
-        shared = _SHARED_OPTIONS.setdefault(options, options)
-        if len(_SHARED_OPTIONS) > 256:
-            _SHARED_OPTIONS.clear()
-        return shared
-
-
-_SHARED_OPTIONS: dict[DistOptions, DistOptions] = {}
-
-
-def distribute(
-    recipe: Recipe,
-    host: str = "localhost",
-    port: int | None = None,
-    launch_server: bool = True,
-    local_mode: bool = True,
-    lazy_launch: bool = False,
-    *,
-    token: str | None = None,
-    timeouts: Timeouts | None = None,
-    limits: Limits | None = None,
-    tls: TLS | None = None,
-    fresh: bool = False,
-    **unknown: Any,
-) -> DistributedAgent:
+def distribute(recipe: Recipe, options: DistOptions, fresh: bool = False) -> DistributedAgent:
     """The distributed agent for ``recipe`` (see :meth:`agentnb.AgentBase.to_dist`)."""
-    if unknown:
-        known = "host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls, fresh"
-        raise TypeError(f"unknown to_dist option(s) {', '.join(sorted(unknown))} for agent {recipe.name!r}; "
-                        f"agentnb's are: {known}")  # fmt: skip
-    if tls is None and not launch_server and port is not None:
-        tls = connection.tls_of(host, port)  # a TLS launcher of this user on this machine
-    options = DistOptions.build(
-        host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls
-    )
     return DistributedAgent.create(recipe, options, fresh)
 
 
@@ -134,7 +47,7 @@ class DistributedAgent:
     server runs them one at a time in that order (the actor guarantee).
     """
 
-    def __init__(self, recipe: Recipe, options: DistOptions, session: Session) -> None:
+    def __init__(self, recipe: Recipe, options: DistOptions, session: Session, key: AgentKey) -> None:
         self.name = recipe.name
         self.class_name = recipe.cls.__qualname__
         self._recipe = recipe
@@ -144,10 +57,11 @@ class DistributedAgent:
         self.address = ""
         self.server: ServerProcess | None = None
         self.link: ServerLink | None = None
-        self._key: tuple[Any, ...] = ()
+        self._key = key  # its place in the session's registry
         #: Why calls to this agent cannot run (its creation failed), if they cannot.
         self.broken: AgentnbError | None = None
         self._replace = False  # fresh=True: rebuild an agent of that name found on its server
+        self._origin: Any = None  # the cell that (re)built it: notices about that go there
 
     @classmethod
     def create(cls, recipe: Recipe, options: DistOptions, fresh: bool = False) -> DistributedAgent:
@@ -164,28 +78,25 @@ class DistributedAgent:
         """
         session = get_session()
         kind = recipe.cls
-        base = (kind.__module__, kind.__qualname__, recipe.name, options.host, options.port,
-                options.launch_server, options.local_mode)  # fmt: skip
-        key = (*base, session.occurrence(base))
-        with session.registry_lock:
-            live = session.registry.get(key)
-            if live is not None and (fresh or not live.alive()):
-                session.registry.pop(key)
-                if fresh:
-                    live.stop()
-                live = None
-            if live is None:
-                dist = session.registry[key] = cls(recipe, options, session)
-                dist._key = key
-        if live is not None:
-            live._adopt(recipe)
-            return live
+        key = session.agent_key(AgentKey(
+            kind.__module__, kind.__qualname__, recipe.name, options.host, options.port,
+            options.launch_server, options.local_mode,
+        ))  # fmt: skip
+        dist, made, replaced = session.registry.claim(
+            key, lambda live: not fresh and live.alive(), lambda: cls(recipe, options, session, key)
+        )
+        assert isinstance(dist, DistributedAgent)
+        if not made:
+            dist._adopt(recipe)
+            return dist
+        if replaced is not None and fresh:
+            replaced.stop()
         dist._replace = fresh
         if not options.lazy_launch:
             try:
                 dist._ensure_started()
             except BaseException:
-                session.registry.pop(key, None)
+                session.registry.remove(key, dist)
                 raise
         return dist
 
@@ -210,15 +121,12 @@ class DistributedAgent:
 
     def _shares(self, server: ServerProcess) -> bool:
         """Whether another live agent of this session uses ``server``."""
-        with self._session.registry_lock:
-            return any(d.server is server for d in self._session.registry.values() if d is not self)
+        return any(d.server is server for d in self._session.registry.agents() if d is not self)
 
     def stop(self) -> None:
         """Delete the agent from its server; stop the server if this session launched it for it alone."""
         session = self._session
-        with session.registry_lock:
-            if session.registry.get(self._key) is self:
-                session.registry.pop(self._key)
+        session.registry.remove(self._key, self)
         if self.link is None:
             return
         if self.server is not None and not self._shares(self.server):
@@ -281,6 +189,7 @@ class DistributedAgent:
             link.defined.add(key)
             link.put(Pending(self.name, op=self._recipe.define_op(link.address)))
         origin, has_recipe = self._session.origin(), op.create.spec.WhichOneof("recipe") is not None
+        self._origin = origin  # where what is said about its creation goes
 
         def failed(error: AgentnbError) -> AgentnbError:
             if isinstance(error, CodeNotAcceptedError) and not has_recipe:
@@ -319,12 +228,14 @@ class DistributedAgent:
         if info.fingerprint and info.fingerprint != self._recipe.fingerprint:
             notice(
                 f"agentnb: {where} was built with other constructor arguments or class code than this "
-                "to_dist's; it is used as it is (to_dist(..., fresh=True) rebuilds it with yours)"
+                "to_dist's; it is used as it is (to_dist(..., fresh=True) rebuilds it with yours)",
+                self._origin,
             )
         elif info.calls:
             notice(
                 f"agentnb: attached to the running {where}, which has answered {info.calls} call(s) "
-                "already: its state carries over (to_dist(..., fresh=True) starts it over)"
+                "already: its state carries over (to_dist(..., fresh=True) starts it over)",
+                self._origin,
             )
 
     def _built(self, outcome: Any) -> None:
@@ -337,7 +248,7 @@ class DistributedAgent:
         self.broken = error if isinstance(error, AgentnbError) else RemoteError(
             self.name, self.address, type(error).__name__, str(error), ""
         )  # fmt: skip
-        notice(f"agentnb: agent {self.name!r} could not be created on {self.address}: {error}")
+        notice(f"agentnb: agent {self.name!r} could not be created on {self.address}: {error}", self._origin)
         return self.broken
 
     # -- calls -------------------------------------------------------------------------
@@ -443,10 +354,12 @@ class DistributedAgent:
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (as a constructor argument shipped to a server), it travels as a reference."""
-        return (_from_reference, (_reference(self), self._recipe.cls))
+        return (from_reference, (_reference(self), self._recipe.cls))
 
     def _repr_html_(self) -> str:
-        return agent_html(self)
+        state = "not started" if not self.address else "running" if self.alive() else "server exited"
+        pid = self.server.pid if self.server is not None else None
+        return agent_html(self.name, self.class_name, self.address, pid, state)
 
     def __repr__(self) -> str:
         where = self.address or ("not started (lazy_launch)" if self._options.lazy_launch else "starting")
@@ -488,7 +401,7 @@ def _reference(agent: DistributedAgent) -> dict[str, Any]:
             "class": f"{cls.__module__}:{cls.__qualname__}"}  # fmt: skip
 
 
-def _from_reference(info: dict[str, Any], cls: type | None = None) -> DistributedAgent:
+def from_reference(info: dict[str, Any], cls: type | None = None) -> DistributedAgent:
     """The agent a reference names, attached lazily (no I/O until it is used)."""
     host, _, port = str(info["address"]).rpartition(":")
     if cls is None:
@@ -499,13 +412,15 @@ def _from_reference(info: dict[str, Any], cls: type | None = None) -> Distribute
         cls = found if isinstance(found, type) else UnknownAgent
     name = str(info["name"])
     recipe = Recipe(cls, name, (), {"name": name}, attach_only=True)
-    return distribute(recipe, host.strip("[]"), int(port), launch_server=False, lazy_launch=True,
-                      token=info.get("token") or None)  # fmt: skip
+    options = DistOptions.build(host.strip("[]"), int(port), launch_server=False, lazy_launch=True,
+                                token=info.get("token") or None)  # fmt: skip
+    return distribute(recipe, options)
 
 
-def notice(text: str) -> None:
-    """A one-line notice for the user (shown in the notebook cell that caused it)."""
-    get_session().notice(text)
+def notice(text: str, origin: Any = None) -> None:
+    """A one-line notice for the user, shown in the notebook cell ``origin`` names (the one
+    that caused it; None: the current one)."""
+    get_session().notice(text, origin)
 
 
 def _warn_if_failed(call: Call) -> None:
@@ -519,4 +434,4 @@ def _caller() -> str:
     return task.agent if task is not None else "driver"
 
 
-register_reference(DistributedAgent, _reference, _from_reference)
+register_reference(DistributedAgent, _reference)

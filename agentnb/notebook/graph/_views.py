@@ -1,7 +1,7 @@
 """The graph's immutable views and options: what a snapshot of the dataflow model holds.
 
 Plain data for renderers and exports, safe to read from any thread (see
-:mod:`agentnb.notebook._graph_model` for what nodes, edges and messages mean).
+:mod:`agentnb.notebook.graph._model` for what nodes, edges and messages mean).
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 
-from .._errors import GraphvizError, GraphvizMissingError
-from ._graph_labels import edge_label, short
-from ._graph_views import DRIVER, EdgeView, NodeView, Snapshot
+from ..._core._errors import GraphvizError, GraphvizMissingError
+from ._labels import edge_label, short
+from ._views import DRIVER, EdgeView, NodeView, Snapshot
 
 #: (stroke, fill) per state; every colour distinct, so a drawn SVG can be recoloured by value.
 STYLE = {
@@ -120,7 +120,7 @@ def edge_tooltip(e: EdgeView) -> str:
 
 
 def label_text(e: EdgeView, options: RenderOptions) -> str:
-    """What an edge's label shows (see :mod:`agentnb.notebook._graph_labels`)."""
+    """What an edge's label shows (see :mod:`agentnb.notebook.graph._labels`)."""
     return edge_label(e.latest.preview, e.count, options.label_chars)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from ._graph_critical import TimeReport
-from ._graph_dot import STYLE
-from ._graph_views import DRIVER, Snapshot
+from ._critical import TimeReport
+from ._dot import STYLE
+from ._views import DRIVER, Snapshot
 
 _SMALL = "font:11px sans-serif;color:#757575"
 

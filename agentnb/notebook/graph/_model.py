@@ -42,15 +42,15 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import asdict
 from typing import Any
 
-from .._events import Event, InputRef
-from ._graph_labels import edge_label
-from ._graph_records import RANK as _RANK
-from ._graph_records import Call as _Call
-from ._graph_records import Edge as _Edge
-from ._graph_records import Message as _Message
-from ._graph_records import Node as _Node
-from ._graph_render import GraphRenderer, RenderOptions, dot_source
-from ._graph_views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
+from ..._core._events import Event, InputRef
+from ._labels import edge_label
+from ._records import RANK as _RANK
+from ._records import Call as _Call
+from ._records import Edge as _Edge
+from ._records import Message as _Message
+from ._records import Node as _Node
+from ._render import GraphRenderer, RenderOptions, dot_source
+from ._views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
 
 __all__ = [
     "DRIVER",

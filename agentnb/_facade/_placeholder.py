@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from .._core._message import FIELDS, Msg, _preview
+from .._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
 from ._html import placeholder_html
-from ._message import FIELDS, Msg, _preview
-from ._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
 
 
 def _field(name: str) -> property:
@@ -71,6 +71,9 @@ class Placeholder(Msg):
         """
         return self._call.result(timeout)
 
+    def _resolved(self) -> Any:
+        return self.result()
+
     def __await__(self) -> Generator[Any, None, Any]:
         return self._call.wait_async().__await__()
 
@@ -101,7 +104,14 @@ class Placeholder(Msg):
     __hash__ = object.__hash__  # type: ignore[assignment]
 
     def _repr_html_(self) -> str:
-        return placeholder_html(self)
+        call, shown, error = self._call, None, None
+        if call.resolved:
+            if call.error is not None:
+                error = str(call.error)
+            else:
+                reply = call.outcome()
+                shown = _preview(reply.content if isinstance(reply, Msg) else reply, 200)
+        return placeholder_html(self.agent_name, self.state, self.task_id, shown, error)
 
     def __repr__(self) -> str:
         state = self.state

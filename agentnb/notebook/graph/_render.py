@@ -5,14 +5,14 @@ up to 40 s for a random 1,000-node graph with ``dot``) and recolouring a
 drawn SVG is cheap (0.7 ms there; ~3 ms for 1,000 agents here), so
 :class:`GraphRenderer` runs graphviz only when the shape changed (a node or
 edge appeared or went). Labels never trigger a layout: edges get fixed label
-slots from the start (:mod:`agentnb.notebook._graph_dot`), and the
-recolouring template (:mod:`agentnb.notebook._graph_template`) fills them in.
+slots from the start (:mod:`agentnb.notebook.graph._dot`), and the
+recolouring template (:mod:`agentnb.notebook.graph._template`) fills them in.
 
 Graphviz runs as a subprocess with a timeout (``graphviz.pipe()`` has none);
 the engine fits the graph's size and density. Without graphviz, or when
 layout failed, the view is an HTML table of agents and edges that says why
 (and how to install it). The drawing always fits the output area's width
-(:func:`agentnb.notebook._graph_html.fit`).
+(:func:`agentnb.notebook.graph._html.fit`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import html
 import time
 from typing import Any
 
-from .._errors import GraphvizError, GraphvizMissingError
-from ._graph_critical import TimeReport, agent_sentence
-from ._graph_dot import RenderOptions, dot_source, run_graphviz
-from ._graph_html import EMPTY, caption, fit, legend, notes, table_html, time_summary, wrap
-from ._graph_template import Template
-from ._graph_views import Snapshot
+from ..._core._errors import GraphvizError, GraphvizMissingError
+from ._critical import TimeReport, agent_sentence
+from ._dot import RenderOptions, dot_source, run_graphviz
+from ._html import EMPTY, caption, fit, legend, notes, table_html, time_summary, wrap
+from ._template import Template
+from ._views import Snapshot
 
 __all__ = [
     "EMPTY",

@@ -1,11 +1,13 @@
-"""``agentnb.status()``: what this session runs, from local knowledge only (never blocks)."""
+"""``agentnb.status()`` and ``agentnb.shutdown()``: what this session runs (from local knowledge
+only, never blocking), and stopping it."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 
-from ._html import status_html
-from ._runtime._session import get_session
+from .._runtime._session import get_session
+from ._html import badge
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,40 @@ class SessionStatus:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        return status_html(self)
+        """The session as HTML: a table of agents and one of servers, each only when it has rows."""
+        if not self.agents and not self.servers:
+            return (
+                "<div><b>agentnb session</b>: no agents and no servers "
+                "(none started yet, or all stopped: <code>%agentnb stop</code> / "
+                "<code>agentnb.shutdown()</code>).</div>"
+            )
+        parts = [f"<div><b>agentnb session</b>: {html.escape(self.summary())}"]
+        if self.agents:
+            rows = "".join(
+                f"<tr><td><b>{html.escape(a.name)}</b></td><td><code>{html.escape(a.class_name)}</code></td>"
+                f"<td><code>{html.escape(a.address or '-')}</code></td><td>{badge(a.state)}</td></tr>"
+                for a in self.agents
+            )
+            parts.append(
+                f"<table><tr><th>agent</th><th>class</th><th>address</th><th>state</th></tr>{rows}</table>"
+            )
+        if self.servers:
+            rows = "".join(
+                f"<tr><td><code>{html.escape(s.address)}</code></td><td>{s.pid}</td>"
+                f"<td>{badge('running' if s.alive else 'server exited')} {html.escape(s.exit)}</td>"
+                f"<td>{html.escape(', '.join(s.agents) or '-')}</td></tr>"
+                for s in self.servers
+            )
+            parts.append(
+                f"<table><tr><th>server</th><th>pid</th><th>state</th><th>agents</th></tr>{rows}</table>"
+            )
+        return "".join(parts) + "</div>"
 
 
 def status() -> SessionStatus:
     """This session's agents and launched servers (local knowledge, no network)."""
     session = get_session()
-    with session.registry_lock:
-        agents = list(session.registry.values())
+    agents = session.registry.agents()
     rows = []
     for agent in agents:
         state = "running" if agent.alive() else "server exited"
@@ -69,10 +97,15 @@ def status() -> SessionStatus:
             state = "not started"
         rows.append(AgentRow(agent.name, agent.class_name, agent.address, state))
     servers = []
-    for server in list(session.servers.values()):
+    for server in session.launched():
         names = tuple(a.name for a in agents if a.server is server)
         code = server.returncode
         servers.append(
             ServerRow(server.address, server.pid, code is None, "" if code is None else f"code {code}", names)
         )
     return SessionStatus(tuple(rows), tuple(servers))
+
+
+def shutdown() -> None:
+    """Stop every server this session launched (launchers elsewhere are left alone)."""
+    get_session().shutdown()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ._graph_views import DRIVER, STATES, EdgeView, NodeView, Snapshot
+from ._views import DRIVER, STATES, EdgeView, NodeView, Snapshot
 
 BY = ("auto", "agent", "class", "server")
 UNKNOWN = "(server unknown)"  # agents seen only as callers: no event of theirs carried an address

@@ -3,7 +3,7 @@
 How it updates:
 
 * A session listener (on the driver's loop thread) merges each event into the
-  :class:`~agentnb.notebook._graph_model.GraphModel` (microseconds) and wakes
+  :class:`~agentnb.notebook.graph._model.GraphModel` (microseconds) and wakes
   the render thread; it never renders.
 * The render thread coalesces: however many events arrived, it draws the
   latest snapshot once, at most ``rate`` times a second (slower when a draw
@@ -51,7 +51,7 @@ DOM contract (tests/test_browser_graph.py reads the page through it; keep it):
   ``.agentnb-graph-legend`` explains it, and after a run
   ``.agentnb-graph-time`` says where the time went.
 * The timeline is a ``.agentnb-timeline`` element (see
-  :mod:`agentnb.notebook._graph_timeline`).
+  :mod:`agentnb.notebook.graph._timeline`).
 """
 
 from __future__ import annotations
@@ -67,16 +67,16 @@ from typing import Any
 import anywidget
 import traitlets
 
-from .._runtime._output import Listener
-from .._runtime._session import Session
-from ._graph_critical import TimeReport, report
-from ._graph_front import CSS, ESM
-from ._graph_group import group
-from ._graph_html import EMPTY, static_html
-from ._graph_model import GraphModel, Snapshot
-from ._graph_pump import Pump
-from ._graph_render import GraphRenderer
-from ._graph_timeline import timeline_html
+from ..._runtime._output import Listener
+from ..._runtime._session import Session
+from ._critical import TimeReport, report
+from ._front import CSS, ESM
+from ._group import group
+from ._html import EMPTY, static_html
+from ._model import GraphModel, Snapshot
+from ._pump import Pump
+from ._render import GraphRenderer
+from ._timeline import timeline_html
 
 log = logging.getLogger("agentnb")
 
@@ -149,8 +149,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._patched: dict[str, list[Any]] = {}  # recoloured since that drawing
         self._pump = Pump(self._draw, self._settled, rate, settle)
         self._stopped = False
-        if session is not None:
-            session.listeners.append(self._listener)
+        self._unsubscribe = session.subscribe(self._listener) if session is not None else None
 
     # -- updates ---------------------------------------------------------------
 
@@ -323,11 +322,8 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         if getattr(self, "_stopped", True):  # stopped already, or never fully started
             return False
         self._stopped = True
-        if self._session is not None:
-            try:
-                self._session.listeners.remove(self._listener)
-            except ValueError:
-                pass
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         self._pump.stop()
         return True
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ._graph_views import CallView
+from ._views import CallView
 
 _EPS = 0.002  # seconds: events of one moment, stamped by different processes
 
