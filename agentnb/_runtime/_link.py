@@ -67,6 +67,7 @@ class ServerLink:
         self.loop = session.loop
         self.address = address
         self.host = address.rsplit(":", 1)[0].strip("[]")
+        self.loopback = is_loopback(self.host)
         self.token = token
         self.limits = limits
         self.timeouts = timeouts
@@ -256,7 +257,7 @@ def route_address(producer: ServerLink, consumer: ServerLink) -> str | None:
         return ""
     if (producer.tls is None) != (consumer.tls is None):
         return None
-    if is_loopback(consumer.host) or not is_loopback(producer.host):
+    if consumer.loopback or not producer.loopback:
         return producer.address
     server = producer.server
     if server is not None and server.bind[0] in ("0.0.0.0", "::"):

@@ -238,22 +238,51 @@ class Outbox:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _producer_ready(self, producer: Call) -> bool:
+    def _producer_ready(self, producer: Call, batch: set[int] | None = None) -> bool:
         """Whether a call taking ``producer``'s reply can be encoded: as a reference once
-        the producer has its task id, as a relayed value once that value is here."""
+        the producer has its task id, or if it goes earlier in the same batch to the same
+        server (``batch``: ids of those calls); as a relayed value once that value is here."""
         if producer.resolved:
             return True  # its value or its error: encoding knows what to do
-        if self._link.route(producer) is not None:
-            return producer.acked
+        route = self._link.route(producer)
+        if route is not None:
+            return producer.acked or (batch is not None and route == "" and id(producer) in batch)
         if producer.withheld:  # done, but its value stayed on its server: fetch it to relay it
             producer.link.fetch_soon(producer)
         return False
+
+    def _ready(self, producer: Call, batch: set[int]) -> bool:
+        """``_producer_ready``, cheaply for the producers this outbox already waits for."""
+        key = id(producer)
+        if key in batch:
+            return True  # earlier in this batch, to this server (only this outbox's calls are in it)
+        if key in self._waiting_on:
+            return False  # told when that changes
+        return self._producer_ready(producer, batch)
+
+    def _wait_for(self, producer: Call) -> None:
+        """Send again once ``producer`` can be encoded (asked once per producer)."""
+        key = id(producer)
+        if key in self._waiting_on:
+            return
+        self._waiting_on.add(key)
+
+        def kick() -> None:
+            self._waiting_on.discard(key)
+            self._kick()
+
+        if self._link.route(producer) is not None:
+            producer.when_acked(kick)  # (also when it fails: it never will be acknowledged then)
+        else:
+            producer.when_resolved(kick)
+            producer.when_done(kick)  # a withheld value: fetched when the outbox looks again
 
     def _take(self) -> list[Pending]:
         """The operations that can go now, in order; the others stay (call with the lock)."""
         batch: list[Pending] = []
         keep: deque[Pending] = deque()
         blocked: set[str] = set()
+        calls: set[int] = set()  # ids of the calls in this batch
         limits = self._link.limits
         budget = limits.max_message_bytes // 2
         for item in self._pending:
@@ -262,18 +291,15 @@ class Outbox:
                 continue
             call = item.call
             if call is not None and call.state == PENDING:
-                waiting = [p for p in call.producers if not self._producer_ready(p)]
+                waiting = [p for p in call.producers if not self._ready(p, calls)]
                 if waiting:
                     blocked.add(item.agent)
                     keep.append(item)
                     for producer in waiting:
-                        if id(producer) not in self._waiting_on:
-                            self._waiting_on.add(id(producer))
-                            producer.when_acked(self._kick)
-                            producer.when_resolved(self._kick)
-                            producer.when_done(self._kick)
+                        self._wait_for(producer)
                     continue
                 budget -= call.size
+                calls.add(id(call))
             batch.append(item)
         self._pending = keep
         return batch
@@ -291,7 +317,6 @@ class Outbox:
     async def _flush_all(self) -> None:
         while True:
             with self._lock:
-                self._waiting_on.clear()
                 self._fresh = False
                 batch = self._take()
                 releases: list[str] = []
@@ -301,12 +326,16 @@ class Outbox:
                     self._scheduled = False
                     return
             ops, sent = [], []
+            positions: dict[int, int] = {}  # id of a call in this batch -> its operation's number
             for item in batch:
                 try:
-                    ops.append(self._encode(item))
+                    ops.append(self._encode(item, positions))
                     sent.append(item)
                 except AgentnbError as exc:
                     self._fail(item, exc)
+                    continue
+                if item.call is not None:
+                    positions[id(item.call)] = len(ops)
             if releases:
                 ops.append(pb.Op(release=pb.ReleaseRequest(task_ids=releases)).SerializeToString())
             try:
@@ -364,23 +393,30 @@ class Outbox:
             if failed and item.call is not None and item.agent in not_created:
                 self._fail(item, not_created[item.agent])
                 continue
+            if failed and item.call is not None and result.status.reason == "upstream":
+                broken = next((p for p in item.call.producers if p.error is not None), None)
+                if broken is not None:  # its producer, earlier in the batch, failed: say that
+                    assert broken.error is not None
+                    self._fail(item, _upstream(broken, broken.error))
+                    continue
             self._apply(item, result, response.server_id)
         return refused
 
-    def _encode(self, item: Pending) -> bytes:
+    def _encode(self, item: Pending, positions: dict[int, int]) -> bytes:
         """One operation of a batch, serialized (a call's big inputs are never copied)."""
         if item.call is None:
             assert item.op is not None
             return item.op.SerializeToString()
-        request = self.encode_call(item.call)
+        request = self.encode_call(item.call, positions)
         if item.observe:
             observe = pb.ObserveRequest(agent=request.agent)
             observe.inputs.extend(request.inputs)
             return wire.field(3, observe.SerializeToString())  # Op.observe
         return wire.field(2, request.SerializeToString())  # Op.call
 
-    def encode_call(self, call: Call) -> pb.CallRequest:
-        """The call's request, its placeholder inputs filled: references, or relayed values."""
+    def encode_call(self, call: Call, positions: dict[int, int] | None = None) -> pb.CallRequest:
+        """The call's request, its placeholder inputs filled: references (to a task, or to
+        an earlier operation of the same batch: ``positions``), or relayed values."""
         link = self._link
 
         def fill(i: int, producer: Call) -> None:
@@ -393,6 +429,8 @@ class Outbox:
                 fill_ref(inputs[i], route, producer.task_id, producer.agent, producer.server_id)
             elif error is not None:
                 raise _upstream(producer, error)
+            elif route == "" and positions is not None and id(producer) in positions:
+                fill_ref(inputs[i], "", "", producer.agent, "", batch_op=positions[id(producer)])
             else:  # a loopback-only producer, seen from another host: relay its value
                 msg = as_message(producer.value, producer.agent)
                 where = input_label(i, len(inputs), call.agent)
