@@ -61,6 +61,9 @@ if _typing.TYPE_CHECKING:
     from ._facade._agent import AgentBase
     from ._facade._dist import DistributedAgent
     from ._facade._hub import MsgHub, msghub
+    from ._facade._mesh import Mesh
+    from ._facade._mesh_make import mesh
+    from ._facade._mesh_replies import MeshReplies
     from ._facade._placeholder import Placeholder
     from ._facade._status import SessionStatus, shutdown, status
     from .notebook.graph._graph import graph
@@ -83,6 +86,8 @@ _EXPORTS = {
     "GraphvizMissingError": "agentnb._core._errors",
     "InputRef": "agentnb._core._events",
     "Limits": "agentnb._core._config",
+    "Mesh": "agentnb._facade._mesh",
+    "MeshReplies": "agentnb._facade._mesh_replies",
     "MessageError": "agentnb._core._errors",
     "MessageTooLargeError": "agentnb._core._errors",
     "Msg": "agentnb._core._message",
@@ -100,6 +105,7 @@ _EXPORTS = {
     "__version__": "agentnb._core._version",
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
+    "mesh": "agentnb._facade._mesh_make",
     "msghub": "agentnb._facade._hub",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
@@ -121,6 +127,8 @@ __all__ = [
     "GraphvizMissingError",
     "InputRef",
     "Limits",
+    "Mesh",
+    "MeshReplies",
     "MessageError",
     "MessageTooLargeError",
     "Msg",
@@ -138,6 +146,7 @@ __all__ = [
     "__version__",
     "graph",
     "make_self_signed",
+    "mesh",
     "msghub",
     "shutdown",
     "status",

@@ -116,6 +116,10 @@ LAZY = {
     ("_facade/_agent.py", "agentnb._facade._dist"): (
         "the session and its links: a server loads them only when one of its agents uses another"
     ),
+    ("_facade/_agent.py", "agentnb._facade._mesh"): (
+        "the session and its links: a server loads them only when one of its agents uses a mesh"
+    ),
+    ("_facade/_agent.py", "agentnb._facade._mesh_make"): "the session and its links: when a mesh is made",
 }
 
 #: Import circles that remain, each with its reason (none: keep it so).

@@ -15,6 +15,7 @@ from ._options import DistOptions
 
 if TYPE_CHECKING:
     from ._dist import DistributedAgent
+    from ._mesh import Mesh
 
 #: What ``reply`` receives: one message, a list of them (fan-in), or None.
 Input = Msg | list[Msg] | None
@@ -134,6 +135,15 @@ class AgentBase:
         )
         return _distribute(Recipe(type(self), self.name, *kept), options, fresh)
 
+    @classmethod
+    def mesh(cls, n: int, **options: Any) -> Mesh:
+        """``n`` agents of this class over a set of servers, made in one operation per server:
+        ``Player.mesh(1000, names="P{i}", kwargs={"seed": 0}, placement=4)``. See
+        :func:`agentnb.mesh` for the options."""
+        from ._mesh_make import mesh  # the session and its links load on first use
+
+        return mesh(cls, n, **options)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
 
@@ -184,7 +194,11 @@ def _resolve(x: Any) -> Any:
 
 
 def _from_reference(info: dict[str, Any]) -> Any:
-    """The distributed agent a reference in a message names (attached lazily)."""
+    """The distributed agent (or mesh) a reference in a message names (attached lazily)."""
+    if "mesh" in info:
+        from ._mesh import from_reference as mesh_from_reference  # the session, loaded on use
+
+        return mesh_from_reference(info)
     from ._dist import from_reference  # the session, loaded where an agent uses another
 
     return from_reference(info)

@@ -30,6 +30,7 @@ from .._runtime._registry import AgentKey
 from .._runtime._session import Session, get_session
 from ._html import agent_html
 from ._hub import heard
+from ._mesh_replies import ItemsInput, MeshReplies, expand
 from ._options import DistOptions
 from ._placeholder import Placeholder
 
@@ -335,14 +336,18 @@ class DistributedAgent:
     def _call(self, link: ServerLink, x: Any, origin: Any) -> Call:
         """A call taking ``x``: its messages encoded in place now (bad ones raise here), the
         placeholders among them as slots filled when it is sent."""
-        shape = "none" if x is None else "list" if isinstance(x, (list, tuple)) else "one"
+        shape = "none" if x is None else "list" if isinstance(x, (list, tuple, MeshReplies)) else "one"
         request = call_request(self.name, _caller(), shape)
         items = [] if x is None else list(x) if isinstance(x, (list, tuple)) else [x]
+        items = expand(items)  # a mesh's replies: one input per server (a fan-in)
         max_bytes = self._options.limits.max_message_bytes
         producers, size = [], 0
         for i, item in enumerate(items):
             slot = request.inputs.add()
             if isinstance(item, Placeholder):
+                producers.append((i, item.call))
+            elif isinstance(item, ItemsInput):
+                slot.ref.items = True  # every reply of a mesh call on one server, as a list
                 producers.append((i, item.call))
             elif isinstance(item, Msg):
                 size += fill_msg(slot.message, item, max_bytes, input_label(i, len(items), self.name))

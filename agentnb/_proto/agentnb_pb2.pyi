@@ -30,18 +30,20 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., timestamp: _Optional[float] = ..., content_json: _Optional[str] = ..., content_bytes: _Optional[bytes] = ..., content_text: _Optional[str] = ..., url_json: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("address", "task_id", "agent", "server_id", "batch_op")
+    __slots__ = ("address", "task_id", "agent", "server_id", "batch_op", "items")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_OP_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
     address: str
     task_id: str
     agent: str
     server_id: str
     batch_op: int
-    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ...) -> None: ...
+    items: bool
+    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ..., items: _Optional[bool] = ...) -> None: ...
 
 class Input(_message.Message):
     __slots__ = ("message", "ref")
@@ -196,10 +198,32 @@ class DefineClassRequest(_message.Message):
     def __init__(self, class_key: _Optional[str] = ..., pickled: _Optional[bytes] = ..., sources: _Optional[_Mapping[str, str]] = ..., code_files: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class DeleteAgentRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "mesh")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    MESH_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    mesh: bool
+    def __init__(self, name: _Optional[str] = ..., mesh: _Optional[bool] = ...) -> None: ...
+
+class CreateMeshRequest(_message.Message):
+    __slots__ = ("mesh", "spec", "name_pattern", "names", "first", "count", "overrides", "replace")
+    MESH_FIELD_NUMBER: _ClassVar[int]
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    NAME_PATTERN_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    OVERRIDES_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    mesh: str
+    spec: AgentSpec
+    name_pattern: str
+    names: _containers.RepeatedScalarFieldContainer[str]
+    first: int
+    count: int
+    overrides: bytes
+    replace: bool
+    def __init__(self, mesh: _Optional[str] = ..., spec: _Optional[_Union[AgentSpec, _Mapping]] = ..., name_pattern: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ..., first: _Optional[int] = ..., count: _Optional[int] = ..., overrides: _Optional[bytes] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class DeleteAgentResponse(_message.Message):
     __slots__ = ()
@@ -216,7 +240,7 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key")
+    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     AS_LIST_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +250,8 @@ class CallRequest(_message.Message):
     METHOD_FIELD_NUMBER: _ClassVar[int]
     ARGS_JSON_FIELD_NUMBER: _ClassVar[int]
     CALL_KEY_FIELD_NUMBER: _ClassVar[int]
+    MESH_FIELD_NUMBER: _ClassVar[int]
+    EACH_FIELD_NUMBER: _ClassVar[int]
     agent: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     as_list: bool
@@ -235,7 +261,9 @@ class CallRequest(_message.Message):
     method: str
     args_json: str
     call_key: str
-    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ...) -> None: ...
+    mesh: bool
+    each: bool
+    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ...) -> None: ...
 
 class CallResponse(_message.Message):
     __slots__ = ("task_id", "outcome", "server_id")
@@ -268,20 +296,22 @@ class ReleaseRequest(_message.Message):
     def __init__(self, task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Op(_message.Message):
-    __slots__ = ("create", "call", "observe", "delete", "define_class", "release")
+    __slots__ = ("create", "call", "observe", "delete", "define_class", "release", "create_mesh")
     CREATE_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     OBSERVE_FIELD_NUMBER: _ClassVar[int]
     DELETE_FIELD_NUMBER: _ClassVar[int]
     DEFINE_CLASS_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_MESH_FIELD_NUMBER: _ClassVar[int]
     create: CreateAgentRequest
     call: CallRequest
     observe: ObserveRequest
     delete: DeleteAgentRequest
     define_class: DefineClassRequest
     release: ReleaseRequest
-    def __init__(self, create: _Optional[_Union[CreateAgentRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., observe: _Optional[_Union[ObserveRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteAgentRequest, _Mapping]] = ..., define_class: _Optional[_Union[DefineClassRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ...) -> None: ...
+    create_mesh: CreateMeshRequest
+    def __init__(self, create: _Optional[_Union[CreateAgentRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., observe: _Optional[_Union[ObserveRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteAgentRequest, _Mapping]] = ..., define_class: _Optional[_Union[DefineClassRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ..., create_mesh: _Optional[_Union[CreateMeshRequest, _Mapping]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("ops",)
@@ -360,6 +390,24 @@ class WatchResultsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[TaskResult]
     server_id: str
     def __init__(self, results: _Optional[_Iterable[_Union[TaskResult, _Mapping]]] = ..., server_id: _Optional[str] = ...) -> None: ...
+
+class FetchItemsRequest(_message.Message):
+    __slots__ = ("task_id", "start")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    start: int
+    def __init__(self, task_id: _Optional[str] = ..., start: _Optional[int] = ...) -> None: ...
+
+class ItemsChunk(_message.Message):
+    __slots__ = ("start", "outcomes", "server_id")
+    START_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    outcomes: _containers.RepeatedScalarFieldContainer[bytes]
+    server_id: str
+    def __init__(self, start: _Optional[int] = ..., outcomes: _Optional[_Iterable[bytes]] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class GetServerInfoRequest(_message.Message):
     __slots__ = ()

@@ -94,6 +94,11 @@ class AgentServerStub:
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.EventBatch.FromString,
                 _registered_method=True)
+        self.FetchItems = channel.unary_stream(
+                '/agentnb.v1.AgentServer/FetchItems',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.FromString,
+                _registered_method=True)
 
 
 class AgentServerServicer:
@@ -180,6 +185,15 @@ class AgentServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FetchItems(self, request, context):
+        """The replies of a mesh call (CallRequest.mesh) on this server, in the mesh's
+        order, streamed as they are ready. Needs no token: the task id is the
+        capability to read that call's replies.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -242,6 +256,11 @@ def add_AgentServerServicer_to_server(servicer, server):
                     servicer.StreamEvents,
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.FromString,
                     response_serializer=agentnb_dot_v1_dot_agentnb__pb2.EventBatch.SerializeToString,
+            ),
+            'FetchItems': grpc.unary_stream_rpc_method_handler(
+                    servicer.FetchItems,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -568,6 +587,33 @@ class AgentServer:
             '/agentnb.v1.AgentServer/StreamEvents',
             agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.SerializeToString,
             agentnb_dot_v1_dot_agentnb__pb2.EventBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FetchItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/FetchItems',
+            agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.FromString,
             options,
             channel_credentials,
             insecure,

@@ -203,6 +203,18 @@ class ServerClient:
                 if not _again(exc, deadline):
                     raise translate(exc, self.address, what) from exc
 
+    async def items(self, task_id: str, start: int, what: str) -> AsyncIterator[pb.ItemsChunk]:
+        """The replies of a mesh call from ``start`` on, in chunks, as they are ready. An
+        unreachable server fails at once (UNAVAILABLE): the caller bounds its retries."""
+        stream = self._stub.FetchItems(pb.FetchItemsRequest(task_id=task_id, start=start))
+        try:
+            async for chunk in stream:
+                yield chunk
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address, what) from exc
+        finally:
+            stream.cancel()
+
     def watch(self) -> Any:
         """Open a WatchResults stream (a bidirectional gRPC call: ``write`` ids, iterate results)."""
         return self._stub.WatchResults(wait_for_ready=True)

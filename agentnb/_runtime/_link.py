@@ -210,7 +210,8 @@ class ServerLink:
 
     def route(self, producer: Call) -> str | None:
         link = producer.link
-        assert isinstance(link, ServerLink)
+        if not isinstance(link, ServerLink):  # made in this process (an in-process mesh call): relay it
+            return None
         return route_address(link, self)
 
     # -- failures --------------------------------------------------------------------------

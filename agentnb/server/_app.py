@@ -28,6 +28,7 @@ from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
+from .._runtime import _inprocess as inprocess
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _output
@@ -178,8 +179,11 @@ class AgentServer:
         facts = ServerFacts(
             self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
         )
-        add_servicer(Servicer(self.host, facts, limits, self.request_stop), self._grpc)
+        servicer = Servicer(self.host, facts, limits, self.request_stop)
+        add_servicer(servicer, self._grpc)
         self._grpc.start()
+        self.meshes = servicer.meshes
+        inprocess.register(self.meshes)  # code running here calls its meshes without gRPC
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
@@ -245,6 +249,9 @@ class AgentServer:
         if self._grpc is None:
             return
         connection.remove(self.connection_file)
+        meshes = getattr(self, "meshes", None)
+        if meshes is not None:
+            inprocess.unregister(meshes)
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()

@@ -28,7 +28,7 @@ from .._runtime._codec import decode_value, encode_failure, encode_value, fill_m
 from .._runtime._ops import ATTRIBUTES
 from . import _output
 from ._events import EventBus, Kind
-from ._mailbox import Job, Mailbox
+from ._mailbox import Job, Mailbox, flat
 from ._output import TaskPrints
 from ._recipes import Factory, RecipeError, Recipes, check_method
 from ._resolve import Resolver
@@ -247,7 +247,7 @@ class AgentHost:
     def _observe(self, actor: Actor, job: Job) -> None:
         instance = actor.instance
         assert instance is not None
-        x: Any = job.inputs.values
+        x: Any = flat(job.inputs.values)
         prints = TaskPrints(self._printer(job.task_id, actor.name), self.output_budget)
         try:
             self._in_task(actor.name, job.task_id, prints, lambda: instance.observe(x))
@@ -260,7 +260,7 @@ class AgentHost:
         assert actor.instance is not None and job.prints is not None
         instance = actor.instance
         values = job.inputs.values
-        x: Any = None if job.shape == "none" else values[0] if job.shape == "one" else list(values)
+        x: Any = None if job.shape == "none" else values[0] if job.shape == "one" else flat(values)
         actor.calls += 1
         self.bus.publish(Kind.RUNNING, job.task_id, actor.name)
         if job.method:

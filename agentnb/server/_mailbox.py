@@ -27,7 +27,7 @@ class Inputs:
 
     __slots__ = ("values", "error", "_pending", "_waiter", "_lock")
 
-    def __init__(self, values: list[Msg | None], pending: int) -> None:
+    def __init__(self, values: list[Any], pending: int) -> None:
         self.values = values
         self.error: RemoteError | None = None
         self._pending = pending
@@ -38,8 +38,9 @@ class Inputs:
     def ready(self) -> bool:
         return self._pending == 0 or self.error is not None
 
-    def resolve(self, index: int, value: Msg | RemoteError) -> None:
-        """One input arrived (or failed); runs the waiter when the last one does."""
+    def resolve(self, index: int, value: Msg | list[Msg] | RemoteError | None) -> None:
+        """One input arrived (or failed; a list: the replies of a mesh call); runs the waiter
+        when the last one does."""
         assert self._lock is not None
         with self._lock:
             if isinstance(value, RemoteError):
@@ -65,6 +66,13 @@ class Inputs:
 
 
 READY = Inputs([], 0)
+
+
+def flat(values: list[Any]) -> list[Any]:
+    """Input values with the replies of mesh calls (lists) spliced in, in order."""
+    if not any(type(v) is list for v in values):
+        return list(values)
+    return [v for value in values for v in (value if type(value) is list else (value,))]
 
 
 class Job:
@@ -124,6 +132,11 @@ class Mailbox:
     @property
     def queued(self) -> int:
         return len(self._queue or ())
+
+    @property
+    def busy(self) -> bool:
+        """A job runs or waits (a glance: it may change at once)."""
+        return self._busy
 
     def post(self, job: Job, inline: bool = False) -> None:
         """Queue ``job``; with ``inline``, run it in this thread if the agent is idle and it is ready."""

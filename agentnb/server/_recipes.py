@@ -186,6 +186,57 @@ class Recipes:
             "import (then it is built by import path), or start the server with --allow-code",
         )
 
+    def mesh_parts(
+        self, spec: pb.AgentSpec, overrides: bytes
+    ) -> tuple[type, tuple[Any, ...], dict[str, Any], dict[int, dict[str, Any]]]:
+        """What a mesh's agents are built from: the class, the shared positional and keyword
+        arguments, and keyword arguments of single agents by mesh index (checked like
+        :meth:`factory`; an import recipe's are JSON, shipped code's pickled)."""
+        recipe = spec.WhichOneof("recipe")
+        if recipe == "by_import":
+            cls = import_agent_class(spec.by_import.class_path, self.allowed_modules)
+            kwargs = _json_object(spec.by_import.kwargs_json or "{}", "the mesh's constructor kwargs")
+            table = _json_object(overrides.decode("utf-8", "replace") or "{}", "the mesh's overrides")
+            try:
+                by_index = {int(k): v for k, v in table.items()}
+            except ValueError as exc:
+                raise RecipeError("INVALID_ARGUMENT", "bad_recipe", f"overrides: {exc}") from exc
+            if not all(isinstance(v, dict) for v in by_index.values()):
+                raise RecipeError("INVALID_ARGUMENT", "bad_recipe", "each override must be a JSON object")
+            return cls, (), kwargs, by_index
+        if recipe == "by_key":
+            self._need_code(f"class {spec.class_name!r}")
+            defined = self._classes.get(spec.by_key.class_key)
+            if defined is None:
+                raise RecipeError(
+                    "FAILED_PRECONDITION", "class_unknown", f"class {spec.class_name!r} was not shipped here"
+                )
+            try:
+                args, kwargs = cloudpickle.loads(spec.by_key.arguments)
+                by_index = cloudpickle.loads(overrides) if overrides else {}
+            except Exception as exc:  # noqa: BLE001 - whatever the bytes were, they are not arguments
+                raise RecipeError(
+                    "INVALID_ARGUMENT", "bad_recipe", f"the mesh's arguments do not unpickle ({exc!r})"
+                ) from exc
+            return defined, tuple(args), dict(kwargs), dict(by_index)
+        raise RecipeError(
+            "FAILED_PRECONDITION",
+            "code_not_accepted",
+            f"mesh {spec.name!r} of class {spec.class_name!r} cannot be built here: this server does not "
+            "accept code. Put the class in a module the server can import (then it is built by import "
+            "path), or start the server with --allow-code",
+        )
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise RecipeError("INVALID_ARGUMENT", "bad_recipe", f"{what}: bad JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise RecipeError("INVALID_ARGUMENT", "bad_recipe", f"{what} must be a JSON object")
+    return value
+
 
 def _restore_filenames(cls: type, files: dict[str, str]) -> None:
     """Give shipped methods back the file names pickling took from them (for tracebacks)."""

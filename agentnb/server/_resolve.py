@@ -21,6 +21,7 @@ from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from .._runtime._client import ClientPool, status_error
 from .._runtime._codec import Returned, decode_msg, decode_result, input_label
+from .._runtime._items import fetch_items, item_values
 from .._runtime._loop import LoopThread
 from .._runtime._watch import ResultWatch
 from ._mailbox import READY, Inputs
@@ -69,7 +70,13 @@ class Resolver:
                 values[i] = decode_msg(item.message, input_label(i, count, agent))
         inputs = Inputs(values, len(refs))
         for i, ref in refs:
-            if self._is_local(ref):
+            local = self._is_local(ref)
+            if ref.items:  # every reply of a mesh call, as a list
+                if local:
+                    self._local_items(inputs, i, ref)
+                else:
+                    self._loop.loop.call_soon_threadsafe(self._remote_items, inputs, i, ref)
+            elif local:
                 self._local(inputs, i, ref)
             else:
                 self._loop.loop.call_soon_threadsafe(self._remote, inputs, i, ref)
@@ -85,6 +92,43 @@ class Resolver:
             self._store.on_done(ref.task_id, lambda entry: inputs.resolve(i, _value(entry.outcome, ref)))
         except StoreError as exc:
             inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+
+    def _local_items(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
+        def done(entry: Any) -> None:
+            if not entry.mesh:
+                inputs.resolve(i, _unreadable(ref, self._address, "MessageError", "it is not a mesh call's"))
+            else:
+                inputs.resolve(i, item_values(entry.items, ref.agent, self._address))
+
+        try:
+            self._store.on_done(ref.task_id, done)
+        except StoreError as exc:
+            inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+
+    def _remote_items(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
+        """Read every reply of a mesh call on another server (on the loop)."""
+        if ref.address not in self._watches and len(self._watches) >= MAX_SERVERS:
+            self._forget_idle()
+        if ref.address not in self._watches and len(self._watches) >= MAX_SERVERS:
+            inputs.resolve(i, _unreadable(ref, ref.address, "ResourceExhausted", (
+                f"this server already reads placeholders from {MAX_SERVERS} other servers; "
+                "call again once some of those calls are done"
+            )))  # fmt: skip
+            return
+        client = self._clients.get(ref.address, None, self._limits, self._timeouts, self._tls)
+        if ref.address not in self._watches:  # counted among the servers read from
+            self._watches[ref.address] = ResultWatch(client)
+
+        async def read() -> None:
+            try:
+                wires = await fetch_items(client, ref.task_id, f"reading the replies of mesh {ref.agent!r}")
+            except AgentnbError as exc:
+                inputs.resolve(i, _unreadable(ref, ref.address, type(exc).__name__, str(exc)))
+                return
+            loop = asyncio.get_running_loop()  # decoding thousands of replies: off the loop
+            inputs.resolve(i, await loop.run_in_executor(None, item_values, wires, ref.agent, ref.address))
+
+        asyncio.ensure_future(read())
 
     def _remote(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
         address = ref.address

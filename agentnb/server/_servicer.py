@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
+from ._mesh import MeshHost
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
@@ -144,6 +146,7 @@ class Servicer(pb_grpc.AgentServerServicer):
         self._waits = PeerWaits(self._limits.waits_per_peer)
         self._keys: OrderedDict[str, str] = OrderedDict()  # call key -> task id
         self._keys_lock = threading.Lock()
+        self.meshes = MeshHost(host)
 
     def _actor(self, name: str) -> Actor:
         actor = self._host.actors.get(name)
@@ -170,6 +173,10 @@ class Servicer(pb_grpc.AgentServerServicer):
         return pb.DeleteAgentResponse()
 
     def _delete(self, request: pb.DeleteAgentRequest) -> None:
+        if request.mesh:
+            if not self.meshes.delete(request.name):
+                raise Refusal(grpc.StatusCode.NOT_FOUND, f"no mesh {request.name!r} on this server", "agent")
+            return
         if not self._host.remove(request.name):
             self._actor(request.name)  # raises NOT_FOUND naming the agents here
 
@@ -211,6 +218,8 @@ class Servicer(pb_grpc.AgentServerServicer):
                 known = self._keys.get(key)
             if known is not None:
                 return self._host.store.entry(known)
+        if request.mesh:  # every agent of the mesh on this server, in one operation
+            return self.meshes.call(request, self._remember(key) if key else None)
         actor = self._actor(request.agent)
         return self._host.call(actor, request, inline, self._remember(key) if key else None)
 
@@ -256,6 +265,8 @@ class Servicer(pb_grpc.AgentServerServicer):
                     full = refusal
                 elif op.WhichOneof("op") == "create":
                     not_created[op.create.spec.name] = refusal
+                elif op.WhichOneof("op") == "create_mesh":
+                    not_created[op.create_mesh.mesh] = refusal
                 results.append(pb.OpResult(status=refusal.status()))
         return pb.SubmitResponse(results=results, server_id=self._facts.server_id)
 
@@ -268,6 +279,8 @@ class Servicer(pb_grpc.AgentServerServicer):
             return pb.OpResult(task_id=created.task_id, created=created)
         if kind == "observe":
             return pb.OpResult(task_id=self._host.observe(self._actor(op.observe.agent), op.observe).task_id)
+        if kind == "create_mesh":
+            return pb.OpResult(task_id=self.meshes.create(op.create_mesh).task_id)
         if kind == "delete":
             self._delete(op.delete)
         elif kind == "define_class":
@@ -305,6 +318,22 @@ class Servicer(pb_grpc.AgentServerServicer):
         if outcome is None:
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
         return b"".join((wire.header(1, len(outcome.wire)), outcome.wire))  # a FetchResultResponse
+
+    def FetchItems(self, request: pb.FetchItemsRequest, context: Context) -> Iterator[bytes]:
+        """ItemsChunks: a mesh call's replies, in the mesh's order, as they are ready."""
+        peer = context.peer()
+        try:
+            self._waits.enter(peer)
+        except Refusal as exc:
+            _abort(context, exc)
+        try:
+            remaining = context.time_remaining()
+            deadline = None if remaining is None else time.monotonic() + remaining
+            yield from self.meshes.items(request, context.is_active, deadline)
+        except Exception as exc:  # noqa: BLE001 - refusals become statuses
+            _abort(context, _refusal(exc))
+        finally:
+            self._waits.leave(peer)
 
     def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
         """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""

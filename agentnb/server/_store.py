@@ -35,6 +35,27 @@ OnEnd = Callable[[Callable[[], None]], bool]
 MAX_WAIT_S = 3600.0
 
 
+#: The last 8 hex digits of a mesh call's task id; its items' hold their index + 1
+#: (see :mod:`._mesh_store`).
+CALL_SUFFIX = "0" * 8
+
+
+def item_id(task_id: str, k: int) -> str:
+    """The task id of the ``k``-th reply (from 0) of the mesh call ``task_id``."""
+    return f"{task_id[:24]}{k + 1:08x}"
+
+
+def split_item(task_id: str) -> tuple[str, int] | None:
+    """(the mesh call's task id, the item's index) if ``task_id`` can name an item, else None."""
+    digits = task_id[24:]
+    if len(task_id) != 32 or digits == CALL_SUFFIX:
+        return None
+    try:
+        return task_id[:24] + CALL_SUFFIX, int(digits, 16) - 1
+    except ValueError:
+        return None
+
+
 class StoreError(Exception):
     """Raised with a gRPC-ready reason: 'expired', 'released', 'unknown_task', 'bad_id' or 'full'."""
 
@@ -80,6 +101,7 @@ class Entry:
     rare reader that needs fields (a resolver, a withheld big reply) parses it.
     """
 
+    mesh = False  # a mesh call's entry (``_mesh_store.MeshEntry``) holds one reply per agent
     __slots__ = ("task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read")
 
     def __init__(self, task_id: str, agent: str) -> None:
@@ -125,8 +147,11 @@ class ResultStore:
     def bytes(self) -> int:
         return self._bytes
 
-    def issue(self, agent: str) -> Entry:
-        """A new entry under a fresh task id; raises StoreError('full') when no room is left."""
+    def issue(self, agent: str, make: Callable[[str], Entry] | None = None) -> Entry:
+        """A new entry under a fresh task id; raises StoreError('full') when no room is left.
+
+        ``make(task_id)`` makes a mesh call's entry instead (its id ends in ``CALL_SUFFIX``).
+        """
         with self._lock:
             self._make_room()
             if len(self._entries) >= self._max:
@@ -136,13 +161,17 @@ class ResultStore:
                     "finish or raise Limits(max_results=...)",
                 )
             task_id = self._ids.take()
-            entry = self._entries[task_id] = Entry(task_id, agent)
+            if make is not None:
+                task_id = task_id[:24] + CALL_SUFFIX
+                entry = self._entries[task_id] = make(task_id)
+            else:
+                entry = self._entries[task_id] = Entry(task_id, agent)
             return entry
 
     def finish(self, entry: Entry, outcome: pb.Outcome) -> None:
         """Record an outcome and run the entry's callbacks (outside the lock)."""
         wire = outcome.SerializeToString()
-        size = len(wire)
+        size = len(wire) + getattr(entry, "item_bytes", 0)  # a mesh call's replies count too
         with self._lock:
             if entry.done:
                 return
@@ -175,11 +204,15 @@ class ResultStore:
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
-                raise self._missing(task_id)
-            if entry.callbacks is not None:
+                mesh, k = self._item(task_id)
+            elif entry.callbacks is not None:
                 entry.callbacks.append(callback)
                 return lambda: self._remove(entry, callback)
-            entry.read = True
+            else:
+                entry.read = True
+        if entry is None:  # one reply of a mesh call (its callback may run now: outside the lock)
+            remove = mesh.on_item(k, callback)  # type: ignore[attr-defined]
+            return remove or _nothing
         callback(entry)
         return _nothing
 
@@ -211,11 +244,21 @@ class ResultStore:
         with self._lock:
             entry = self._entries.get(task_id)
             if entry is None:
-                raise self._missing(task_id)
+                mesh, k = self._item(task_id)
+                return mesh.view(k)  # type: ignore[attr-defined, no-any-return]
             if not entry.done:
                 return None
             entry.read = True
             return entry
+
+    def _item(self, task_id: str) -> tuple[Entry, int]:
+        """The mesh call entry and index an item id names (call with the lock; raises StoreError)."""
+        parts = split_item(task_id)
+        if parts is not None:
+            mesh = self._entries.get(parts[0])
+            if mesh is not None and mesh.mesh and 0 <= parts[1] < len(mesh.items):  # type: ignore[attr-defined]
+                return mesh, parts[1]
+        raise self._missing(task_id)
 
     def release(self, task_ids: list[str]) -> None:
         """Forget finished results nobody will read again."""
@@ -266,6 +309,10 @@ class ResultStore:
                 self._expired.pop(oldest, None)
 
     def _missing(self, task_id: str) -> StoreError:
+        parts = split_item(task_id) if TASK_ID.fullmatch(task_id) else None
+        base = int(parts[0], 16) if parts is not None else -1
+        if parts is not None and (base in self._expired or base in self._released):
+            task_id = parts[0]  # a reply of a mesh call that went: say why it went
         key = int(task_id, 16) if TASK_ID.fullmatch(task_id) else -1
         agent = self._released.get(key)
         gone = (agent, "released") if agent is not None else self._expired.get(key)

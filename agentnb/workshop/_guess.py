@@ -66,7 +66,17 @@ class Player(AgentBase):
 
 
 class Judge(AgentBase):
-    """Takes all of a round's guesses; the target is 2/3 of their average."""
+    """Takes all of a round's guesses; the target is 2/3 of their average.
+
+    Args:
+        name: the agent's name.
+        details: the verdict lists every guess and style (by player); without them it
+            says how many played (a simulation of a million players sends a short verdict).
+    """
+
+    def __init__(self, name: str, details: bool = True) -> None:
+        super().__init__(name)
+        self.details = details
 
     def reply(self, x: Input = None) -> Msg:
         moves = x if isinstance(x, list) else [] if x is None else [x]
@@ -77,17 +87,18 @@ class Judge(AgentBase):
         target = 2 / 3 * average
         best = min(abs(g - target) for g in guesses.values())
         winners = sorted(name for name, g in guesses.items() if abs(g - target) == best)
-        return Msg(
-            self.name,
-            {
-                "round": max(int(m.content["round"]) for m in moves),
-                "average": round(average, 3),
-                "target": round(target, 3),
-                "winners": winners,
-                "guesses": guesses,
-                "styles": {m.name: m.content["style"] for m in moves},
-            },
-        )
+        verdict: dict[str, Any] = {
+            "round": max(int(m.content["round"]) for m in moves),
+            "average": round(average, 3),
+            "target": round(target, 3),
+            "winners": winners,
+        }
+        if self.details:
+            verdict["guesses"] = guesses
+            verdict["styles"] = {m.name: m.content["style"] for m in moves}
+        else:
+            verdict["players"] = len(guesses)
+        return Msg(self.name, verdict)
 
 
 @dataclass(frozen=True)
