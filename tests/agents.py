@@ -220,3 +220,43 @@ class Sum(AgentBase):
     def reply(self, x=None):
         items = [] if x is None else x if isinstance(x, list) else [x]
         return Msg(self.name, 1 + sum(m.content for m in items))
+
+
+class Referee(AgentBase):
+    """Holds a mesh: each reply sends its input to every agent of it and sums their replies.
+
+    It also says how many gRPC channels its own server process opened for that
+    (none when the whole mesh lives on its server: the calls ran in-process).
+    """
+
+    def __init__(self, name: str, players=None) -> None:
+        super().__init__(name)
+        self.players = players
+
+    def reply(self, x=None):
+        import sys
+
+        values = self.players(x).gather(timeout=120)
+        runtime = sys.modules.get("agentnb._runtime._session")
+        session = getattr(runtime, "_session", None)
+        channels = sum(link._client is not None for link in session.links()) if session is not None else 0
+        return Msg(self.name, {"count": len(values), "sum": sum(v.content for v in values),
+                               "names": [v.name for v in values[:2]], "channels": channels})  # fmt: skip
+
+
+class Picky(AgentBase):
+    """Built with a ``fail`` flag: raises in its constructor if set (a mesh's broken agent)."""
+
+    def __init__(self, name: str, fail: bool = False, tag: str = "") -> None:
+        super().__init__(name)
+        if fail:
+            raise ValueError(f"{name} was told to fail")
+        self.tag = tag
+
+    def reply(self, x=None):
+        if x is not None and x.content == "raise" and self.tag == "fragile":
+            raise RuntimeError(f"{self.name} is fragile")
+        return Msg(self.name, {"tag": self.tag, "got": None if x is None else x.content})
+
+    def tagged(self, suffix: str) -> str:
+        return self.tag + suffix

@@ -213,6 +213,11 @@ def valid(method: str, ids: list[str]) -> st.SearchStrategy[Any] | None:
         ),
         "FetchResult": st.sampled_from(ids).map(lambda i: pb.FetchResultRequest(task_id=i)),
         "WatchResults": some_ids.map(lambda i: pb.WatchResultsRequest(task_ids=i, inline_limit=10)),
+        "FetchItems": st.builds(
+            lambda i, start: pb.FetchItemsRequest(task_id=i[:24] + "0" * 8, start=start),
+            st.sampled_from(ids),
+            st.integers(0, 5),
+        ),
         "Cancel": st.builds(
             lambda i, a: pb.CancelRequest(task_ids=i, agent=a), some_ids, st.sampled_from(["", "E", "nope"])
         ),
@@ -324,7 +329,8 @@ def test_every_rpc_answers_fuzzed_requests_with_documented_statuses_in_flat_memo
     # the fuzzing reached past the token and past parsing
     assert grpc.StatusCode.OK in fuzzer.seen["Submit"] and grpc.StatusCode.OK in fuzzer.seen["Call"]
     assert grpc.StatusCode.INVALID_ARGUMENT in fuzzer.seen["Call"]
+    capabilities = ("FetchResult", "WatchResults", "FetchItems")  # a task id, not a token
     assert all(
-        grpc.StatusCode.UNAUTHENTICATED in codes for m, codes in fuzzer.seen.items() if "Result" not in m
+        grpc.StatusCode.UNAUTHENTICATED in codes for m, codes in fuzzer.seen.items() if m not in capabilities
     )
     checker.close()
