@@ -83,7 +83,12 @@ def test_a_mesh_call_inside_a_server_runs_in_process_without_grpc() -> None:
     spread = Counter.mesh(1000, name="spread", placement=2)
     mixed = Referee("M", players=spread).to_dist(port=spread.owned[0].port)
     # half the mesh is on the referee's server (in-process), half on another (one channel)
-    assert mixed(None).content == {"count": 1000, "sum": 1000, "names": ["spread-0", "spread-1"], "channels": 1}
+    assert mixed(None).content == {
+        "count": 1000,
+        "sum": 1000,
+        "names": ["spread-0", "spread-1"],
+        "channels": 1,
+    }
 
 
 def test_an_agent_that_fails_fails_alone_and_says_so() -> None:

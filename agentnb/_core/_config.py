@@ -46,6 +46,9 @@ class Limits:
         waits_per_peer: concurrent ``FetchResult`` waits one client may hold.
         watches_per_stream: task ids one ``WatchResults`` stream may watch at once.
         ops_per_batch: operations in one ``Submit``.
+        shm_threshold: requests and outcomes bigger than this many bytes, sent between
+            processes of one host, go through shared memory instead of the gRPC stream
+            (0: never); see ``agentnb/_runtime/_shm.py``.
     """
 
     max_message_bytes: int = 16 * MiB
@@ -59,6 +62,7 @@ class Limits:
     waits_per_peer: int = 64
     watches_per_stream: int = 200_000
     ops_per_batch: int = 20_000
+    shm_threshold: int = 1 * MiB
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -45,6 +45,16 @@ class TaskRef(_message.Message):
     items: bool
     def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ..., items: _Optional[bool] = ...) -> None: ...
 
+class SharedSegment(_message.Message):
+    __slots__ = ("name", "size", "generation")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    size: int
+    generation: int
+    def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., generation: _Optional[int] = ...) -> None: ...
+
 class Input(_message.Message):
     __slots__ = ("message", "ref")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -126,20 +136,22 @@ class OutputChunk(_message.Message):
     def __init__(self, chunk: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("reply", "failure", "value_json", "output", "output_cut", "withheld")
+    __slots__ = ("reply", "failure", "value_json", "output", "output_cut", "withheld", "shared")
     REPLY_FIELD_NUMBER: _ClassVar[int]
     FAILURE_FIELD_NUMBER: _ClassVar[int]
     VALUE_JSON_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_CUT_FIELD_NUMBER: _ClassVar[int]
     WITHHELD_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     reply: Message
     failure: Failure
     value_json: str
     output: _containers.RepeatedCompositeFieldContainer[OutputChunk]
     output_cut: int
     withheld: int
-    def __init__(self, reply: _Optional[_Union[Message, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ..., value_json: _Optional[str] = ..., output: _Optional[_Iterable[_Union[OutputChunk, _Mapping]]] = ..., output_cut: _Optional[int] = ..., withheld: _Optional[int] = ...) -> None: ...
+    shared: SharedSegment
+    def __init__(self, reply: _Optional[_Union[Message, _Mapping]] = ..., failure: _Optional[_Union[Failure, _Mapping]] = ..., value_json: _Optional[str] = ..., output: _Optional[_Iterable[_Union[OutputChunk, _Mapping]]] = ..., output_cut: _Optional[int] = ..., withheld: _Optional[int] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
 
 class Status(_message.Message):
     __slots__ = ("code", "message", "reason")
@@ -240,7 +252,7 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each")
+    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each", "shared")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     AS_LIST_FIELD_NUMBER: _ClassVar[int]
@@ -252,6 +264,7 @@ class CallRequest(_message.Message):
     CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     MESH_FIELD_NUMBER: _ClassVar[int]
     EACH_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     agent: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     as_list: bool
@@ -263,7 +276,8 @@ class CallRequest(_message.Message):
     call_key: str
     mesh: bool
     each: bool
-    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ...) -> None: ...
+    shared: SharedSegment
+    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
 
 class CallResponse(_message.Message):
     __slots__ = ("task_id", "outcome", "server_id")
@@ -296,7 +310,7 @@ class ReleaseRequest(_message.Message):
     def __init__(self, task_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Op(_message.Message):
-    __slots__ = ("create", "call", "observe", "delete", "define_class", "release", "create_mesh")
+    __slots__ = ("create", "call", "observe", "delete", "define_class", "release", "create_mesh", "shared")
     CREATE_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     OBSERVE_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +318,7 @@ class Op(_message.Message):
     DEFINE_CLASS_FIELD_NUMBER: _ClassVar[int]
     RELEASE_FIELD_NUMBER: _ClassVar[int]
     CREATE_MESH_FIELD_NUMBER: _ClassVar[int]
+    SHARED_FIELD_NUMBER: _ClassVar[int]
     create: CreateAgentRequest
     call: CallRequest
     observe: ObserveRequest
@@ -311,7 +326,8 @@ class Op(_message.Message):
     define_class: DefineClassRequest
     release: ReleaseRequest
     create_mesh: CreateMeshRequest
-    def __init__(self, create: _Optional[_Union[CreateAgentRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., observe: _Optional[_Union[ObserveRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteAgentRequest, _Mapping]] = ..., define_class: _Optional[_Union[DefineClassRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ..., create_mesh: _Optional[_Union[CreateMeshRequest, _Mapping]] = ...) -> None: ...
+    shared: SharedSegment
+    def __init__(self, create: _Optional[_Union[CreateAgentRequest, _Mapping]] = ..., call: _Optional[_Union[CallRequest, _Mapping]] = ..., observe: _Optional[_Union[ObserveRequest, _Mapping]] = ..., delete: _Optional[_Union[DeleteAgentRequest, _Mapping]] = ..., define_class: _Optional[_Union[DefineClassRequest, _Mapping]] = ..., release: _Optional[_Union[ReleaseRequest, _Mapping]] = ..., create_mesh: _Optional[_Union[CreateMeshRequest, _Mapping]] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("ops",)
@@ -414,7 +430,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results")
+    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results", "shm_domain")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -426,6 +442,7 @@ class GetServerInfoResponse(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     TLS_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    SHM_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     pid: int
     address: str
@@ -437,7 +454,8 @@ class GetServerInfoResponse(_message.Message):
     started_at: float
     tls: bool
     results: int
-    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ...) -> None: ...
+    shm_domain: str
+    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ..., shm_domain: _Optional[str] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()

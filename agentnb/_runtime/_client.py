@@ -25,6 +25,7 @@ from .._core._errors import (
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from . import _shm as shm
 from . import _wire as wire
 from ._channel import aio_channel, sync_channel
 
@@ -110,7 +111,11 @@ def _again(exc: grpc.RpcError, deadline: float | None) -> bool:
 
 
 def _metadata(token: str | None) -> tuple[tuple[str, str], ...]:
-    return ((AUTH_KEY, f"Bearer {token}"),) if token else ()
+    """The token, and this process's shared-memory domain (a server of the same one answers
+    big outcomes through shared memory)."""
+    domain = shm.domain()
+    auth = ((AUTH_KEY, f"Bearer {token}"),) if token else ()
+    return auth + (((shm.DOMAIN_KEY, domain),) if domain else ())
 
 
 class ServerClient:
@@ -133,6 +138,9 @@ class ServerClient:
             "/agentnb.v1.AgentServer/Submit", response_deserializer=pb.SubmitResponse.FromString
         )  # takes the request as bytes
         self._metadata = _metadata(token)
+        self._reader = _metadata(None)  # capability reads carry no token
+        #: The server shares this process's shared-memory domain: big operations go through it.
+        self.shared = False
 
     async def _rpc(self, what: str, call: Awaitable[T]) -> T:
         try:
@@ -162,16 +170,29 @@ class ServerClient:
         )
 
     async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:
-        """Send a batch of serialized operations, waiting for a server that is (re)connecting."""
-        return await self._rpc(
-            what,
-            self._submit(
-                b"".join(wire.field(1, op) for op in ops),  # a SubmitRequest, framed by hand
-                metadata=self._metadata,
-                timeout=self.timeouts.reconnect + self.timeouts.control,
-                wait_for_ready=True,
-            ),
-        )
+        """Send a batch of serialized operations, waiting for a server that is (re)connecting.
+        A big operation to a server of this host goes through shared memory."""
+        segments = []
+        if self.shared:
+            ops = list(ops)
+            for i, op in enumerate(ops):
+                segment = shm.share(op, self.limits.shm_threshold)
+                if segment is not None:
+                    segments.append(segment)
+                    ops[i] = wire.field(8, segment.SerializeToString())  # Op.shared
+        try:
+            return await self._rpc(
+                what,
+                self._submit(
+                    b"".join(wire.field(1, op) for op in ops),  # a SubmitRequest, framed by hand
+                    metadata=self._metadata,
+                    timeout=self.timeouts.reconnect + self.timeouts.control,
+                    wait_for_ready=True,
+                ),
+            )
+        finally:
+            for segment in segments:  # read by the server, or never to be
+                shm.discard(segment)
 
     async def cancel(self, request: pb.CancelRequest) -> pb.CancelResponse:
         return await self._rpc(
@@ -196,8 +217,10 @@ class ServerClient:
             chunk = _chunk(self.timeouts.fetch_chunk, deadline)
             try:
                 response = await self._stub.FetchResult(
-                    pb.FetchResultRequest(task_id=task_id), timeout=chunk, wait_for_ready=True
-                )
+                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk,
+                    wait_for_ready=True,
+                )  # fmt: skip
+                shm.unshare(response.outcome, self.limits.max_message_bytes, what)
                 return response.outcome
             except grpc.RpcError as exc:
                 if not _again(exc, deadline):
@@ -217,7 +240,7 @@ class ServerClient:
 
     def watch(self) -> Any:
         """Open a WatchResults stream (a bidirectional gRPC call: ``write`` ids, iterate results)."""
-        return self._stub.WatchResults(wait_for_ready=True)
+        return self._stub.WatchResults(metadata=self._reader, wait_for_ready=True)
 
     async def events(self, since_seq: int, server_id: str) -> AsyncIterator[pb.EventBatch]:
         stream = self._stub.StreamEvents(
@@ -253,13 +276,25 @@ class SyncServerClient:
     """
 
     def __init__(
-        self, address: str, token: str | None, limits: Limits, timeouts: Timeouts, tls: TLS | None = None
+        self,
+        address: str,
+        token: str | None,
+        limits: Limits,
+        timeouts: Timeouts,
+        tls: TLS | None = None,
+        shared: bool = False,
     ) -> None:
         self.address = address
+        self.limits = limits
         self.timeouts = timeouts
         self._channel = sync_channel(address, limits, tls)
         self._stub = pb_grpc.AgentServerStub(self._channel)
+        self._call = self._channel.unary_unary(
+            "/agentnb.v1.AgentServer/Call", response_deserializer=pb.CallResponse.FromString
+        )  # takes the request as bytes
         self._metadata = _metadata(token)
+        self._reader = _metadata(None)
+        self.shared = shared  # the server shares this process's shared-memory domain
 
     def call(self, request: pb.CallRequest, wait: float) -> pb.CallResponse:
         """Send a call; the response holds its outcome if it was ready within ``wait`` seconds.
@@ -269,19 +304,29 @@ class SyncServerClient:
         request.wait_ms = max(1, int(wait * 1000))
         deadline = time.monotonic() + wait + self.timeouts.reconnect
         pause = 0.01
+        what = f"calling agent {request.agent!r}"
+        data = request.SerializeToString()  # once (upb's ByteSize would serialize it too)
         try:
             while True:
+                sent, segment = data, shm.share(data, self.limits.shm_threshold) if self.shared else None
+                if segment is not None:  # a big call to a server of this host: through shared memory
+                    sent = pb.CallRequest(shared=segment).SerializeToString()
                 try:
-                    return self._stub.Call(
-                        request,
+                    response = self._call(
+                        sent,
                         metadata=self._metadata,
                         timeout=max(0.001, deadline - time.monotonic()),
                         wait_for_ready=True,
                     )
+                    shm.unshare(response.outcome, self.limits.max_message_bytes, f"the reply of {what}")
+                    return response
                 except grpc.RpcError as exc:
                     full = dict(exc.trailing_metadata() or ()).get(REASON_KEY) == "full"
                     if not full or time.monotonic() + pause > deadline:
-                        raise translate(exc, self.address, f"calling agent {request.agent!r}") from exc
+                        raise translate(exc, self.address, what) from exc
+                finally:
+                    if segment is not None:
+                        shm.discard(segment)
                 time.sleep(pause)  # back pressure: the server is full of unfinished calls
                 pause = min(0.5, pause * 2)
         finally:
@@ -295,8 +340,10 @@ class SyncServerClient:
             chunk = _chunk(self.timeouts.fetch_chunk, deadline)
             try:
                 response = self._stub.FetchResult(
-                    pb.FetchResultRequest(task_id=task_id), timeout=chunk, wait_for_ready=True
-                )
+                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk,
+                    wait_for_ready=True,
+                )  # fmt: skip
+                shm.unshare(response.outcome, self.limits.max_message_bytes, what)
                 return response.outcome
             except grpc.RpcError as exc:
                 if not _again(exc, deadline):

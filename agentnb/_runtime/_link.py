@@ -26,6 +26,7 @@ from .._core._errors import (
 )
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
+from . import _shm as shm
 from ._calls import Call
 from ._client import ServerClient
 from ._loop import LoopThread
@@ -81,6 +82,9 @@ class ServerLink:
         self.closing = False  # this session is stopping the server or the link
         self.followed = False  # the session follows its event feed
         self.accepts_code: bool | None = True if server is not None else None
+        #: The server shares this host's shared memory (it was launched here, or says so): big
+        #: operations and outcomes travel through it (see ``_shm``).
+        self.shared = server is not None and bool(shm.domain())
         self.outbox = Outbox(self, session.made)
         self.results = Results(self)
         if server is not None:
@@ -105,12 +109,14 @@ class ServerLink:
         """The async client (on the loop thread only)."""
         if self._client is None:
             self._client = ServerClient(self.address, self.token, self.limits, self.timeouts, self.tls)
+            self._client.shared = self.shared
         return self._client
 
     def info(self) -> pb.GetServerInfoResponse:
         """Ask the server about itself (blocking; not on the loop thread)."""
         response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
+        self.shared = self.client.shared = bool(response.shm_domain) and response.shm_domain == shm.domain()
         return response
 
     def acknowledged(self, server_id: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from .._core._config import Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS
+from . import _shm as shm
 from ._logs import name_after, new_log, sweep_once
 
 READY = "AGENTNB_READY"
@@ -53,6 +54,7 @@ class ServerProcess:
 
     def _reap(self) -> None:
         self.proc.wait()
+        shm.sweep(self.pid)  # its shared-memory segments, however it ended (kill -9 included)
         with self._lock:
             self.exited.set()
             callbacks, self._on_exit = self._on_exit, []

@@ -40,6 +40,7 @@ class Reader(Protocol):
     timeouts: Timeouts
     tls: TLS | None
     loop: LoopThread
+    shared: bool
 
     @property
     def client(self) -> ServerClient: ...
@@ -164,7 +165,9 @@ class Results:
         link = self._link
         with self._lock:
             if self._sync is None:
-                self._sync = SyncServerClient(link.address, link.token, link.limits, link.timeouts, link.tls)
+                self._sync = SyncServerClient(
+                    link.address, link.token, link.limits, link.timeouts, link.tls, link.shared
+                )
             return self._sync
 
     def close_sync(self) -> None:

@@ -20,6 +20,7 @@ import grpc
 
 from .._core._errors import AgentnbError, ServerUnavailableError
 from .._proto import agentnb_pb2 as pb
+from . import _shm as shm
 from ._client import ServerClient, translate
 
 log = logging.getLogger("agentnb")
@@ -124,6 +125,15 @@ class ResultWatch:
                 )
 
     def _deliver(self, result: pb.TaskResult, server_id: str) -> None:
+        if result.HasField("outcome") and result.outcome.HasField("shared"):  # from a server of this host
+            try:
+                shm.unshare(result.outcome, self._client.limits.max_message_bytes, "a reply")
+            except AgentnbError as exc:
+                result.ClearField("outcome")
+                result.status.code, result.status.message = (
+                    grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                    str(exc),
+                )
         for deliver, _ in self._waiting.pop(result.task_id, ()):
             _guard(deliver, result, server_id)
 

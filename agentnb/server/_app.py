@@ -29,6 +29,7 @@ from .._core._errors import ServerLaunchError
 from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
 from .._runtime import _inprocess as inprocess
+from .._runtime import _shm as shm
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _output
@@ -184,6 +185,7 @@ class AgentServer:
         self._grpc.start()
         self.meshes = servicer.meshes
         inprocess.register(self.meshes)  # code running here calls its meshes without gRPC
+        shm.owner()  # sweeps the shared memory of processes that are gone, now and then
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:

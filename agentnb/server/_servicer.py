@@ -8,7 +8,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
 
@@ -17,7 +17,9 @@ from .._core._errors import MessageError
 from .._core._version import __version__
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from .._runtime import _shm as shm
 from .._runtime import _wire as wire
+from .._runtime._channel import ENVELOPE_BYTES
 from .._runtime._client import REASON_KEY
 from ._mesh import MeshHost
 from ._recipes import RecipeError
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from ._host import Actor, AgentHost
 
 Context: TypeAlias = Any  # grpc.ServicerContext; grpc ships no type stubs
+T = TypeVar("T")
 
 STORE_CODES = {
     "full": grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -188,6 +191,8 @@ class Servicer(pb_grpc.AgentServerServicer):
     def Call(self, request: pb.CallRequest, context: Context) -> bytes:
         """A CallResponse, framed by hand around the outcome's stored bytes."""
         try:
+            if request.HasField("shared"):  # a big call from a driver of this host
+                request = self._unshare(request.shared, "a call", pb.CallRequest.FromString)
             entry = self._call(request, inline=request.wait_ms > 0)
             done = None
             if request.wait_ms:
@@ -207,8 +212,19 @@ class Servicer(pb_grpc.AgentServerServicer):
             _abort(context, _refusal(exc))
         parts = [wire.text(1, entry.task_id), wire.text(3, self._facts.server_id)]
         if done is not None:  # the outcome's bytes are copied once, into the response
-            parts[1:1] = [wire.header(2, len(done.wire)), done.wire]
+            outcome = self._outcome(done.wire, context)
+            parts[1:1] = [wire.header(2, len(outcome)), outcome]
         return b"".join(parts)
+
+    def _unshare(self, segment: pb.SharedSegment, what: str, parse: Callable[[memoryview], T]) -> T:
+        return shm.take(segment, self._limits.max_message_bytes + ENVELOPE_BYTES, what, parse)
+
+    def _outcome(self, data: bytes, context: Context) -> bytes:
+        """An outcome's bytes for this reader: through shared memory if big and it is on this host."""
+        threshold = self._limits.shm_threshold
+        if not threshold or len(data) <= threshold:
+            return data
+        return shm.outcome_for(data, shm.peer_shares(context.invocation_metadata()), threshold)
 
     def _call(self, request: pb.CallRequest, inline: bool = False) -> Any:
         key = request.call_key
@@ -252,6 +268,12 @@ class Servicer(pb_grpc.AgentServerServicer):
             if full is not None:  # the store is full: refuse the rest, in order, for a retry
                 results.append(pb.OpResult(status=full.status()))
                 continue
+            if op.WhichOneof("op") == "shared":  # a big operation from a driver of this host
+                try:
+                    op = self._unshare(op.shared, "an operation", pb.Op.FromString)
+                except Exception as exc:  # noqa: BLE001 - it gets its own status
+                    results.append(pb.OpResult(status=_refusal(exc).status()))
+                    continue
             refused = not_created.get(_agent_of(op))
             if refused is not None:
                 results.append(pb.OpResult(status=refused.status()))
@@ -317,7 +339,8 @@ class Servicer(pb_grpc.AgentServerServicer):
             _abort(context, _refusal(exc))
         if outcome is None:
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
-        return b"".join((wire.header(1, len(outcome.wire)), outcome.wire))  # a FetchResultResponse
+        data = self._outcome(outcome.wire, context)
+        return b"".join((wire.header(1, len(data)), data))  # a FetchResultResponse
 
     def FetchItems(self, request: pb.FetchItemsRequest, context: Context) -> Iterator[bytes]:
         """ItemsChunks: a mesh call's replies, in the mesh's order, as they are ready."""
@@ -343,11 +366,12 @@ class Servicer(pb_grpc.AgentServerServicer):
         limit = self._limits.watches_per_stream
         store = self._host.store
         inline = [0]  # the watcher's inline_limit (its latest request says)
+        threshold = self._limits.shm_threshold if shm.peer_shares(context.invocation_metadata()) else 0
 
         def deliver(entry: Any) -> None:
             with lock:
                 removers.pop(entry.task_id, None)
-            ready.put(_task_result(entry, inline[0]))
+            ready.put(_task_result(entry, inline[0], threshold))
 
         def read() -> None:
             try:
@@ -424,6 +448,7 @@ class Servicer(pb_grpc.AgentServerServicer):
             started_at=facts.started_at,
             tls=facts.tls,
             results=len(self._host.store),
+            shm_domain=shm.domain(),
         )
 
     def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
@@ -438,13 +463,15 @@ class Servicer(pb_grpc.AgentServerServicer):
 BATCH_BYTES = 4 * 1024 * 1024
 
 
-def _task_result(entry: Any, limit: int) -> bytes:
-    """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply."""
+def _task_result(entry: Any, limit: int, shared: int = 0) -> bytes:
+    """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply;
+    through shared memory if bigger than ``shared`` (a reader of this host)."""
     if limit and entry.size > limit and entry.is_reply:
         outcome = entry.outcome
         stub = pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=entry.size)
         return wire.text(1, entry.task_id) + wire.field(2, stub.SerializeToString())
-    return b"".join((wire.text(1, entry.task_id), wire.header(2, len(entry.wire)), entry.wire))
+    data = shm.outcome_for(entry.wire, True, shared) if shared else entry.wire
+    return b"".join((wire.text(1, entry.task_id), wire.header(2, len(data)), data))
 
 
 def _agent_of(op: pb.Op) -> str:
