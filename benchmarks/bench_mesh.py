@@ -84,8 +84,10 @@ def game(players: int, servers: int) -> dict[str, float]:
     verdict = judge(guesses).result(timeout=600).content
     played = time.perf_counter()
     agentnb.shutdown()
-    return {"place_s": placed - start, "build_s": built - placed, "round_s": played - built,
-            "total_s": played - start, "players": verdict["players"], "target": verdict["target"]}  # fmt: skip
+    return {
+        "place_s": placed - start, "build_s": built - placed, "round_s": played - built,
+        "total_s": played - start, "players": verdict["players"], "target": verdict["target"],
+    }  # fmt: skip
 
 
 def memory(agents: int, kind: str) -> dict[str, float]:
