@@ -218,8 +218,8 @@ class Session:
 
     def follow(self, link: ServerLink) -> None:
         """Read a server's event feed, from now until the session ends (once per server)."""
-        if not self.tracing or link.followed:
-            return
+        if not self.tracing or link.followed or link.local is not None:
+            return  # (a server's own agents calling each other: the driver follows that server)
         link.followed = True
 
         def start() -> None:
