@@ -28,7 +28,7 @@ from typing import Any
 from .._core._config import Timeouts
 from .._core._errors import AgentnbError, MessageError
 from .._core._message import Msg
-from .._runtime import _inprocess as inprocess
+from .._runtime import _local
 from .._runtime._calls import Call
 from .._runtime._codec import encode_value, fill_msg, input_label, register_reference
 from .._runtime._link import ServerLink, route_address
@@ -187,8 +187,8 @@ class Mesh:
         caller, origin = _caller(), self._session.origin()
         shares: list[Any] = []
         for part in self.parts:
-            local = inprocess.local(part.server_id)
-            if local is not None:  # the agents live in this process: no gRPC
+            local = _local.lookup(part.link.address)
+            if local is not None:  # the agents live in this process: no gRPC, no encoding
                 chosen = items[part.first : part.first + part.count] if each else items
                 shares.append(local.call_mesh(self.name, _values(chosen), shape, each, caller))
                 continue

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .._core._errors import CallTimeoutError
 from .._runtime._calls import Call
-from .._runtime._inprocess import LocalMeshCall
+from .._runtime._local import LocalMeshCall
 from .._runtime._mesh_calls import (
     FOREVER,
     ItemCall,

@@ -26,6 +26,7 @@ from .._core._errors import (
 )
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
+from . import _local as local
 from . import _shm as shm
 from ._calls import Call
 from ._client import ServerClient
@@ -63,6 +64,7 @@ class ServerLink:
         timeouts: Timeouts,
         server: ServerProcess | None = None,
         tls: TLS | None = None,
+        unix: str = "",
     ) -> None:
         self._session = session
         self.loop = session.loop
@@ -74,6 +76,8 @@ class ServerLink:
         self.timeouts = timeouts
         self.server = server
         self.tls = tls  # the channel to the server uses TLS, trusting this CA
+        #: What channels dial: the server's Unix socket when it is on this machine, else address.
+        self.target = f"unix:{unix}" if unix and tls is None else address
         self.server_id = ""
         self.defined: set[str] = set()  # classes shipped to this server
         self._lock = threading.Lock()
@@ -82,6 +86,8 @@ class ServerLink:
         self.closing = False  # this session is stopping the server or the link
         self.followed = False  # the session follows its event feed
         self.accepts_code: bool | None = True if server is not None else None
+        #: The server, if it runs in this process (its own agents call each other in-process).
+        self.local = local.lookup(address)
         #: The server shares this host's shared memory (it was launched here, or says so): big
         #: operations and outcomes travel through it (see ``_shm``).
         self.shared = server is not None and bool(shm.domain())
@@ -108,16 +114,34 @@ class ServerLink:
     def client(self) -> ServerClient:
         """The async client (on the loop thread only)."""
         if self._client is None:
-            self._client = ServerClient(self.address, self.token, self.limits, self.timeouts, self.tls)
+            self._client = ServerClient(
+                self.address, self.token, self.limits, self.timeouts, self.tls, self.target
+            )
             self._client.shared = self.shared
         return self._client
 
     def info(self) -> pb.GetServerInfoResponse:
         """Ask the server about itself (blocking; not on the loop thread)."""
-        response = self._run(lambda: self.client.info(first=True))
+        if self.local is not None:
+            response = self.local.info()
+        else:
+            response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
-        self.shared = self.client.shared = bool(response.shm_domain) and response.shm_domain == shm.domain()
+        self.shared = bool(response.shm_domain) and response.shm_domain == shm.domain()
+        if self._client is not None:
+            self._client.shared = self.shared
         return response
+
+    async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:
+        """Send a batch of serialized operations (on the loop)."""
+        if self.local is not None:
+            return self.local.submit(ops)
+        return await self.client.submit(ops, what)
+
+    def _cancel(self, request: pb.CancelRequest) -> pb.CancelResponse:
+        if self.local is not None:
+            return self.local.cancel(request)
+        return self._run(lambda: self.client.cancel(request))
 
     def acknowledged(self, server_id: str) -> None:
         """The server answered a batch (as ``server_id``)."""
@@ -150,7 +174,7 @@ class ServerLink:
         call.acked_or_wait(self.timeouts.control)
         if not call.task_id:
             return False
-        response = self._run(lambda: self.client.cancel(pb.CancelRequest(task_ids=[call.task_id])))
+        response = self._cancel(pb.CancelRequest(task_ids=[call.task_id]))
         self.results.until_delivered(response.cancelled)
         return call.task_id in response.cancelled
 
@@ -159,7 +183,7 @@ class ServerLink:
         taken = self.outbox.withdraw(lambda item: item.agent == agent)
         for call in taken:
             call.fail(CallCancelledError(f"the call to agent {agent!r} was cancelled before it was sent"))
-        response = self._run(lambda: self.client.cancel(pb.CancelRequest(agent=agent)))
+        response = self._cancel(pb.CancelRequest(agent=agent))
         self.results.until_delivered(response.cancelled)
         return len(taken) + len(response.cancelled)
 

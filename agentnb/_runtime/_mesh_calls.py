@@ -30,8 +30,8 @@ from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
 from ._calls import Call
 from ._codec import Returned, decode_result
-from ._inprocess import LocalMeshCall
 from ._items import fetch_items
+from ._local import LocalMeshCall
 
 #: The request of a call that is never sent (an item is read through its mesh call).
 UNSENT = pb.CallRequest()

@@ -12,8 +12,8 @@ the server's agents by name: ``mesh[i](x)`` calls one, in mailbox order with
 the mesh's calls (see :mod:`._mesh_run`).
 
 Code running in this server (a judge calling its players) calls the mesh
-in-process (:meth:`MeshHost.call_mesh`, found through
-:mod:`agentnb._runtime._inprocess`), with no gRPC.
+in-process (:meth:`MeshHost.call_mesh`, offered through
+:mod:`agentnb._runtime._local`), with no gRPC and no encoding.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ class MeshHost:
         return entry
 
     def call_mesh(self, mesh: str, inputs: list[Any], shape: str, each: bool, caller: str) -> LocalCall:
-        """A mesh call made in this process (see :mod:`agentnb._runtime._inprocess`)."""
+        """A mesh call made in this process (see :mod:`agentnb._runtime._local`)."""
         part = self._slice(mesh)
         if each and len(inputs) != part.count:
             raise MessageError(
@@ -279,7 +279,7 @@ class MeshHost:
 
 
 class LocalCall:
-    """An in-process mesh call (``_inprocess.LocalMeshCall``): read straight from the store."""
+    """An in-process mesh call (``_local.LocalMeshCall``): read straight from the store."""
 
     def __init__(self, meshes: MeshHost, entry: MeshEntry) -> None:
         self._store = meshes._host.store
