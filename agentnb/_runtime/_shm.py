@@ -96,12 +96,13 @@ def _domain() -> str:
 
 
 class _Segment:
-    """One of this process's segments: an open file of /dev/shm it writes messages into."""
+    """One of this process's segments: a file of /dev/shm, mapped once, it writes messages into."""
 
-    __slots__ = ("name", "fd", "capacity", "generation", "sent_at", "used_at")
+    __slots__ = ("name", "fd", "map", "capacity", "generation", "sent_at", "used_at")
 
     def __init__(self, name: str, fd: int) -> None:
         self.name, self.fd = name, fd
+        self.map: mmap.mmap | None = None
         self.capacity = 0  # bytes a message may have
         self.generation = 0
         self.sent_at = 0.0  # when its message was written (0: it holds none)
@@ -109,15 +110,33 @@ class _Segment:
 
     def free(self, now: float) -> bool:
         """Whether its message was read (or nobody read it in time)."""
-        if not self.sent_at:
+        if not self.sent_at or now - self.sent_at > UNREAD_TTL or self.map is None:
             return True
-        if now - self.sent_at > UNREAD_TTL:
-            return True
-        return _HEAD.unpack(os.pread(self.fd, _HEAD.size, 0)) == (READ, self.generation)
+        return _HEAD.unpack_from(self.map, 0) == (READ, self.generation)
+
+    def grow(self, size: int) -> None:
+        """Room for ``size`` bytes (the file and its mapping grow in steps of ``STEP``)."""
+        if self.capacity >= size:
+            return
+        self.capacity = -(-size // STEP) * STEP
+        if self.map is not None:
+            self.map.close()
+        os.ftruncate(self.fd, HEADER + self.capacity)
+        self.map = mmap.mmap(self.fd, HEADER + self.capacity)
+
+    def write(self, data: bytes) -> None:
+        assert self.map is not None
+        self.map[HEADER : HEADER + len(data)] = data  # into pages the kernel gave already: no faults
+        _HEAD.pack_into(self.map, 0, WAITING, self.generation)
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.map.close()
+        os.close(self.fd)
 
 
 class _Owner:
-    """This process's segments."""
+    """This process's segments, and its mappings of other processes' (read again and again)."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -126,6 +145,7 @@ class _Owner:
         self.prefix = f"{PREFIX}{self.pid}-{started}-" if started is not None and self.domain else ""
         self.lock = threading.Lock()
         self.segments: list[_Segment] = []
+        self.peers = _Peers()
 
     def acquire(self, size: int) -> _Segment | None:
         """A free segment for ``size`` bytes (grown, or made, if needed); None if all are busy."""
@@ -142,9 +162,7 @@ class _Owner:
                 flags = os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
                 segment = _Segment(name, os.open(os.path.join(FOLDER, name), flags, 0o600))
                 self.segments.append(segment)
-            if segment.capacity < size:
-                segment.capacity = -(-size // STEP) * STEP
-                os.ftruncate(segment.fd, HEADER + segment.capacity)
+            segment.grow(size)
             segment.generation += 1
             segment.sent_at = segment.used_at = now
             return segment
@@ -154,14 +172,97 @@ class _Owner:
             segment.sent_at = 0.0
 
     def shrink(self, everything: bool = False) -> None:
-        """Remove segments unused for ``IDLE_S`` seconds (all of them: ``everything``)."""
+        """Remove segments unused for ``IDLE_S`` seconds (all of them: ``everything``), and
+        forget mappings of peers' segments that are idle or gone."""
         now = time.monotonic()
         with self.lock:
             idle = [s for s in self.segments if everything or (s.free(now) and now - s.used_at > IDLE_S)]
             self.segments = [s for s in self.segments if s not in idle]
         for segment in idle:
             _remove(segment.name)
-            os.close(segment.fd)
+            segment.close()
+        self.peers.forget(everything)
+
+
+class _Mapped:
+    """A mapping of a peer's segment, kept while it is read again and again."""
+
+    __slots__ = ("fd", "map", "users", "used_at")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd = fd
+        self.map = mmap.mmap(fd, size)
+        self.users = 0
+        self.used_at = time.monotonic()
+
+    def close(self) -> None:
+        self.map.close()
+        os.close(self.fd)
+
+
+class _Peers:
+    """Mappings of peers' segments (mapping costs a page fault per page: keep them a while)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.maps: dict[str, _Mapped] = {}
+
+    def open(self, name: str, need: int, what: str) -> _Mapped:
+        """A mapping of segment ``name`` of at least ``need`` bytes, in use until :meth:`done`."""
+        with self.lock:
+            mapped = self.maps.get(name)
+            if mapped is not None and len(mapped.map) < need and not mapped.users:
+                del self.maps[name]  # the sender grew it
+                mapped.close()
+                mapped = None
+            if mapped is None or len(mapped.map) < need:
+                fresh = _map(name, need, what)
+                if mapped is None:
+                    self.maps[name] = fresh
+                    self._evict()
+                mapped = fresh
+            mapped.users += 1
+            mapped.used_at = time.monotonic()
+            return mapped
+
+    def done(self, mapped: _Mapped) -> None:
+        with self.lock:
+            mapped.users -= 1
+            if not mapped.users and all(m is not mapped for m in self.maps.values()):
+                mapped.close()  # (one made for a single read)
+
+    def _evict(self) -> None:
+        while len(self.maps) > MAX_SEGMENTS:
+            name = next((n for n, m in self.maps.items() if not m.users), None)
+            if name is None:
+                return
+            self.maps.pop(name).close()
+
+    def forget(self, everything: bool) -> None:
+        now = time.monotonic()
+        with self.lock:
+            for name, mapped in list(self.maps.items()):
+                if mapped.users:
+                    continue
+                if everything or now - mapped.used_at > IDLE_S or os.fstat(mapped.fd).st_nlink == 0:
+                    del self.maps[name]
+                    mapped.close()
+
+
+def _map(name: str, need: int, what: str) -> _Mapped:
+    """Open and map a peer's segment, checked to be this user's and big enough."""
+    try:
+        fd = os.open(os.path.join(FOLDER, name), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        raise MessageError(f"{what} was in shared memory {name}, which is gone ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid() or info.st_size < need:
+            raise MessageError(f"{what}: shared memory {name} is not the segment it was said to be")
+        return _Mapped(fd, info.st_size)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 _owner: _Owner | None = None
@@ -199,8 +300,7 @@ def put(data: bytes) -> pb.SharedSegment | None:
         segment = me.acquire(len(data))
         if segment is None:
             return None
-        os.pwrite(segment.fd, data, HEADER)
-        os.pwrite(segment.fd, _HEAD.pack(WAITING, segment.generation), 0)
+        segment.write(data)
     except OSError as exc:  # /dev/shm full, or gone: gRPC carries it
         log.debug("agentnb: shared memory refused %d bytes (%s)", len(data), exc)
         return None
@@ -223,28 +323,18 @@ def take(segment: pb.SharedSegment, limit: int, what: str, parse: Callable[[memo
             f"{what} is {segment.size:,} bytes, over the limit of {limit:,} bytes; send a smaller message "
             "or raise Limits(max_message_bytes=...)"
         )
+    peers = owner().peers
+    mapped = peers.open(name, HEADER + segment.size, what)
     try:
-        fd = os.open(os.path.join(FOLDER, name), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise MessageError(f"{what} was in shared memory {name}, which is gone ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or info.st_size < HEADER + segment.size:
-            raise MessageError(f"{what}: shared memory {name} is not the segment it was said to be")
-        mapped = mmap.mmap(fd, HEADER + segment.size, prot=mmap.PROT_READ)
-        try:
-            with memoryview(mapped) as view:
-                if _HEAD.unpack(view[: _HEAD.size]) != (WAITING, segment.generation):
-                    raise MessageError(f"{what} is no longer in shared memory {name} (read already, or late)")
-                result = parse(view[HEADER : HEADER + segment.size])
-                read = _HEAD.unpack(view[: _HEAD.size]) == (WAITING, segment.generation)
-        finally:
-            mapped.close()
-        if read:  # (not if the sender took it back meanwhile: never mark another message read)
-            os.pwrite(fd, _HEAD.pack(READ, segment.generation), 0)
+        with memoryview(mapped.map) as view:
+            if _HEAD.unpack_from(view, 0) != (WAITING, segment.generation):
+                raise MessageError(f"{what} is no longer in shared memory {name} (read already, or late)")
+            result = parse(view[HEADER : HEADER + segment.size])
+            if _HEAD.unpack_from(view, 0) == (WAITING, segment.generation):  # never mark another message
+                _HEAD.pack_into(view, 0, READ, segment.generation)
         return result
     finally:
-        os.close(fd)
+        peers.done(mapped)
 
 
 def discard(segment: pb.SharedSegment) -> None:
