@@ -35,11 +35,9 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
-import mmap
 import os
 import re
 import secrets
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -47,29 +45,18 @@ from typing import TypeVar
 
 from .._core._errors import MessageError
 from .._proto import agentnb_pb2 as pb
+from . import _shm_segments as segs
+from ._shm_segments import FOLDER, IDLE_S
 
 log = logging.getLogger("agentnb")
 T = TypeVar("T")
 
-FOLDER = "/dev/shm"
 PREFIX = "agentnb-"
 _NAME = re.compile(r"agentnb-(\d{1,10})-(\d{1,20})-[0-9a-f]{32}")
 #: The metadata key a client tells its domain in (a server answers big outcomes through shm).
 DOMAIN_KEY = "agentnb-shm"
-#: A segment's header: state (WAITING or READ), generation; the message follows at HEADER.
-_HEAD = struct.Struct("<QQ")
-HEADER = 64
-READ, WAITING = 0, 1
-#: A message nobody read within this many seconds gives its segment back.
-UNREAD_TTL = 60.0
-#: Segments one process keeps at most; with all busy, big messages go through gRPC.
-MAX_SEGMENTS = 8
-#: A segment unused for this many seconds is removed.
-IDLE_S = 30.0
 #: How often a process looks for segments of processes that are gone (and idle ones).
 SWEEP_S = 5.0
-#: Segments grow in steps of this many bytes (so a slightly bigger message reuses one).
-STEP = 1024 * 1024
 
 
 def _start_time(pid: int) -> str | None:
@@ -95,46 +82,6 @@ def _domain() -> str:
     return hashlib.sha256(f"{boot}:{folder.st_dev}:{folder.st_ino}".encode()).hexdigest()[:32]
 
 
-class _Segment:
-    """One of this process's segments: a file of /dev/shm, mapped once, it writes messages into."""
-
-    __slots__ = ("name", "fd", "map", "capacity", "generation", "sent_at", "used_at")
-
-    def __init__(self, name: str, fd: int) -> None:
-        self.name, self.fd = name, fd
-        self.map: mmap.mmap | None = None
-        self.capacity = 0  # bytes a message may have
-        self.generation = 0
-        self.sent_at = 0.0  # when its message was written (0: it holds none)
-        self.used_at = time.monotonic()
-
-    def free(self, now: float) -> bool:
-        """Whether its message was read (or nobody read it in time)."""
-        if not self.sent_at or now - self.sent_at > UNREAD_TTL or self.map is None:
-            return True
-        return _HEAD.unpack_from(self.map, 0) == (READ, self.generation)
-
-    def grow(self, size: int) -> None:
-        """Room for ``size`` bytes (the file and its mapping grow in steps of ``STEP``)."""
-        if self.capacity >= size:
-            return
-        self.capacity = -(-size // STEP) * STEP
-        if self.map is not None:
-            self.map.close()
-        os.ftruncate(self.fd, HEADER + self.capacity)
-        self.map = mmap.mmap(self.fd, HEADER + self.capacity)
-
-    def write(self, data: bytes) -> None:
-        assert self.map is not None
-        self.map[HEADER : HEADER + len(data)] = data  # into pages the kernel gave already: no faults
-        _HEAD.pack_into(self.map, 0, WAITING, self.generation)
-
-    def close(self) -> None:
-        if self.map is not None:
-            self.map.close()
-        os.close(self.fd)
-
-
 class _Owner:
     """This process's segments, and its mappings of other processes' (read again and again)."""
 
@@ -144,10 +91,10 @@ class _Owner:
         started = _start_time(self.pid)
         self.prefix = f"{PREFIX}{self.pid}-{started}-" if started is not None and self.domain else ""
         self.lock = threading.Lock()
-        self.segments: list[_Segment] = []
-        self.peers = _Peers()
+        self.segments: list[segs.Segment] = []
+        self.peers = segs.Peers()
 
-    def acquire(self, size: int) -> _Segment | None:
+    def acquire(self, size: int) -> segs.Segment | None:
         """A free segment for ``size`` bytes (grown, or made, if needed); None if all are busy."""
         now = time.monotonic()
         with self.lock:
@@ -156,18 +103,18 @@ class _Owner:
             segment = min(fits, key=lambda s: s.capacity) if fits else max(free, key=lambda s: s.capacity,
                                                                            default=None)  # fmt: skip
             if segment is None:
-                if len(self.segments) >= MAX_SEGMENTS:
+                if len(self.segments) >= segs.MAX_SEGMENTS:
                     return None
                 name = self.prefix + secrets.token_hex(16)
                 flags = os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC
-                segment = _Segment(name, os.open(os.path.join(FOLDER, name), flags, 0o600))
+                segment = segs.Segment(name, os.open(os.path.join(FOLDER, name), flags, 0o600))
                 self.segments.append(segment)
             segment.grow(size)
             segment.generation += 1
             segment.sent_at = segment.used_at = now
             return segment
 
-    def release(self, segment: _Segment) -> None:
+    def release(self, segment: segs.Segment) -> None:
         with self.lock:
             segment.sent_at = 0.0
 
@@ -179,90 +126,9 @@ class _Owner:
             idle = [s for s in self.segments if everything or (s.free(now) and now - s.used_at > IDLE_S)]
             self.segments = [s for s in self.segments if s not in idle]
         for segment in idle:
-            _remove(segment.name)
+            segs.remove(segment.name)
             segment.close()
         self.peers.forget(everything)
-
-
-class _Mapped:
-    """A mapping of a peer's segment, kept while it is read again and again."""
-
-    __slots__ = ("fd", "map", "users", "used_at")
-
-    def __init__(self, fd: int, size: int) -> None:
-        self.fd = fd
-        self.map = mmap.mmap(fd, size)
-        self.users = 0
-        self.used_at = time.monotonic()
-
-    def close(self) -> None:
-        self.map.close()
-        os.close(self.fd)
-
-
-class _Peers:
-    """Mappings of peers' segments (mapping costs a page fault per page: keep them a while)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.maps: dict[str, _Mapped] = {}
-
-    def open(self, name: str, need: int, what: str) -> _Mapped:
-        """A mapping of segment ``name`` of at least ``need`` bytes, in use until :meth:`done`."""
-        with self.lock:
-            mapped = self.maps.get(name)
-            if mapped is not None and len(mapped.map) < need and not mapped.users:
-                del self.maps[name]  # the sender grew it
-                mapped.close()
-                mapped = None
-            if mapped is None or len(mapped.map) < need:
-                fresh = _map(name, need, what)
-                if mapped is None:
-                    self.maps[name] = fresh
-                    self._evict()
-                mapped = fresh
-            mapped.users += 1
-            mapped.used_at = time.monotonic()
-            return mapped
-
-    def done(self, mapped: _Mapped) -> None:
-        with self.lock:
-            mapped.users -= 1
-            if not mapped.users and all(m is not mapped for m in self.maps.values()):
-                mapped.close()  # (one made for a single read)
-
-    def _evict(self) -> None:
-        while len(self.maps) > MAX_SEGMENTS:
-            name = next((n for n, m in self.maps.items() if not m.users), None)
-            if name is None:
-                return
-            self.maps.pop(name).close()
-
-    def forget(self, everything: bool) -> None:
-        now = time.monotonic()
-        with self.lock:
-            for name, mapped in list(self.maps.items()):
-                if mapped.users:
-                    continue
-                if everything or now - mapped.used_at > IDLE_S or os.fstat(mapped.fd).st_nlink == 0:
-                    del self.maps[name]
-                    mapped.close()
-
-
-def _map(name: str, need: int, what: str) -> _Mapped:
-    """Open and map a peer's segment, checked to be this user's and big enough."""
-    try:
-        fd = os.open(os.path.join(FOLDER, name), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise MessageError(f"{what} was in shared memory {name}, which is gone ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if info.st_uid != os.geteuid() or info.st_size < need:
-            raise MessageError(f"{what}: shared memory {name} is not the segment it was said to be")
-        return _Mapped(fd, info.st_size)
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 _owner: _Owner | None = None
@@ -324,14 +190,14 @@ def take(segment: pb.SharedSegment, limit: int, what: str, parse: Callable[[memo
             "or raise Limits(max_message_bytes=...)"
         )
     peers = owner().peers
-    mapped = peers.open(name, HEADER + segment.size, what)
+    mapped = peers.open(name, segs.HEADER + segment.size, what)
     try:
         with memoryview(mapped.map) as view:
-            if _HEAD.unpack_from(view, 0) != (WAITING, segment.generation):
+            if segs.HEAD.unpack_from(view, 0) != (segs.WAITING, segment.generation):
                 raise MessageError(f"{what} is no longer in shared memory {name} (read already, or late)")
-            result = parse(view[HEADER : HEADER + segment.size])
-            if _HEAD.unpack_from(view, 0) == (WAITING, segment.generation):  # never mark another message
-                _HEAD.pack_into(view, 0, READ, segment.generation)
+            result = parse(view[segs.HEADER : segs.HEADER + segment.size])
+            if segs.HEAD.unpack_from(view, 0) == (segs.WAITING, segment.generation):  # (not another one's)
+                segs.HEAD.pack_into(view, 0, segs.READ, segment.generation)
         return result
     finally:
         peers.done(mapped)
@@ -366,19 +232,8 @@ def sweep(pid: int | None = None) -> int:
                 alive[who] = _start_time(int(who[0])) == who[1]
             if alive[who]:
                 continue
-        removed += _remove(name)
+        removed += segs.remove(name)
     return removed
-
-
-def _remove(name: str) -> int:
-    path = os.path.join(FOLDER, name)
-    try:
-        if os.stat(path, follow_symlinks=False).st_uid != os.geteuid():
-            return 0
-        os.unlink(path)
-    except OSError:
-        return 0
-    return 1
 
 
 def _janitor(me: _Owner) -> None:
