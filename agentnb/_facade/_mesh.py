@@ -32,7 +32,7 @@ from .._runtime import _local
 from .._runtime._calls import Call
 from .._runtime._codec import encode_value, fill_msg, input_label, register_reference
 from .._runtime._link import ServerLink, route_address
-from .._runtime._mesh_calls import gather_items, mesh_request
+from .._runtime._mesh_calls import gather_items, mesh_request, message_of
 from .._runtime._mesh_ops import delete_mesh_op
 from .._runtime._ops import delete_op
 from .._runtime._outbox import Pending
@@ -41,7 +41,7 @@ from .._runtime._recipe import Recipe
 from .._runtime._registry import AgentKey
 from .._runtime._session import Session, get_session
 from ._dist import DistributedAgent, _caller
-from ._mesh_replies import ItemsInput, MeshReplies, expand, message_of
+from ._mesh_replies import ItemsInput, MeshReplies, expand
 from ._options import DistOptions
 from ._placeholder import Placeholder
 

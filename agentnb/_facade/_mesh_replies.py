@@ -13,17 +13,17 @@ import asyncio
 from collections.abc import Generator, Iterator
 from typing import Any, Protocol
 
-from .._core._errors import CallTimeoutError
+from .._core._errors import CallTimeoutError, RemoteError
 from .._runtime._calls import Call
 from .._runtime._local import LocalMeshCall
 from .._runtime._mesh_calls import (
     FOREVER,
     ItemCall,
     LocalLink,
+    as_message,
     decode_items,
     gather_items,
     local_item,
-    message_of,
 )
 from ._placeholder import Placeholder
 
@@ -102,11 +102,17 @@ class MeshReplies:
                 wires = gather_items(share, timeout)
                 link: Any = share.link
                 show = link.show_output
-            else:
+            else:  # made in this process: the replies as they are
                 got = share.items(FOREVER if timeout is None else timeout)
                 if got is None:
                     raise CallTimeoutError(f"mesh {self.mesh.name!r}: not every reply came in {timeout} s")
-                wires, show = got, None
+                failed = (
+                    None if return_exceptions else next((v for v in got if isinstance(v, RemoteError)), None)
+                )
+                if failed is not None:
+                    raise failed
+                values.extend(got)
+                continue
             values.extend(self._decode(p, wires, share.task_id, show, return_exceptions))
         return values
 
@@ -153,6 +159,5 @@ def expand(items: list[Any]) -> list[Any]:
             if isinstance(share, Call):
                 out.append(ItemsInput(share))
             else:
-                wires = share.items(FOREVER) or []
-                out.extend(message_of(wire, item.mesh.name) for wire in wires)
+                out.extend(as_message(value, item.mesh.name) for value in share.items(FOREVER) or ())
     return out

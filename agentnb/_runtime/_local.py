@@ -49,17 +49,18 @@ class LocalServer(Protocol):
 
 
 class LocalMeshCall(Protocol):
-    """A mesh call made in-process: its task, and its replies (serialized outcomes) as they come."""
+    """A mesh call made in-process: its task, and its replies as they come, never encoded: a
+    Msg, a method's value, or the RemoteError of an agent that failed."""
 
     task_id: str
     server_id: str
     address: str
     count: int
 
-    def when_item(self, k: int, callback: Callable[[bytes], None]) -> None:
-        """Run ``callback(outcome bytes)`` once the reply of the ``k``-th agent is there."""
+    def when_item(self, k: int, callback: Callable[[Any], None]) -> None:
+        """Run ``callback(reply)`` once the reply of the ``k``-th agent is there."""
 
-    def items(self, timeout: float | None) -> list[bytes] | None:
+    def items(self, timeout: float | None) -> list[Any] | None:
         """Every reply, waiting at most ``timeout`` seconds (None if they are not all there)."""
 
     def release(self) -> None:

@@ -29,7 +29,7 @@ from .._core._errors import AgentnbError, CallTimeoutError, RemoteError
 from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
 from ._calls import Call
-from ._codec import Returned, decode_result
+from ._codec import Returned, decode_result, encode_value, fill_msg
 from ._items import fetch_items
 from ._local import LocalMeshCall
 
@@ -37,6 +37,8 @@ from ._local import LocalMeshCall
 UNSENT = pb.CallRequest()
 #: Waits with no deadline still end (in chunks of this many seconds they would re-poll).
 FOREVER = 365 * 24 * 3600.0
+#: An in-process reply is never sent: no byte budget applies to it.
+FOREVER_BYTES = 1 << 62
 
 
 def item_id(task_id: str, k: int) -> str:
@@ -164,8 +166,28 @@ def local_item(local: LocalMeshCall, link: LocalLink, k: int, agent: str) -> Cal
     """The reply of the ``k``-th agent of an in-process mesh call, as a call that settles itself."""
     call = Call(link, agent, UNSENT, [], None)
     call.acknowledged(item_id(local.task_id, k), local.server_id)
-    local.when_item(k, lambda wire: call.settle(pb.Outcome.FromString(wire)))
+
+    def arrived(value: Any) -> None:
+        if isinstance(value, RemoteError):
+            call.fail(value)
+            return
+        outcome = pb.Outcome()
+        if isinstance(value, Msg):
+            fill_msg(outcome.reply, value, FOREVER_BYTES, f"the reply of agent {agent!r}")
+        else:
+            outcome.value_json = encode_value(value, f"the value of agent {agent!r}")
+        call.take(outcome)
+
+    local.when_item(k, arrived)
     return call
+
+
+def as_message(value: Any, mesh: str) -> Msg:
+    """An in-process mesh call's reply as a message (its failure raised; a method's value
+    travels as a message from the mesh)."""
+    if isinstance(value, RemoteError):
+        raise value
+    return value if isinstance(value, Msg) else Msg(mesh, value)
 
 
 def decode_items(

@@ -202,6 +202,7 @@ class MeshHost:
             )
         entry = self._issue(part.name, part.count)
         call = MeshCall(mesh, entry, list(inputs) if each else Inputs(list(inputs), 0), each, shape)
+        call.local = entry.local = True  # its replies stay Python objects: never read over the network
         self._queued(call, caller, [])
         self._post(part, call)
         return LocalCall(self, entry)
@@ -247,7 +248,7 @@ class MeshHost:
         """ItemsChunks of a mesh call's replies from ``request.start`` on, as they are ready."""
         check_task_id(request.task_id)
         entry = self._host.store.entry(request.task_id)
-        if not isinstance(entry, MeshEntry):
+        if not isinstance(entry, MeshEntry) or entry.local:
             raise StoreError("unknown_task", f"task {request.task_id} is not a mesh call's")
         total, sent = len(entry.items), min(request.start, len(entry.items))
         more = threading.Event()
@@ -289,10 +290,10 @@ class LocalCall:
         self.address = meshes.address
         self.count = len(entry.items)
 
-    def when_item(self, k: int, callback: Callable[[bytes], None]) -> None:
+    def when_item(self, k: int, callback: Callable[[Any], None]) -> None:
         self._entry.on_item(k, lambda view: callback(view.wire))
 
-    def items(self, timeout: float | None) -> list[bytes] | None:
+    def items(self, timeout: float | None) -> list[Any] | None:
         done = threading.Event()
         remove = self._store.on_done(self.task_id, lambda entry: done.set())
         try:

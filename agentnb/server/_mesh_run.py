@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._context import TaskContext, set_current_task
 from .._core._errors import MessageError, RemoteError
+from .._core._message import Msg
 from .._facade._agent import AgentBase
 from .._proto import agentnb_pb2 as pb
 from .._runtime._codec import encode_failure
@@ -91,7 +92,7 @@ class Build:
 class MeshCall:
     """One mesh call on this server: its task, what every agent gets, and its progress."""
 
-    __slots__ = ("mesh", "entry", "inputs", "each", "shape", "method", "args", "started")
+    __slots__ = ("mesh", "entry", "inputs", "each", "shape", "method", "args", "started", "local")
 
     def __init__(
         self,
@@ -111,6 +112,9 @@ class MeshCall:
         self.method = method
         self.args = args
         self.started = False
+        #: Made in this process: its replies are kept as they are (Msg, value or RemoteError),
+        #: never encoded (nobody reads them over the network).
+        self.local = False
 
 
 class _Prints:
@@ -215,13 +219,40 @@ class MeshRunner:
             call.started = True  # (two threads may both publish it: harmless)
             host.bus.publish(Kind.RUNNING, call.entry.task_id, call.mesh)
         inputs = job.inputs
-        if actor.broken is not None:
-            outcome, failed = failure_outcome(actor.broken), True
-        elif inputs.error is not None:
-            outcome, failed = failure_outcome(inputs.error), True
+        failure = actor.broken or inputs.error
+        if call.local:
+            value: Any = failure if failure is not None else self._run(actor, job, call, k)
+            self._put(call, k, value, isinstance(value, RemoteError), _size(value))
+        elif failure is not None:
+            self._put(call, k, failure_outcome(failure).SerializeToString(), True)
         else:
             outcome, failed = self._reply(actor, job, call, k)
-        self._put(call, k, outcome.SerializeToString(), failed)
+            self._put(call, k, outcome.SerializeToString(), failed)
+
+    def _run(self, actor: Actor, job: Job, call: MeshCall, k: int) -> Any:
+        """An in-process call's reply as it is: a Msg, a method's value, or the RemoteError."""
+        host, instance = self._host, actor.instance
+        assert instance is not None, "a mesh's agents are built before their calls run"
+        values = job.inputs.values
+        x: Any = None if job.shape == "none" else values[0] if job.shape == "one" else flat(values)
+        actor.calls += 1
+        set_current_task(TaskContext(actor.name, item_id(call.entry.task_id, k), _Prints(
+            host, item_id(call.entry.task_id, k), actor.name).emit))  # fmt: skip
+        try:
+            if call.method:
+                return getattr(instance, call.method)(
+                    *call.args.get("args", ()), **call.args.get("kwargs", {})
+                )
+            reply = instance.reply(x)
+            if not isinstance(reply, Msg):
+                raise TypeError(f"reply() of agent {actor.name!r} returned {type(reply).__name__}; "
+                                "it must return a Msg")  # fmt: skip
+            return reply
+        except Exception as exc:  # noqa: BLE001 - the failure is the reply
+            return host._failure(actor.name, exc)
+        finally:
+            _output.flush_task()
+            set_current_task(None)
 
     def _reply(self, actor: Actor, job: Job, call: MeshCall, k: int) -> tuple[pb.Outcome, bool]:
         host, instance = self._host, actor.instance
@@ -244,8 +275,8 @@ class MeshRunner:
             set_current_task(None)
         return prints.fill(outcome), failed
 
-    def _put(self, call: MeshCall, k: int, wire: bytes, failed: bool) -> None:
-        if call.entry.put(k, wire, failed):
+    def _put(self, call: MeshCall, k: int, item: Any, failed: bool, size: int | None = None) -> None:
+        if call.entry.put(k, item, failed, size):
             self.finish(call.entry, "replies")
             host = self._host
             failures = call.entry.failed
@@ -258,15 +289,24 @@ class MeshRunner:
         summary: dict[str, Any] = {what: len(entry.items), "failed": entry.failed}
         if entry.failed:
             errors = []
-            for wire in entry.items:
-                outcome = pb.Outcome.FromString(wire or b"")
-                if outcome.WhichOneof("result") == "failure":
-                    f = outcome.failure
-                    errors.append(f"{f.agent}: {f.exc_type}: {f.message}"[:300])
-                    if len(errors) == 3:
-                        break
+            for item in entry.items:
+                if isinstance(item, RemoteError):  # (an in-process call's)
+                    errors.append(f"{item.agent}: {item.exc_type}: {item.remote_message}"[:300])
+                elif isinstance(item, bytes):
+                    outcome = pb.Outcome.FromString(item)
+                    if outcome.WhichOneof("result") == "failure":
+                        f = outcome.failure
+                        errors.append(f"{f.agent}: {f.exc_type}: {f.message}"[:300])
+                if len(errors) == 3:
+                    break
             summary["errors"] = errors
         self._host.store.finish(entry, pb.Outcome(value_json=json.dumps(summary)))
+
+
+def _size(value: Any) -> int:
+    """About how many bytes an in-process reply holds (for the store's byte budget)."""
+    content = getattr(value, "content", None)
+    return 200 + (len(content) if isinstance(content, (str, bytes)) else 0)
 
 
 def failure_outcome(failure: RemoteError) -> pb.Outcome:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from .._proto import agentnb_pb2 as pb
 from ._store import Entry, item_id
@@ -35,7 +36,7 @@ class ItemView:
         self.agent = agent
         self.done = True
         self.wire = wire
-        self.size = len(wire)
+        self.size = len(wire) if isinstance(wire, bytes) else 0
         self.is_reply = True
         self.read = True
 
@@ -48,26 +49,28 @@ class MeshEntry(Entry):
     """A mesh call's entry: its items (serialized outcomes), filled as the agents reply."""
 
     mesh = True
-    __slots__ = ("items", "left", "failed", "item_bytes", "watchers", "progress", "lock")
+    __slots__ = ("items", "left", "failed", "item_bytes", "watchers", "progress", "lock", "local")
 
     def __init__(self, task_id: str, agent: str, count: int) -> None:
         super().__init__(task_id, agent)
-        self.items: list[bytes | None] = [None] * count
+        self.items: list[Any] = [None] * count  # serialized outcomes (in-process calls: replies)
         self.left = count
         self.failed = 0
         self.item_bytes = 0
         self.watchers: dict[int, list[ItemCallback]] | None = None  # readers of single items
         self.progress: list[threading.Event] | None = None  # FetchItems streams waiting for more
         self.lock = threading.Lock()
+        self.local = False  # an in-process call's: its replies are Python objects, read only here
 
-    def put(self, k: int, wire: bytes, failed: bool = False) -> bool:
-        """Item ``k``'s outcome; True if it was the last one missing."""
+    def put(self, k: int, wire: Any, failed: bool = False, size: int | None = None) -> bool:
+        """Item ``k``'s outcome (serialized; or, for an in-process call, the reply as it is,
+        about ``size`` bytes); True if it was the last one missing."""
         with self.lock:
             if self.items[k] is not None:
                 return False
             self.items[k] = wire
             self.left -= 1
-            self.item_bytes += len(wire)
+            self.item_bytes += len(wire) if size is None else size
             if failed:
                 self.failed += 1
             callbacks = self.watchers.pop(k, None) if self.watchers else None

@@ -95,7 +95,7 @@ class Resolver:
 
     def _local_items(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
         def done(entry: Any) -> None:
-            if not entry.mesh:
+            if not entry.mesh or entry.local:
                 inputs.resolve(i, _unreadable(ref, self._address, "MessageError", "it is not a mesh call's"))
             else:
                 inputs.resolve(i, item_values(entry.items, ref.agent, self._address))

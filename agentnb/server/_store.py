@@ -256,7 +256,8 @@ class ResultStore:
         parts = split_item(task_id)
         if parts is not None:
             mesh = self._entries.get(parts[0])
-            if mesh is not None and mesh.mesh and 0 <= parts[1] < len(mesh.items):  # type: ignore[attr-defined]
+            local = getattr(mesh, "local", False)  # an in-process call's replies are never read from here
+            if mesh is not None and mesh.mesh and not local and 0 <= parts[1] < len(mesh.items):  # type: ignore[attr-defined]
                 return mesh, parts[1]
         raise self._missing(task_id)
 
