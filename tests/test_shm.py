@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 
 import grpc
 import pytest
@@ -70,11 +71,16 @@ def test_a_driver_killed_with_sigkill_leaves_no_segment_behind() -> None:
             "print('sent', flush=True)\n"
             "sys.stdin.read()\n"
         )
+        errors = tempfile.TemporaryFile("w+")
         driver = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  text=True, env={**os.environ, "PYTHONPATH": HERE})  # fmt: skip
+                                  stderr=errors, text=True, env={**os.environ, "PYTHONPATH": HERE})  # fmt: skip
         try:
-            assert driver.stdout is not None and driver.stdout.readline() == "sent\n"
-            assert segments(driver.pid) and segments(server.pid)  # both ends used shared memory
+            assert driver.stdout is not None
+            said = driver.stdout.readline()
+            errors.seek(0)
+            assert said == "sent\n", errors.read()[-3000:]
+            assert segments(driver.pid), os.listdir(shm.FOLDER)  # both ends used shared memory
+            assert segments(server.pid), (os.listdir(shm.FOLDER), "".join(server.log))
             driver.kill()
             driver.wait(30)
             # the server outlives it and sweeps what it owned
@@ -83,6 +89,7 @@ def test_a_driver_killed_with_sigkill_leaves_no_segment_behind() -> None:
             if driver.poll() is None:
                 driver.kill()
             driver.wait(30)
+            errors.close()
 
 
 def test_only_this_users_agentnb_segments_are_read_and_within_the_byte_budget() -> None:
