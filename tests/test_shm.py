@@ -72,8 +72,10 @@ def test_a_driver_killed_with_sigkill_leaves_no_segment_behind() -> None:
             "sys.stdin.read()\n"
         )
         errors = tempfile.TemporaryFile("w+")
-        driver = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=errors, text=True, env={**os.environ, "PYTHONPATH": HERE})  # fmt: skip
+        driver = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+            text=True, env={**os.environ, "PYTHONPATH": HERE},
+        )  # fmt: skip
         try:
             assert driver.stdout is not None
             said = driver.stdout.readline()
