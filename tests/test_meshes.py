@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from agents import Counter, Echo, Picky, Referee, Sum
-from raw import Raw
+from raw import Raw, cli_server
 
 import agentnb
 from agentnb import Mesh, Msg, RemoteError
@@ -153,3 +153,19 @@ def test_the_server_refuses_malformed_meshes_and_reads_replies_by_capability_onl
         stranger.close()
     finally:
         raw.close()
+
+
+def test_a_launcher_that_takes_no_code_builds_a_mesh_by_import_path() -> None:
+    token = "mesh-launcher-token-5e2"
+    with cli_server("--token", token) as server:
+        mesh = Picky.mesh(30, placement=[server.address], token=token, kwargs={"tag": "json"},
+                          overrides={29: {"tag": "last"}})  # fmt: skip
+        tags = [m.content["tag"] for m in mesh(None).gather(timeout=60)]
+        assert tags == ["json"] * 29 + ["last"]
+
+        class Local(agentnb.AgentBase):  # defined here: no server can import it by path
+            def reply(self, x=None):
+                return Msg(self.name, "local")
+
+        with pytest.raises(agentnb.CodeNotAcceptedError, match="importable there"):
+            agentnb.mesh(Local, 2, placement=[server.address], token=token)

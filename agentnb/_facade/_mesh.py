@@ -275,9 +275,8 @@ def _values(items: list[Any]) -> list[Any]:
 
 
 def _reference(mesh: Mesh) -> dict[str, Any]:
-    """How a mesh travels: its servers (ids known once they acknowledged it), names and size."""
-    for part in mesh.parts:
-        part.built.wait(part.timeouts.control)
+    """How a mesh travels: its servers, names and size (an agent of one of its servers calls
+    that server's part in-process, found by address)."""
     cls = mesh.cls
     return {
         "mesh": mesh.name, "size": mesh.size, "names": mesh.names,

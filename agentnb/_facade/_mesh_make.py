@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._core import _connection as connection
-from .._core._address import host_port
+from .._core._address import host_port, is_loopback
 from .._core._config import Limits, Timeouts
 from .._core._errors import AgentnbError, RemoteError
 from .._core._tls import TLS
@@ -179,10 +179,7 @@ def _on_refused(mesh: Mesh, part: MeshPart) -> Any:
 def _servers(placement: Placement, options: DistOptions, session: Session, mesh: Mesh
              ) -> list[tuple[ServerLink, ServerProcess | None]]:  # fmt: skip
     """The links (and processes, if this session launched them) of the servers to use."""
-    bind = "127.0.0.1" if options.host == "localhost" else options.host
-    if not options.local_mode:
-        bind = "0.0.0.0"
-    advertise = "127.0.0.1" if options.host in ("localhost", "0.0.0.0") else options.host
+    bind, advertise = options.server_address()
 
     def launched(port: int | None) -> tuple[ServerLink, ServerProcess | None]:
         limits, timeouts, tls = options.limits, options.timeouts, options.tls
@@ -221,12 +218,14 @@ def _attach(where: str, options: DistOptions, session: Session) -> ServerLink:
     if not host or not port.isdigit():
         raise ValueError(f"placement: {where!r} is not 'host:port'")
     host = host.strip("[]")
-    token = options.token
-    if not token:
-        found = connection.find(host, int(port))
-        token = str(found["token"]) if found is not None and found.get("token") else os.environ.get(TOKEN_ENV)
+    found = connection.find(host, int(port))  # a launcher of this user on this machine
+    token = options.token or (str(found["token"]) if found is not None and found.get("token") else "")
+    token = token or os.environ.get(TOKEN_ENV, "")
+    unix = str(found.get("unix") or "") if found is not None and is_loopback(host) else ""
     tls = options.tls or connection.tls_of(host, int(port))
-    return session.link(host_port(host, int(port)), token or None, options.limits, options.timeouts, tls=tls)
+    return session.link(
+        host_port(host, int(port)), token or None, options.limits, options.timeouts, tls=tls, unix=unix
+    )
 
 
 def _names(names: str | Sequence[str], n: int) -> str | list[str]:

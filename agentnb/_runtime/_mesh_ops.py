@@ -55,7 +55,8 @@ def create_mesh_op(
             f"{cls.__module__}) and its arguments given by keyword (kwargs=...)"
         )
     check_jsonable(recipe.kwargs, f"the constructor arguments of mesh {mesh!r}")
-    check_jsonable(mine, f"the overrides of mesh {mesh!r}")
+    for i, kwargs in mine.items():
+        check_jsonable(kwargs, f"the constructor arguments of agent {i} of mesh {mesh!r}")
     spec.by_import.class_path = f"{cls.__module__}:{cls.__qualname__}"
     spec.by_import.kwargs_json = json.dumps(recipe.kwargs)
     create.overrides = json.dumps({str(i): kw for i, kw in mine.items()}).encode() if mine else b""
