@@ -40,7 +40,9 @@ def test_each_agent_gets_its_own_message_and_its_name_in_the_mesh_order() -> Non
     assert [m.content for m in got] == [i * i for i in range(500)]
     assert [m.name for m in got] == [f"E{i:03d}" for i in range(500)]
     assert replies[-1].content == 499 * 499 and replies[250].name == "E250"
+    assert [p.content for p in replies[10:13]] == [100, 121, 144]
     assert mesh[7].name == "E007" and mesh[7](Msg("user", "one")).content == "one"
+    assert [agent.name for agent in mesh[-2:]] == ["E498", "E499"]
 
 
 def test_constructor_arguments_are_shared_and_overridden_by_index() -> None:

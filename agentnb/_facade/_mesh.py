@@ -23,7 +23,7 @@ import bisect
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, overload
 
 from .._core._config import Timeouts
 from .._core._errors import AgentnbError, MessageError
@@ -123,10 +123,19 @@ class Mesh:
         p = bisect.bisect_right(self._firsts, i) - 1
         return p, i - self.parts[p].first
 
-    def __getitem__(self, index: int) -> MeshMember:
-        """Agent ``index``, as a distributed agent (calls to it keep order with the mesh's)."""
+    @overload
+    def __getitem__(self, index: int) -> MeshMember: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[MeshMember]: ...
+
+    def __getitem__(self, index: int | slice) -> MeshMember | list[MeshMember]:
+        """Agent ``index``, as a distributed agent (calls to it keep order with the mesh's), or a
+        list of them for a slice."""
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
         if not isinstance(index, int):
-            raise TypeError(f"a mesh is indexed by int, not {type(index).__name__}")
+            raise TypeError(f"a mesh is indexed by int or slice, not {type(index).__name__}")
         i = index + self.size if index < 0 else index
         if not 0 <= i < self.size:
             raise IndexError(f"mesh {self.name!r} has {self.size:,} agents; there is no agent {index}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Generator, Iterator
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from .._core._errors import CallTimeoutError, RemoteError
 from .._runtime._calls import Call
@@ -64,10 +64,19 @@ class MeshReplies:
     def __len__(self) -> int:
         return len(self.mesh)
 
-    def __getitem__(self, index: int) -> Placeholder:
-        """The reply of agent ``index`` (made on demand; negative indices count from the end)."""
+    @overload
+    def __getitem__(self, index: int) -> Placeholder: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Placeholder]: ...
+
+    def __getitem__(self, index: int | slice) -> Placeholder | list[Placeholder]:
+        """The reply of agent ``index`` (made on demand; negative indices count from the end),
+        or a list of them for a slice."""
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
         if not isinstance(index, int):
-            raise TypeError(f"mesh replies are indexed by int, not {type(index).__name__}")
+            raise TypeError(f"mesh replies are indexed by int or slice, not {type(index).__name__}")
         i = index + len(self) if index < 0 else index
         if not 0 <= i < len(self):
             raise IndexError(f"mesh {self.mesh.name!r} has {len(self):,} agents; there is no reply {index}")
