@@ -53,14 +53,21 @@ class Segment:
         return HEAD.unpack_from(self.map, 0) == (READ, self.generation)
 
     def grow(self, size: int) -> None:
-        """Room for ``size`` bytes (the file and its mapping grow in steps of ``STEP``)."""
+        """Room for ``size`` bytes (the file and its mapping grow in steps of ``STEP``).
+
+        Raises:
+            OSError: /dev/shm has no room (its pages are taken now, never when written: a
+                write through a mapping of a full tmpfs would kill the process with SIGBUS).
+        """
         if self.capacity >= size:
             return
-        self.capacity = -(-size // STEP) * STEP
+        capacity = -(-size // STEP) * STEP
+        os.posix_fallocate(self.fd, 0, HEADER + capacity)
         if self.map is not None:
             self.map.close()
-        os.ftruncate(self.fd, HEADER + self.capacity)
-        self.map = mmap.mmap(self.fd, HEADER + self.capacity)
+            self.map = None
+        self.map = mmap.mmap(self.fd, HEADER + capacity)
+        self.capacity = capacity
 
     def write(self, data: bytes) -> None:
         assert self.map is not None
