@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 from agents import Counter, Echo, Picky, Referee, Sum
+from kernel import Kernel
 from raw import Raw, cli_server
 
 import agentnb
@@ -171,3 +172,27 @@ def test_a_launcher_that_takes_no_code_builds_a_mesh_by_import_path() -> None:
 
         with pytest.raises(agentnb.CodeNotAcceptedError, match="importable there"):
             agentnb.mesh(Local, 2, placement=[server.address], token=token)
+
+
+MESH_CELL = """
+from agents import Counter, Stepper
+players = Counter.mesh(200, names="C{i}", placement=1)
+steps = Stepper.mesh(2, placement=players)
+steps(None).gather(timeout=60)
+[sum(m.content for m in players(None).gather(timeout=60)), players.owned[0].pid]
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_rerun_notebook_cell_gets_its_live_mesh_back_and_its_prints() -> None:
+    kernel = Kernel()
+    try:
+        first = kernel.execute(MESH_CELL)
+        total, pid = eval(first.value())
+        assert total == 200  # each agent counted its first call
+        assert "[Stepper-0] step 1" in first.stdout and "[Stepper-1] step 1" in first.stdout
+        again = kernel.execute(MESH_CELL)  # the same cell, run again: the same agents, state kept
+        assert eval(again.value()) == [400, pid]
+        assert "[Stepper-1] step 2" in again.stdout
+    finally:
+        kernel.shutdown(now=True)

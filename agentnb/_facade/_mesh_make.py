@@ -27,7 +27,7 @@ from ._options import DistOptions
 
 #: Where a mesh's agents go: a number of new servers, or servers (ports of this session's,
 #: "host:port" of launchers, distributed agents or meshes whose servers to share).
-Placement = int | Sequence[int | str | DistributedAgent | Mesh]
+Placement = int | str | DistributedAgent | Mesh | Sequence[int | str | DistributedAgent | Mesh]
 
 
 def mesh(
@@ -60,8 +60,8 @@ def mesh(
         args: constructor positional arguments every agent gets (before ``name=``).
         placement: how many servers to start for the mesh (``4``), or the servers to use:
             ports of servers this session started (``agent.server.port``), ``"host:port"``
-            of launchers, distributed agents or meshes whose servers to share. Agents are
-            split in contiguous blocks, one per server.
+            of launchers, distributed agents or meshes whose servers to share (one of them,
+            or a list). Agents are split in contiguous blocks, one per server.
         name: the mesh's name (default: the class's name); unique per server.
         host, local_mode, token, timeouts, limits, tls: as for :meth:`AgentBase.to_dist`.
         fresh: rebuild the mesh (and agents of those names) even if this session has it.
@@ -192,7 +192,9 @@ def _servers(placement: Placement, options: DistOptions, session: Session, mesh:
         made = [launched(None) for _ in range(placement)]
         mesh.owned.extend(server for _, server in made if server is not None)
         return made
-    if isinstance(placement, (str, bytes)) or not isinstance(placement, Sequence) or not placement:
+    if isinstance(placement, (str, DistributedAgent, Mesh)):  # one server, or a mesh's servers
+        placement = [placement]
+    if isinstance(placement, bytes) or not isinstance(placement, Sequence) or not placement:
         raise TypeError(
             "placement is a number of servers to start, or a non-empty list of servers: ports of this "
             "session's servers, 'host:port' of launchers, distributed agents or meshes"
@@ -262,7 +264,9 @@ def _shape(placement: Placement) -> str:
     if isinstance(placement, int):
         return str(placement)
     out = []
-    for where in placement:
+    for where in (
+        placement if isinstance(placement, Sequence) and not isinstance(placement, str) else [placement]
+    ):
         if isinstance(where, DistributedAgent):
             out.append(where.address)
         elif isinstance(where, Mesh):
