@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
-from ._codec import Returned, decode_result
+from ._codec import Returned, decode_result, driver_error
 
 if TYPE_CHECKING:
     from ._link import ServerLink
@@ -201,7 +201,7 @@ class Call:
         except AgentnbError as exc:
             result = exc
         if isinstance(result, RemoteError):
-            self.fail(result)
+            self.fail(driver_error(result))
         else:
             self._finish(DONE, result)
 
@@ -271,7 +271,8 @@ class Call:
         except KeyboardInterrupt:
             raise CallInterrupted(
                 f"stopped waiting for agent {self.agent!r} on {self.link.address}; the call goes on "
-                f"there ({self.state}). To withdraw it if it has not started: placeholder.cancel(); "
+                f"there ({self.link.session.states.get(self.task_id) or self.state}). To withdraw it if "
+                "it has not started: placeholder.cancel(); "
                 f"every queued call of the agent: agent.cancel()"
             ) from None
 
