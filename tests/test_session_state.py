@@ -46,6 +46,7 @@ class Late(AgentBase):
 
 def test_a_shutdown_before_an_agent_was_built_says_so_once(capsys) -> None:
     first = Echo(name="First").to_dist()
+    assert first(Msg("user", "built")).content == "built"  # this one was built before
     capsys.readouterr()
     session = get_session()
     busy = threading.Event()

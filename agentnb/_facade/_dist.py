@@ -29,8 +29,9 @@ from .._core._message import Msg
 from .._core._token import TOKEN_ENV
 from .._runtime._calls import Call
 from .._runtime._codec import decode_result, encode_value, fill_msg, input_label, register_reference
-from .._runtime._link import Pending, ServerLink
+from .._runtime._link import ServerLink
 from .._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
+from .._runtime._outbox import Pending
 from .._runtime._process import ServerProcess
 from .._runtime._recipe import Recipe, code_needed
 from .._runtime._registry import AgentKey
@@ -360,7 +361,7 @@ class DistributedAgent:
         for i, item in enumerate(items):
             slot = request.inputs.add()
             if isinstance(item, Placeholder):
-                producers.append((i, item._call))
+                producers.append((i, item.call))
             elif isinstance(item, Msg):
                 size += fill_msg(slot.message, item, max_bytes, input_label(i, len(items), self.name))
             else:

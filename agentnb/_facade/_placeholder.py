@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from .._core._errors import CallCancelledError, CallInterrupted
+from .._core._errors import CallInterrupted
 from .._core._message import FIELDS, Msg, _preview
-from .._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
+from .._runtime._calls import CANCELLED, DONE, ERROR, Call
+from .._runtime._session import get_session
 from ._html import placeholder_html
 
-#: The state of a call that was withdrawn before it started.
-CANCELLED = "cancelled"
 #: What each state means, in the words the stop button's message uses.
 MEANING = {
     "sending": "on its way to its server",
@@ -52,6 +51,11 @@ class Placeholder(Msg):
     def __init__(self, call: Call) -> None:
         # Msg.__init__ is not called: every field is read from the reply.
         self._call = call
+
+    @property
+    def call(self) -> Call:
+        """The runtime's call this placeholder stands for (read-only)."""
+        return self._call
 
     def __del__(self) -> None:
         # Nobody here can read the reply any more: the server may forget it (once the
@@ -119,14 +123,7 @@ class Placeholder(Msg):
     @property
     def state(self) -> str:
         """ "sending", "queued", "running", "done", "error" or "cancelled"; never blocks."""
-        call = self._call
-        if call.resolved:
-            if isinstance(call.error, CallCancelledError):
-                return CANCELLED
-            return ERROR if call.error is not None else DONE
-        if call.state in (PENDING, SENDING):
-            return "sending"
-        return call.link.session.states.get(call.task_id) or "queued"
+        return self._call.state_now()
 
     def cancel(self) -> bool:
         """Withdraw the call if it has not started; True if it was withdrawn.
@@ -135,9 +132,9 @@ class Placeholder(Msg):
         returns False and says why in one line (a running reply goes on; to
         stop it, stop its agent: ``%agentnb stop NAME`` or ``agentnb.shutdown()``).
         """
-        withdrawn = self._call.link.cancel(self._call)
+        withdrawn = self._call.cancel()
         if not withdrawn:
-            self._call.link.session.notice(self._not_withdrawn(), None)
+            get_session().notice(self._not_withdrawn(), None)
         return withdrawn
 
     def _not_withdrawn(self) -> str:
