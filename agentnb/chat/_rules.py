@@ -34,7 +34,12 @@ ChatMessage = dict[str, str]
 _SPEAKER = re.compile(r"^([A-Za-z][\w.-]{0,30}): (.*)$", re.S)
 _NUMBER = re.compile(r"-?\d+")
 _ACKS = ("I see.", "That makes sense.", "Interesting.", "Fair point.")
-_OPENERS = ("", "Good question. ", "In short: ")
+_OPENERS = ("", "Good question. ", "Let me explain. ")
+_DOUBTS = (
+    "Still, I am not convinced it is that simple.",
+    "Maybe, but there is a catch.",
+    "I have my doubts, though.",
+)
 
 
 @dataclass(frozen=True)
@@ -99,10 +104,11 @@ def reply(messages: list[ChatMessage], seed: int = 0) -> str:
     if who == "student":
         return _follow_up(topic, turns, rng)
     if who == "sceptic":
-        return f"{_explain(topic, turns)} Still, I am not convinced it is that simple: {topic.caveat}"
+        caveat = topic.caveat[0].upper() + topic.caveat[1:]
+        return f"{_explain(topic, turns)} {_fresh(_DOUBTS, turns, rng, anywhere=True)} {caveat}"
     if lower.startswith(("shall we", "should we", "can we", "let's")):
         return f"Yes, let's. {_explain(topic, turns)} {_question(topic, turns).text}"
-    return rng.choice(_OPENERS) + _explain(topic, turns)
+    return _fresh(_OPENERS, turns, rng) + _explain(topic, turns)
 
 
 # -- topics ---------------------------------------------------------------------
@@ -157,7 +163,7 @@ def _follow_up(topic: Topic, turns: list[Turn], rng: random.Random) -> str:
     if _asks(turns[-1].text) and turns[-1].speaker:  # it was asked something: answer, then ask
         opening = "Yes, let's." if turns[-1].text.lower().startswith(("shall we", "should we")) else ""
         return " ".join(p for p in (opening, _explain(topic, turns), question) if p)
-    return f"{rng.choice(_ACKS)} {question}"
+    return f"{_fresh(_ACKS, turns, rng)} {question}"
 
 
 def _recall(turns: list[Turn]) -> str:
@@ -190,6 +196,16 @@ def _no_topic(last: Turn, rng: random.Random) -> str:
             "Which of them do you mean?"
         )
     return f"{rng.choice(_ACKS)} Which part of it would you like to talk about?"
+
+
+def _fresh(phrases: tuple[str, ...], turns: list[Turn], rng: random.Random, anywhere: bool = False) -> str:
+    """One of ``phrases`` this agent has not used yet (to begin a turn, or ``anywhere`` in one)."""
+    mine = [t.text for t in turns if not t.speaker]
+
+    def used(phrase: str) -> bool:
+        return bool(phrase) and any((phrase in m) if anywhere else m.startswith(phrase) for m in mine)
+
+    return rng.choice([p for p in phrases if not used(p)] or list(phrases))
 
 
 # -- debates --------------------------------------------------------------------

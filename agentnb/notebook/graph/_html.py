@@ -35,6 +35,13 @@ def fit(svg: str, size: tuple[float, float], max_height: int) -> str:
 
 def caption(snap: Snapshot, extra: Iterable[str] = ()) -> str:
     """One line that sums the graph up (the driver is not an agent, so it is not counted)."""
+    return (
+        f'<div class="agentnb-graph-caption" style="{_SMALL}">{html.escape(caption_text(snap, extra))}</div>'
+    )
+
+
+def caption_text(snap: Snapshot, extra: Iterable[str] = ()) -> str:
+    """:func:`caption` as plain text."""
     agents = sum(n.members for n in snap.nodes if n.name != DRIVER)
     running = sum(n.running for n in snap.nodes)
     failed = sum(e.counts.get("error", 0) for e in snap.edges)
@@ -43,7 +50,7 @@ def caption(snap: Snapshot, extra: Iterable[str] = ()) -> str:
     parts += [f"{failed} failed"] if failed else []
     parts += [snap.note] if snap.note else []
     parts += list(extra)
-    return f'<div class="agentnb-graph-caption" style="{_SMALL}">{html.escape(" · ".join(parts))}</div>'
+    return " · ".join(parts)
 
 
 def plural(count: int, word: str) -> str:

@@ -47,6 +47,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from ..._core._events import GONE, Event, InputRef
+from ._html import plural
 from ._labels import edge_label
 from ._records import RANK as _RANK
 from ._records import Call as _Call
@@ -370,5 +371,8 @@ class GraphModel:
 
     def __repr__(self) -> str:
         with self._lock:
-            shown = sum(n.present for n in self._nodes.values())
-            return f"<GraphModel {shown} agents, {len(self._edges)} edges, {self._seq} messages>"
+            agents = sum(n.present and name != DRIVER for name, n in self._nodes.items())
+            edges, messages = len(self._edges), self._seq
+        return (
+            f"<GraphModel {plural(agents, 'agent')}, {plural(edges, 'edge')}, {plural(messages, 'message')}>"
+        )

@@ -73,7 +73,7 @@ from ..._runtime._session import Session
 from ._critical import TimeReport, report
 from ._front import CSS, ESM
 from ._group import group
-from ._html import EMPTY, static_html
+from ._html import EMPTY, caption_text, static_html
 from ._model import GraphModel, Snapshot
 from ._pump import Pump
 from ._render import GraphRenderer
@@ -246,7 +246,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._refresh_static()
 
     def _bundle(self) -> dict[str, Any]:
-        text = f"agentnb graph: {self.model!r}"
+        text = f"agentnb graph: {caption_text(self._shown_snapshot())}"
         if self._report is not None:
             text += "\n" + "\n".join(self._report.sentences())
         return {"text/plain": text, "text/html": static_html(self._drawn, self.timeline, self._uid)}
