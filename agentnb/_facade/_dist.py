@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._core import _connection as connection
-from .._core._address import host_port
+from .._core._address import host_port, is_loopback
 from .._core._context import current_task
 from .._core._errors import (
     AgentExistsError,
@@ -168,21 +168,24 @@ class DistributedAgent:
         else:
             assert opts.port is not None
             server = None
+            found = connection.find(opts.host, opts.port)  # a launcher of this user on this machine
+            # its Unix socket, for a launcher reached on loopback (another address may be another
+            # host that shares this file system, as network namespaces do)
+            unix = str(found.get("unix") or "") if found is not None and is_loopback(opts.host) else ""
             link = session.link(
-                host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts, tls=opts.tls
-            )
+                host_port(opts.host, opts.port), self._token(found), opts.limits, opts.timeouts, tls=opts.tls,
+                unix=unix,
+            )  # fmt: skip
         self.address, self.server, self.link = link.address, server, link
         self._create(replace=self._replace)
         session.follow(link)
 
-    def _token(self) -> str | None:
+    def _token(self, found: dict[str, Any] | None) -> str | None:
         """The token of a server this session did not launch: ``token=``, else the connection
-        file of a launcher of this user on this machine, else ``AGENTNB_TOKEN``."""
+        file of a launcher of this user on this machine (``found``), else ``AGENTNB_TOKEN``."""
         opts = self._options
         if opts.token:
             return opts.token
-        assert opts.port is not None
-        found = connection.find(opts.host, opts.port)
         if found is not None and found.get("token"):
             return str(found["token"])
         return os.environ.get(TOKEN_ENV) or None

@@ -62,6 +62,7 @@ class ServerLink:
         timeouts: Timeouts,
         server: ServerProcess | None = None,
         tls: TLS | None = None,
+        unix: str = "",
     ) -> None:
         self._session = session
         self.loop = session.loop
@@ -73,6 +74,8 @@ class ServerLink:
         self.timeouts = timeouts
         self.server = server
         self.tls = tls  # the channel to the server uses TLS, trusting this CA
+        #: What channels dial: the server's Unix socket when it is on this machine, else address.
+        self.target = f"unix:{unix}" if unix and tls is None else address
         self.server_id = ""
         self.defined: set[str] = set()  # classes shipped to this server
         self._lock = threading.Lock()
@@ -107,7 +110,9 @@ class ServerLink:
     def client(self) -> ServerClient:
         """The async client (on the loop thread only)."""
         if self._client is None:
-            self._client = ServerClient(self.address, self.token, self.limits, self.timeouts, self.tls)
+            self._client = ServerClient(
+                self.address, self.token, self.limits, self.timeouts, self.tls, self.target
+            )
         return self._client
 
     def info(self) -> pb.GetServerInfoResponse:

@@ -178,22 +178,30 @@ class Outbox:
         """While this outbox is in use, send what waits every ``TICK`` seconds (on the loop).
 
         A call read at once is taken by its reader long before (see ``steal``), so a
-        loop of calls costs the loop one wake-up per tick, not one per call; the tick
-        stops after ``LINGER`` seconds without a new operation.
+        loop of calls costs the loop one wake-up per tick, not one per call (results
+        released meanwhile ride along); the tick stops after ``LINGER`` seconds
+        without a new operation.
         """
         now = time.monotonic()
+        if self._dropped:
+            self._take_dropped()
         with self._lock:
             due = self._fresh or self._releases_due()  # (a call waiting on a producer goes at its ack)
-            if not due and now - self._active > LINGER:
+            stop = not due and now - self._active > LINGER
+            start = due and not self._scheduled
+            if stop:
                 self._ticking = False
                 if self._releases and not self._release_timer:  # they go once due, on their own
                     self._release_timer = True
                     later = max(TICK, RELEASE_AFTER - (now - self._released_at))
                     asyncio.get_running_loop().call_later(later, self._releases_timed_out)
-                return
-            start = due and not self._scheduled
-            if start:
+            elif start:
                 self._scheduled = True
+        if stop:
+            if self._dropped and not self._noting:  # released as the tick stopped (see release())
+                self._noting = True
+                self._link.loop.call_soon(self._note_releases)
+            return
         if start:
             asyncio.ensure_future(self._flush())
         asyncio.get_running_loop().call_later(TICK, self._tick)
@@ -470,19 +478,24 @@ class Outbox:
         collector may do in any thread at any point, even inside this outbox's lock.
         """
         self._dropped.append(task_id)  # a deque: appending is atomic
-        if not self._noting:
+        if not self._noting and not self._ticking:  # a running tick takes it (no wake-up per call)
             self._noting = True
             self._link.loop.call_soon(self._note_releases)
 
-    def _note_releases(self) -> None:
+    def _take_dropped(self) -> None:
         """Move dropped task ids to the releases the next batch carries (on the loop)."""
-        self._noting = False  # before draining: an id appended after the drain schedules again
         dropped = self._dropped
         with self._lock:
             if not self._releases and dropped:
                 self._released_at = time.monotonic()
             while dropped:
                 self._releases.append(dropped.popleft())
+
+    def _note_releases(self) -> None:
+        """Take the dropped task ids, and see that they go (on the loop)."""
+        self._noting = False  # before draining: an id appended after the drain schedules again
+        self._take_dropped()
+        with self._lock:
             if len(self._releases) >= RELEASE_BATCH and not self._scheduled:
                 self._scheduled, wake = True, self._flush_now
             elif self._ticking or self._scheduled or not self._releases:

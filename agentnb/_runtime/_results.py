@@ -39,6 +39,7 @@ class Reader(Protocol):
     limits: Limits
     timeouts: Timeouts
     tls: TLS | None
+    target: str
     loop: LoopThread
 
     @property
@@ -164,7 +165,9 @@ class Results:
         link = self._link
         with self._lock:
             if self._sync is None:
-                self._sync = SyncServerClient(link.address, link.token, link.limits, link.timeouts, link.tls)
+                self._sync = SyncServerClient(
+                    link.address, link.token, link.limits, link.timeouts, link.tls, link.target
+                )
             return self._sync
 
     def close_sync(self) -> None:

@@ -182,15 +182,23 @@ class Session:
         timeouts: Timeouts | None = None,
         server: ServerProcess | None = None,
         tls: TLS | None = None,
+        unix: str = "",
     ) -> ServerLink:
-        """The link to a server (one per address, token and TLS settings), made on first use."""
+        """The link to a server (one per address, token and TLS settings), made on first use.
+
+        Args:
+            unix: the server's Unix socket, when it is on this machine (a server this
+                session launched says it; a launcher's connection file does).
+        """
         key = (address, token, tls)
         with self._lock:
             link = self._links.get(key)
             if link is None or link.gone:
+                unix = unix or (server.unix if server is not None else "")
                 link = self._links[key] = ServerLink(
-                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls
-                )
+                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls,
+                    unix,
+                )  # fmt: skip
             return link
 
     def links(self) -> list[ServerLink]:
