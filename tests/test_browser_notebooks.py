@@ -65,6 +65,7 @@ GRAPHS: dict[str, dict[str, Any]] = {
         "path": r"critical path: driver → A → B → D → F\.",  # the chain the text beside it teaches
         "took": (1.35, 3.0),  # 0.3 + 0.6 + 0.3 + 0.2
         "nodes": {"driver", *"ABCDEF"},
+        "critical": set("ABDF"),
     },
     "06": {
         "caption": "101 agents · 3 edges · 1,000 messages · the calls of run 'game'",
@@ -72,6 +73,7 @@ GRAPHS: dict[str, dict[str, Any]] = {
         "took": (0.0, 30.0),
         "nodes": {"driver", "Player", "Judge"},
         "labels": {"Player": "Player 100 agents"},
+        "critical": {"Player", "Judge"},  # the path through the players and the judge, on their groups
     },
     "07": {
         "caption": "3 agents · 5 edges · 7 messages · the calls of run 'debate'",
@@ -204,6 +206,13 @@ def check_graph(nb: NotebookPage, number: str) -> None:
     assert {t for t, _ in titles} == expected["nodes"], titles
     for title, label in expected.get("labels", {}).items():
         assert dict(titles)[title] == label, titles
+    if "critical" in expected:
+        thick = nb.page.evaluate(
+            "(s) => [...document.querySelectorAll(s + ' g.node.agentnb-critical')]"
+            ".map(g => g.querySelector('title').textContent)",
+            _GRAPH,
+        )
+        assert set(thick) == expected["critical"], thick
     print(f"screenshot (graph): {nb.screenshot(f'series_{number}_graph.png')}")
 
 

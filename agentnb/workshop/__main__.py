@@ -23,7 +23,7 @@ from agentnb import Event, GraphvizError
 
 from .._runtime._session import get_session
 from ..notebook.graph._critical import report as time_report
-from ..notebook.graph._group import group
+from ..notebook.graph._group import group, group_of
 from ..notebook.graph._model import GraphModel
 from ..notebook.graph._render import GraphRenderer, RenderOptions
 from ._guess import GameConfig, play
@@ -89,9 +89,12 @@ def graph_svg(model: GraphModel, classes: dict[str, str]) -> str:
     Raises:
         GraphvizError: graphviz is missing, failed or ran out of time.
     """
-    snap = group(model.snapshot(), "auto", classes.get, MAX_AGENTS)
-    renderer = GraphRenderer(RenderOptions(labels=False, timeout=30))
-    return fit_page(renderer.svg(snap, time_report(model.calls(), whole=True)))
+    full = model.snapshot()
+    snap = group(full, "auto", classes.get, MAX_AGENTS)
+    where = time_report(model.calls(), whole=True)
+    if where is not None:  # its critical path, drawn on the groups' nodes
+        where = where.grouped(group_of(full, "auto", classes.get, MAX_AGENTS))
+    return fit_page(GraphRenderer(RenderOptions(timeout=30)).svg(snap, where))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,8 +26,8 @@ Pure functions over :class:`CallView` lists; timestamps are the servers'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from ._views import CallView
 
@@ -89,6 +89,12 @@ class TimeReport:
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+    def grouped(self, group_of: Callable[[str], str]) -> TimeReport:
+        """The report with its critical path named by the nodes its agents are drawn in (grouped graphs)."""
+        nodes = frozenset(group_of(n) for n in self.nodes)
+        edges = frozenset((group_of(a), group_of(b)) for a, b in self.edges)
+        return replace(self, nodes=nodes, edges=edges)
 
     def sentences(self, limit: int = 8) -> list[str]:
         """The report in words: the run, its critical path, and the agents that waited longest."""

@@ -45,6 +45,14 @@ def choose(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_a
     return "server"
 
 
+def group_of(
+    snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int = 100
+) -> Callable[[str], str]:
+    """The name of the node each agent is drawn in, as :func:`group` groups ``snap``."""
+    how = choose(snap, by, class_of, max_agents)
+    return (lambda name: name) if how == "agent" else _key_function(snap, how, class_of)
+
+
 def group(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int = 100) -> Snapshot:
     """``snap`` with its agents grouped (``by``: "auto", "agent", "class" or "server")."""
     how = choose(snap, by, class_of, max_agents)

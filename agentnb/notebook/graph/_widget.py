@@ -72,7 +72,7 @@ from ..._runtime._output import Listener
 from ..._runtime._session import Session
 from ._critical import TimeReport, report
 from ._front import CSS, ESM
-from ._group import group
+from ._group import group, group_of
 from ._html import EMPTY, caption_text, static_html
 from ._model import GraphModel, Snapshot
 from ._pump import Pump
@@ -180,6 +180,14 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         shown = f"the calls of run {self.scope.name!r}"
         return replace(snap, note="; ".join(n for n in (shown, snap.note) if n))
 
+    def _drawn_report(self) -> TimeReport | None:
+        """The report's critical path as drawn: in the groups' nodes when agents are grouped."""
+        if self._report is None or self._by == "agent":
+            return self._report
+        return self._report.grouped(
+            group_of(self.model.snapshot(), self._by, self._class_of, self._max_agents)
+        )
+
     def _time_report(self) -> TimeReport | None:
         """Where the time went: the graph's run as a whole, or (following everything) the last run."""
         whole = self.scope is not None
@@ -199,7 +207,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
                 return None
             start = time.thread_time()  # CPU time: graphviz's subprocess and other processes' load excluded
             self._report = None if _unfinished(snap) else self._time_report()
-            value = self.renderer.render(snap, self._report)
+            value = self.renderer.render(snap, self._drawn_report())
             if value != self._drawn:
                 self._send_drawing(value)
                 self.value = self._drawn = value
@@ -334,7 +342,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             GraphvizError: graphviz is missing, failed or ran out of time.
         """
         with self._draw_lock:
-            return self.renderer.svg(self._shown_snapshot(), self._report)
+            return self.renderer.svg(self._shown_snapshot(), self._drawn_report())
 
     def flush(self) -> None:
         """Draw the latest state now, in this thread, and send it to the saved notebook's static copy."""
