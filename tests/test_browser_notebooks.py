@@ -169,7 +169,7 @@ def check_no_solution_ran(nb: NotebookPage, number: str) -> None:
     assert between and all(c["cell_type"] == "markdown" for c in between), "a solution is a code cell"
     assert all("<details>" in source(c) for c in between), "every solution is folded away"
     page = nb.page.locator(".jp-Notebook").inner_text() + "\n".join(text_of(c) for c in every)
-    for printed in SOLUTION_OUTPUT[number]:
+    for printed in SOLUTION_OUTPUT.get(number, []):
         assert printed not in page, f"a solution's output ({printed!r}) is on the page"
     folded = nb.page.evaluate(
         "() => [...document.querySelectorAll('.jp-Notebook .jp-MarkdownOutput details')].map(d => d.open)"

@@ -80,7 +80,9 @@ SOLUTIONS = {
 def test_every_solution_runs_where_its_exercise_is(path: Path) -> None:
     game = path.name.startswith("06")
     printed = execute_solutions(path, twice=frozenset({1}) if game else frozenset())
-    expected = SOLUTIONS[path.name[:2]]
+    expected = SOLUTIONS.get(path.name[:2])
+    if expected is None:  # a notebook with no expectations written here: its solutions must run
+        expected = [""] * len(printed)
     if game:  # its first solution runs twice, as a student runs the cell again
         expected = expected[:1] + expected
     assert len(printed) == len(expected), printed
