@@ -28,6 +28,7 @@ from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
+from .._runtime import _local as local
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _output
@@ -35,6 +36,7 @@ from ._auth import TokenInterceptor
 from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
+from ._local import InProcess
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import ServerFacts, Servicer
@@ -134,6 +136,7 @@ class AgentServer:
         self._grpc: grpc.Server | None = None
         self.connection_file: pathlib.Path | None = None
         self.unix = ""  # the Unix socket it also listens on, if any
+        self._local: InProcess | None = None
         self.host: AgentHost
 
     def start(self) -> None:
@@ -184,8 +187,12 @@ class AgentServer:
         facts = ServerFacts(
             self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
         )
-        add_servicer(Servicer(self.host, facts, limits, self.request_stop), self._grpc)
+        servicer = Servicer(self.host, facts, limits, self.request_stop)
+        add_servicer(servicer, self._grpc)
         self._grpc.start()
+        if config.own_process:  # its agents call each other in-process (a launcher's thread does not:
+            self._local = InProcess(servicer, facts)  # its process's driver talks to it over the wire)
+            local.register(self._local)
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
@@ -265,6 +272,8 @@ class AgentServer:
         if self._grpc is None:
             return
         connection.remove(self.connection_file)
+        if self._local is not None:
+            local.unregister(self._local)
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()
