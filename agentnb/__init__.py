@@ -65,6 +65,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._mesh_make import mesh
     from ._facade._mesh_replies import MeshReplies
     from ._facade._placeholder import Placeholder
+    from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
     from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
@@ -97,6 +98,7 @@ _EXPORTS = {
     "RemoteError": "agentnb._core._errors",
     "ResultExpiredError": "agentnb._core._errors",
     "RpcAgentServerLauncher": "agentnb.server",
+    "Run": "agentnb._facade._runs",
     "ServerLaunchError": "agentnb._core._errors",
     "ServerUnavailableError": "agentnb._core._errors",
     "SessionStatus": "agentnb._facade._status",
@@ -107,6 +109,7 @@ _EXPORTS = {
     "make_self_signed": "agentnb._core._tls",
     "mesh": "agentnb._facade._mesh_make",
     "msghub": "agentnb._facade._hub",
+    "run": "agentnb._facade._runs",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
 }
@@ -138,6 +141,7 @@ __all__ = [
     "RemoteError",
     "ResultExpiredError",
     "RpcAgentServerLauncher",
+    "Run",
     "ServerLaunchError",
     "ServerUnavailableError",
     "SessionStatus",
@@ -148,6 +152,7 @@ __all__ = [
     "make_self_signed",
     "mesh",
     "msghub",
+    "run",
     "shutdown",
     "status",
 ]
