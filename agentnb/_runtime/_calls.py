@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from .._core._config import Timeouts
@@ -27,6 +27,7 @@ from .._core._errors import AgentnbError, CallCancelledError, CallInterrupted, C
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result, driver_error
+from ._output import PRODUCERS_FIRST_S, WhenDone, when_all
 
 # The states of a call, in order (any may jump to "error").
 PENDING = "pending"  # made, waiting in the outbox
@@ -36,10 +37,6 @@ RUNNING = "running"  # known from the event feed only
 DONE = "done"
 ERROR = "error"
 CANCELLED = "cancelled"  # withdrawn before it started (an error, named for what it is)
-
-
-#: A consumer's output waits at most this long for its producers' output (shown first).
-PRODUCERS_FIRST_S = 2.0
 
 
 class CallLink(Protocol):
@@ -81,6 +78,9 @@ class CallLink(Protocol):
 
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """Route the task's live output to where the call was made."""
+
+    def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
+        """Show the task's live output only after its producers finished (and showed theirs)."""
 
     def feed_state(self, task_id: str) -> str | None:
         """The task's last state seen on the event feed ("running", ...), if any."""
@@ -195,6 +195,9 @@ class Call:
             self.acked = True
             self.slots = None  # its inputs are references (or values) on the server now
         self.link.remember_origin(self.task_id, self.origin)
+        waiting = [p.when_done for p in self.producers if not p.finished]
+        if waiting:  # its live prints wait for its producers' (feeds of two servers race)
+            self.link.output_after(self.task_id, waiting)
         for callback in callbacks or ():
             callback()
 
@@ -239,24 +242,11 @@ class Call:
         left on the server) only says the call is done; the reply is fetched
         when someone reads it.
         """
-        waiting = [p for p in self.producers if not p.finished]
+        waiting = [p.when_done for p in self.producers if not p.finished]
         if not waiting:
             self._settle_now(outcome)
             return
-        once = threading.Lock()
-        left = [len(waiting)]
-
-        def go(force: bool = False) -> None:
-            with once:
-                left[0] -= 1
-                if left[0] < 0 or (left[0] > 0 and not force):
-                    return
-                left[0] = -1
-            self._settle_now(outcome)
-
-        for producer in waiting:
-            producer.when_done(go)
-        self.link.later(PRODUCERS_FIRST_S, go, True)
+        when_all(waiting, lambda: self._settle_now(outcome), self.link.later, PRODUCERS_FIRST_S)
 
     def _settle_now(self, outcome: pb.Outcome) -> None:
         self.link.show_output(self.task_id, self.agent, outcome)

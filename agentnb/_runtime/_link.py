@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .._core._address import is_loopback, local_ip_towards
@@ -32,6 +32,7 @@ from ._calls import Call
 from ._client import ServerClient
 from ._loop import LoopThread
 from ._outbox import Outbox, Pending
+from ._output import OutputLedger, WhenDone
 from ._results import Results
 
 if TYPE_CHECKING:
@@ -52,6 +53,9 @@ class SessionPort(Protocol):
     def show_output(self, task_id: str, agent: str, address: str, outcome: pb.Outcome) -> None: ...
 
     def feed_state(self, task_id: str) -> str | None: ...
+
+    @property
+    def output(self) -> OutputLedger: ...
 
 
 class ServerLink:
@@ -239,6 +243,9 @@ class ServerLink:
 
     def feed_state(self, task_id: str) -> str | None:
         return self._session.feed_state(task_id)
+
+    def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
+        self._session.output.after(task_id, producers)
 
     def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         self.loop.call_soon(lambda: asyncio.get_running_loop().call_later(delay, fn, *args))

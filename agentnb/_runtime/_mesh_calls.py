@@ -21,7 +21,7 @@ takes it as input, may still need it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._core._config import Timeouts
@@ -32,6 +32,7 @@ from ._calls import Call
 from ._codec import Returned, decode_result, encode_value, fill_msg
 from ._items import fetch_items
 from ._local import LocalMeshCall
+from ._output import WhenDone
 
 #: The request of a call that is never sent (an item is read through its mesh call).
 UNSENT = pb.CallRequest()
@@ -152,6 +153,9 @@ class LocalLink:
 
     def remember_origin(self, task_id: str, origin: Any) -> None:
         pass
+
+    def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
+        pass  # (its calls' prints are the server's own)
 
     def feed_state(self, task_id: str) -> str | None:
         return None

@@ -67,7 +67,7 @@ class Session:
         self._shown: Listener = print_output  # shows remote output (the calling cell's, in a notebook)
         self._listeners: list[Listener] = [self._shown]
         self.dispatch = dispatch_to(self._listeners, _log_listener_failure)
-        self.output = OutputLedger(self.dispatch)
+        self.output = OutputLedger(self.dispatch, self._later)
         self._origin: Callable[[], Any] | None = None  # where a call comes from (a cell)
         self.origins: OrderedDict[str, Any] = OrderedDict()
         self._notice: Notice = print_notice
@@ -161,6 +161,9 @@ class Session:
     def feed_state(self, task_id: str) -> str | None:
         """A task's last state seen on the event feeds, if any."""
         return self.states.get(task_id)
+
+    def _later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        self.loop.call_soon(lambda: asyncio.get_running_loop().call_later(delay, fn, *args))
 
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """A task got its id: route its output to where it was made (a cell, or nowhere)."""
