@@ -19,6 +19,9 @@ it, type-only imports included, against the lists below):
 * ``agentnb.notebook``: the kernel integration, magics and the graph
   (``notebook/graph``). On the facade; switched on at first use inside a
   Jupyter kernel (output in the calling cell, reentrant asyncio).
+* ``agentnb.engines``: agent servers hosted by Dask or Ray (``agentnb.servers``):
+  the driver's pool and the code that runs on the engines' workers. On the
+  facade and the runtime; imports Dask or Ray only when given one of theirs.
 * ``agentnb.chat``: chat agents and models, record and replay; on the facade.
 * ``agentnb.workshop``: the workshop's agents, game and charts; on the facade
   and the notebook layer.
@@ -64,6 +67,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._placeholder import Placeholder
     from ._facade._status import SessionStatus, shutdown, status
     from .notebook.graph._graph import graph
+    from .engines import ServerPool, servers
     from .server import RpcAgentServerLauncher
 
 #: Where each public name lives; it is imported on first use.
@@ -93,6 +97,7 @@ _EXPORTS = {
     "ResultExpiredError": "agentnb._core._errors",
     "RpcAgentServerLauncher": "agentnb.server",
     "ServerLaunchError": "agentnb._core._errors",
+    "ServerPool": "agentnb.engines",
     "ServerUnavailableError": "agentnb._core._errors",
     "SessionStatus": "agentnb._facade._status",
     "TLS": "agentnb._core._tls",
@@ -101,6 +106,7 @@ _EXPORTS = {
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
     "msghub": "agentnb._facade._hub",
+    "servers": "agentnb.engines",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
 }
@@ -131,6 +137,7 @@ __all__ = [
     "ResultExpiredError",
     "RpcAgentServerLauncher",
     "ServerLaunchError",
+    "ServerPool",
     "ServerUnavailableError",
     "SessionStatus",
     "TLS",
@@ -139,6 +146,7 @@ __all__ = [
     "graph",
     "make_self_signed",
     "msghub",
+    "servers",
     "shutdown",
     "status",
 ]

@@ -221,6 +221,13 @@ class ServerClient:
         finally:
             stream.cancel()
 
+    async def renew_lease(self, timeout: float) -> pb.RenewLeaseResponse:
+        """Renew a leased server's lease; fails fast (no waiting for a connection)."""
+        return await self._rpc(
+            "renewing the server's lease",
+            self._stub.RenewLease(pb.RenewLeaseRequest(), metadata=self._metadata, timeout=timeout),
+        )
+
     async def shutdown(self) -> None:
         await self._rpc(
             "asking the server to shut down",

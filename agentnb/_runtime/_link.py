@@ -622,9 +622,12 @@ class ServerLink:
     # -- failures --------------------------------------------------------------------------
 
     def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:
-        """Add what is known: why an agent is missing, how a server this driver launched exited."""
+        """Add what is known: why an agent is missing, how a server this driver launched exited,
+        why a lost server is gone."""
         if isinstance(error, AgentNotFoundError) and agent in self.not_created:
             return self.not_created[agent]
+        if self._gone is not None and isinstance(error, ServerUnavailableError):
+            return _for_agent(self._gone, agent) if agent else self._gone
         server = self.server
         if server is None or not isinstance(error, ServerUnavailableError) or not server.exited.is_set():
             return error
@@ -639,15 +642,25 @@ class ServerLink:
     def _server_exited(self) -> None:
         """The server process this driver launched exited: fail everything that waits on it."""
         assert self.server is not None
-        self._gone = ServerUnavailableError(
-            f"the agent server at {self.address} is gone: {self.server.describe_exit()}"
+        self._lost(
+            ServerUnavailableError(f"the agent server at {self.address} is gone: {self.server.describe_exit()}")
         )
+
+    def server_lost(self, error: AgentnbError) -> None:
+        """The server is gone, for the reason ``error`` gives (an engine said its worker died):
+        fail everything that waits on it, now and later, with that error (any thread)."""
+        self.session.loop.call_soon(self._lost, error)
+
+    def _lost(self, error: AgentnbError) -> None:
+        if self._gone is not None:
+            return
+        self._gone = error
         if self._watch is not None:
-            self._watch.fail_all(self._gone)
+            self._watch.fail_all(error)
         with self._lock:
             pending, self._pending = list(self._pending), deque()
         for item in pending:
-            self._fail(item, self._gone)
+            self._fail(item, error)
 
     def close_sync(self) -> None:
         with self._lock:

@@ -125,10 +125,13 @@ def spawn(
     timeouts: Timeouts,
     run_in_loop_thread: Callable[[Callable[[], Any]], Any],
     tls: TLS | None = None,
+    lease: float = 0.0,
 ) -> ServerProcess:
     """Start a server process and wait (bounded) until it is ready.
 
     Its token and TLS file paths go over stdin, never on its command line.
+    ``lease``: the server stops unless its lease is renewed this often (see
+    :mod:`agentnb.server._lease`; servers an engine starts for a pool).
     """
     sweep_once()
     log = new_log()
@@ -167,6 +170,7 @@ def spawn(
         "limits": asdict(limits),
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
         "tls": tls.to_dict() if tls is not None else None,
+        "lease": lease,
     }
     assert proc.stdin is not None
     try:

@@ -35,6 +35,7 @@ from ._auth import TokenInterceptor
 from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
+from ._lease import Lease
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import ServerFacts, Servicer
@@ -76,6 +77,8 @@ class ServerConfig:
         tls: serve TLS with its certificate and key; its CA (default: the
             certificate) is what the server trusts when it reads placeholders
             from other servers. None: no TLS (listening beyond loopback warns).
+        lease: stop unless the driver renews the lease (``RenewLease``) at least
+            this often, in seconds (servers an engine started for a pool); 0: no lease.
     """
 
     host: str = "127.0.0.1"
@@ -93,6 +96,7 @@ class ServerConfig:
     connection_file: bool = False
     token_given: bool = True
     tls: TLS | None = None
+    lease: float = 0.0
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -131,6 +135,7 @@ class AgentServer:
         self._grpc: grpc.Server | None = None
         self.connection_file: pathlib.Path | None = None
         self.host: AgentHost
+        self.lease: Lease | None = None
 
     def start(self) -> None:
         """Bind, start serving and create the configured agent; raises ServerLaunchError."""
@@ -178,7 +183,9 @@ class AgentServer:
         facts = ServerFacts(
             self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
         )
-        add_servicer(Servicer(self.host, facts, limits, self.request_stop), self._grpc)
+        if config.lease:
+            self.lease = Lease(config.lease, self.request_stop)
+        add_servicer(Servicer(self.host, facts, limits, self.request_stop, self.lease), self._grpc)
         self._grpc.start()
         _output.install()
         _output.install_logging(exclusive=config.own_process)
@@ -245,6 +252,8 @@ class AgentServer:
         if self._grpc is None:
             return
         connection.remove(self.connection_file)
+        if self.lease is not None:
+            self.lease.close()
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()

@@ -18,11 +18,13 @@ from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
+from ._lease import resident_bytes
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
 if TYPE_CHECKING:
     from ._host import Actor, AgentHost
+    from ._lease import Lease
 
 Context: TypeAlias = Any  # grpc.ServicerContext; grpc ships no type stubs
 
@@ -110,9 +112,15 @@ class ServerFacts:
 
 class Servicer(pb_grpc.AgentServerServicer):
     def __init__(
-        self, host: AgentHost, facts: ServerFacts, limits: Limits, request_stop: Callable[[], None]
+        self,
+        host: AgentHost,
+        facts: ServerFacts,
+        limits: Limits,
+        request_stop: Callable[[], None],
+        lease: Lease | None = None,
     ) -> None:
         self._facts = facts
+        self._lease = lease
         self._host = host
         self._limits = limits
         self._request_stop = request_stop
@@ -369,6 +377,18 @@ class Servicer(pb_grpc.AgentServerServicer):
             started_at=facts.started_at,
             tls=facts.tls,
             results=len(self._host.store),
+            rss_bytes=resident_bytes(),
+        )
+
+    def RenewLease(self, request: pb.RenewLeaseRequest, context: Context) -> pb.RenewLeaseResponse:
+        lease = self._lease
+        if lease is not None:
+            lease.renew()
+        return pb.RenewLeaseResponse(
+            server_id=self._facts.server_id,
+            agents=len(self._host.actors),
+            rss_bytes=resident_bytes(),
+            lease_s=lease.seconds if lease is not None else 0.0,
         )
 
     def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:
