@@ -18,9 +18,10 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
+from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError, ServerUnavailableError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result
@@ -89,6 +90,7 @@ class Call:
         self.size = size
         for producer in self.producers:
             producer.add_consumer()
+            producer.when_resolved(partial(_input_lost, self, producer))
         self.task_id = ""
         self.server_id = ""
         self.state = PENDING
@@ -365,6 +367,16 @@ class Call:
 
     def done(self) -> bool:
         return self.finished
+
+
+def _input_lost(consumer: Call, producer: Call) -> None:
+    """A producer whose server is gone fails its consumers here at once: the consumer's own
+    server could only find that out by waiting for the lost server (forwarded placeholders)."""
+    error = producer.error
+    if isinstance(error, ServerUnavailableError) and not producer.withheld and not consumer.finished:
+        consumer.fail(
+            ServerUnavailableError(f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}")
+        )
 
 
 def _set(future: asyncio.Future[None]) -> None:
