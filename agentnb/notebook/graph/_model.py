@@ -50,7 +50,7 @@ from ._records import Edge as _Edge
 from ._records import Message as _Message
 from ._records import Node as _Node
 from ._render import GraphRenderer, RenderOptions, dot_source
-from ._views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
+from ._views import DRIVER, MARKS, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
 
 __all__ = [
     "DRIVER",
@@ -86,6 +86,8 @@ class GraphModel:
 
     def apply(self, event: Event) -> bool:
         """Merge one event; True if anything visible changed. Cheap; call from any thread."""
+        if event.kind in MARKS:
+            return self._mark(event)
         if event.kind not in _RANK or not event.task_id:
             return False
         with self._lock:
@@ -130,6 +132,19 @@ class GraphModel:
             return None
         self._finish(call, event)
         return call
+
+    def _mark(self, event: Event) -> bool:
+        """A pool lost an agent's server, or respawned the agent on another (its label says so)."""
+        with self._lock:
+            node = self._node(event.agent)
+            if (node.mark, node.mark_note, node.address) == (event.kind, event.preview, event.address):
+                return False
+            node.mark, node.mark_note, node.address = event.kind, event.preview, event.address
+            node.cached = None
+            self.version += 1
+            self.shape_version += 1  # a new label: laid out again
+            self._changed.notify_all()
+            return True
 
     def _touch(self, call: _Call) -> None:
         """Drop the cached views a change to this call may have made stale."""

@@ -89,6 +89,8 @@ class Node:
         "present",
         "last_reply",
         "last_error",
+        "mark",
+        "mark_note",
         "cached",
     )
 
@@ -100,6 +102,7 @@ class Node:
         self.edges = 0
         self.present = False
         self.last_reply = self.last_error = ""
+        self.mark = self.mark_note = ""  # what a pool said: "lost" or "respawned", and why
         self.cached: NodeView | None = None  # the view, until something changes
 
     @property
@@ -111,5 +114,6 @@ class Node:
         if self.cached is None:
             c = self.counts
             self.cached = NodeView(self.name, self.state, self.address, c["queued"], c["running"], c["done"],
-                                   c["error"], self.last_reply, self.last_error)  # fmt: skip
+                                   c["error"], self.last_reply, self.last_error, 1, self.mark,
+                                   self.mark_note)  # fmt: skip
         return self.cached
