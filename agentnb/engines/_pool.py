@@ -296,15 +296,15 @@ class ServerPool:
             else "its agents are gone (agentnb.servers(..., respawn=True) rebuilds lost agents elsewhere)"
         )
         error = ServerUnavailableError(f"{where} is lost: {cause}; {after}")
-        assert server.link is not None
-        server.link.server_lost(error)
         for agent in dropped:
             agent.broken = ServerUnavailableError(f"agent {agent.name!r}: {error}")
             self._mark(agent, "lost", server.address, cause)
         if dropped:
             self._session.notice(f"agentnb: lost {_names(dropped)} with {where}: {cause}")
-        if respawn:
+        if respawn:  # first, so that whoever reads the error below can call them again at once
             self._respawn(respawn, f"{where} is lost: {cause}")
+        assert server.link is not None
+        server.link.server_lost(error)
 
     def _respawns(self, agent: Any) -> bool:
         how = self._how.get(agent)
