@@ -66,8 +66,8 @@ if _typing.TYPE_CHECKING:
     from ._facade._hub import MsgHub, msghub
     from ._facade._placeholder import Placeholder
     from ._facade._status import SessionStatus, shutdown, status
-    from .notebook.graph._graph import graph
     from .engines import ServerPool, servers
+    from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
 
 #: Where each public name lives; it is imported on first use.

@@ -15,6 +15,7 @@ import pytest
 from agents import Counter, Echo
 from conftest import wait_for_exit
 from dask_hosts import agentnb_servers_under
+from dataflow import seed_dataflow
 
 import agentnb
 from agentnb import AgentBase, Msg, ServerUnavailableError
@@ -48,7 +49,8 @@ def test_the_seed_dataflow_spreads_over_the_process_workers_servers(client: dist
         assert sorted(agentnb_servers_under(list(workers.values()))) == sorted(s.pid for s in servers)
         A, B, C, D, E, F = (Worker(name=n, seconds=0.3).to_dist(placement=pool) for n in "ABCDEF")
         t0 = time.monotonic()
-        a = A(); b = B(a); c = C(a); d = D([b, c]); e = E(); f = F([e, d])  # fmt: skip
+        run = seed_dataflow(A, B, C, D, E, F)
+        a, b, c, d, e, f = run.values()
         assert [m["inputs"] for m in f.content["inputs"]][0] == []
         assert time.monotonic() - t0 < 3.0  # B and C ran side by side; E did not wait
         assert {p.content["pid"] for p in (a, b, c, d, e, f)} == {s.pid for s in servers}
@@ -171,7 +173,9 @@ def test_the_pool_and_the_status_show_hosts_servers_agents_and_memory_and_never_
         status = agentnb.status()
         assert "1 pool" in status.summary() and pool.summary() in repr(status)
         assert pool._repr_html_() in status._repr_html_()
-        plugin_text = repr(client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins)))
+        plugin_text = repr(
+            client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.worker_plugins))
+        )
         for shown in (text, page, repr(status), status._repr_html_(), repr(pool._spec), plugin_text):
             assert token not in shown
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from dask_hosts import DaskHosts, agentnb_servers_under, all_gone
+from dataflow import seed_dataflow
 from hosts import Host, Subnet
 from kernel import Kernel
 
@@ -73,7 +74,8 @@ def test_the_seed_dataflow_runs_over_two_hosts_with_placeholders_going_host_to_h
     with agentnb.servers(client) as pool:
         assert sorted(pool.hosts()) == sorted(h.ip for h in hosts[1:3])
         A, B, C, D, E, F = (Worker(name=n, seconds=0.3).to_dist(placement=pool) for n in "ABCDEF")
-        a = A(); b = B(a); c = C(a); d = D([b, c]); e = E(); f = F([e, d])  # fmt: skip
+        run = seed_dataflow(A, B, C, D, E, F)
+        a, b, c, d, e, f = run.values()
         assert len(f.content["inputs"]) == 2
         hosts_of = {p.name: p._call.link.host for p in (a, b, c, d, e, f)}
         assert len(set(hosts_of.values())) == 2, hosts_of

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from agents import Counter
 from conftest import wait_for_exit
+from dataflow import seed_dataflow
 
 import agentnb
 from agentnb import Msg, ServerUnavailableError
@@ -49,7 +50,8 @@ def test_the_seed_dataflow_runs_on_servers_pinned_to_two_ray_nodes(cluster: Any)
         nodes = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
         assert {s.worker for s in servers} == nodes and len(nodes) == 2
         A, B, C, D, E, F = (Worker(name=n, seconds=0.3).to_dist(placement=pool) for n in "ABCDEF")
-        a = A(); b = B(a); c = C(a); d = D([b, c]); e = E(); f = F([e, d])  # fmt: skip
+        run = seed_dataflow(A, B, C, D, E, F)
+        a, b, c, d, e, f = run.values()
         assert len(f.content["inputs"]) == 2
         assert {p.content["pid"] for p in (a, b, c, d, e, f)} == {s.pid for s in servers}
         pids = [s.pid for s in servers]

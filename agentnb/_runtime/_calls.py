@@ -21,7 +21,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError, ServerUnavailableError
+from .._core._errors import (
+    AgentnbError,
+    CallInterrupted,
+    CallTimeoutError,
+    RemoteError,
+    ServerUnavailableError,
+)
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result
@@ -374,9 +380,8 @@ def _input_lost(consumer: Call, producer: Call) -> None:
     server could only find that out by waiting for the lost server (forwarded placeholders)."""
     error = producer.error
     if isinstance(error, ServerUnavailableError) and not producer.withheld and not consumer.finished:
-        consumer.fail(
-            ServerUnavailableError(f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}")
-        )
+        lost = f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}"
+        consumer.fail(ServerUnavailableError(lost))
 
 
 def _set(future: asyncio.Future[None]) -> None:

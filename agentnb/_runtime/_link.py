@@ -642,9 +642,8 @@ class ServerLink:
     def _server_exited(self) -> None:
         """The server process this driver launched exited: fail everything that waits on it."""
         assert self.server is not None
-        self._lost(
-            ServerUnavailableError(f"the agent server at {self.address} is gone: {self.server.describe_exit()}")
-        )
+        exited = self.server.describe_exit()
+        self._lost(ServerUnavailableError(f"the agent server at {self.address} is gone: {exited}"))
 
     def server_lost(self, error: AgentnbError) -> None:
         """The server is gone, for the reason ``error`` gives (an engine said its worker died):

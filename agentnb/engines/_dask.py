@@ -72,7 +72,8 @@ class AgentnbPlugin(WorkerPlugin):  # type: ignore[misc]
             infos = await loop.run_in_executor(None, servers.start)
         except Exception as exc:  # noqa: BLE001 - told to the driver, the worker carries on
             log.warning("agentnb: could not start the agent servers of pool %s: %s", self.spec.pool, exc)
-            worker.log_event(self.spec.topic, {"action": "failed", "worker": worker.address, "error": str(exc)})
+            failed = {"action": "failed", "worker": worker.address, "error": str(exc)}
+            worker.log_event(self.spec.topic, failed)
             return
         for info in infos:
             worker.log_event(self.spec.topic, {"action": "started", **info})

@@ -76,7 +76,8 @@ class Strategy:
             return spread(servers)
 
     def __repr__(self) -> str:
-        return f"<placement {type(self).__name__.lower()}{f'({self.tag})' if self.tag else '()'} on {self.pool!r}>"
+        how = type(self).__name__.lower() + (f"({self.tag})" if self.tag else "()")
+        return f"<placement {how} on pool {self.pool.id}>"
 
 
 def spread(servers: Sequence[PoolServer]) -> PoolServer:
@@ -142,8 +143,9 @@ class Near(Strategy):
     def choose(self, agent: Any, servers: Sequence[PoolServer]) -> PoolServer:
         server = self.pool._server_of(self.other)
         if server is None or server not in servers:
+            other = getattr(self.other, "name", self.other)
             raise ValueError(
-                f"agent {agent.name!r} is to go next to {getattr(self.other, 'name', self.other)!r}, which has "
-                "no live server in this pool (place that agent on the pool first)"
+                f"agent {agent.name!r} is to go next to {other!r}, which has no live server in this pool "
+                "(place that agent on the pool first)"
             )
         return server

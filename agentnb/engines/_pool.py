@@ -99,7 +99,9 @@ class ServerPool:
         if per_worker < 1:
             raise ValueError(f"per_worker must be at least 1, got {per_worker}")
         if lease < 2 * RENEW_EVERY:
-            raise ValueError(f"lease must be at least {2 * RENEW_EVERY:g} s (renewed every {RENEW_EVERY:g} s)")
+            raise ValueError(
+                f"lease must be at least {2 * RENEW_EVERY:g} s (renewed every {RENEW_EVERY:g} s)"
+            )
         self.id = uuid.uuid4().hex[:8]
         self.kind = engine.kind
         self.respawn = respawn
@@ -265,7 +267,9 @@ class ServerPool:
             self._failures.append(f"{worker}: {message}")
             del self._failures[:-10]
             self._lock.notify_all()
-        self._session.notice(f"agentnb: the {self.kind} worker {worker} could not start its agent server: {message}")
+        self._session.notice(
+            f"agentnb: the {self.kind} worker {worker} could not start its agent server: {message}"
+        )
 
     def _worker_lost(self, worker: str, cause: str) -> None:
         with self._lock:
@@ -384,10 +388,10 @@ class ServerPool:
         server.refused = 0
         silent = time.monotonic() - server.last_ok
         if silent >= self._spec.lease:
-            self._lose_later(
-                server,
-                f"its server has not answered for {silent:.0f} s, so its lease lapsed and it stopped ({text})",
+            cause = (
+                f"its server has not answered for {silent:.0f} s: its lease lapsed and it stopped ({text})"
             )
+            self._lose_later(server, cause)
 
     def _lose_later(self, server: PoolServer, cause: str) -> None:
         """Lose a server off the loop thread (losing it may respawn agents, which waits on the loop)."""

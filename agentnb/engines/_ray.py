@@ -78,7 +78,8 @@ class RayEngine:
         self._spec: ServerSpec | None = None
         self._events: EngineEvents | None = None
         self._thread: threading.Thread | None = None
-        self._remote: Any = ray.remote(num_cpus=0, max_concurrency=4, max_restarts=0)(NodeServers)
+        options: dict[str, Any] = {"num_cpus": 0, "max_concurrency": 4, "max_restarts": 0}
+        self._remote: Any = ray.remote(**options)(NodeServers)
 
     def label(self) -> str:
         return f"Ray cluster at {ray.get_runtime_context().gcs_address}"
