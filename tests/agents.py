@@ -212,3 +212,11 @@ class Mover(AgentBase):
     def reply(self, x=None):
         self.to_dist()
         return Msg(self.name, "moved")
+
+
+class Sum(AgentBase):
+    """Replies with 1 + the sum of its inputs' contents (numbers): a step of a dataflow."""
+
+    def reply(self, x=None):
+        items = [] if x is None else x if isinstance(x, list) else [x]
+        return Msg(self.name, 1 + sum(m.content for m in items))

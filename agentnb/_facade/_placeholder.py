@@ -15,7 +15,7 @@ from collections.abc import Generator
 from typing import Any
 
 from .._core._message import FIELDS, Msg, _preview
-from .._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
+from .._runtime._calls import DONE, Call
 from ._html import placeholder_html
 
 
@@ -40,6 +40,11 @@ class Placeholder(Msg):
     def __init__(self, call: Call) -> None:
         # Msg.__init__ is not called: every field is read from the reply.
         self._call = call
+
+    @property
+    def call(self) -> Call:
+        """The runtime's call this placeholder stands for (read-only)."""
+        return self._call
 
     def __del__(self) -> None:
         # Nobody here can read the reply any more: the server may forget it (once the
@@ -84,16 +89,11 @@ class Placeholder(Msg):
     @property
     def state(self) -> str:
         """ "sending", "queued", "running", "done" or "error"; never blocks."""
-        call = self._call
-        if call.resolved:
-            return ERROR if call.error is not None else DONE
-        if call.state in (PENDING, SENDING):
-            return "sending"
-        return call.link.session.states.get(call.task_id) or "queued"
+        return self._call.state_now()
 
     def cancel(self) -> bool:
         """Withdraw the call if it has not started; True if it was withdrawn. A running reply goes on."""
-        return self._call.link.cancel(self._call)
+        return self._call.cancel()
 
     def to_dict(self) -> dict[str, Any]:
         return self.result().to_dict()

@@ -250,10 +250,14 @@ def input_label(index: int, count: int, agent: str) -> str:
     return f"input {index} to agent {agent!r}" if count > 1 else f"input to agent {agent!r}"
 
 
-def fill_ref(out: pb.Input, address: str, task_id: str, agent: str, server_id: str) -> None:
-    """Make an input slot a placeholder's reference, in place."""
+def fill_ref(
+    out: pb.Input, address: str, task_id: str, agent: str, server_id: str, batch_op: int = 0
+) -> None:
+    """Make an input slot a placeholder's reference, in place (``batch_op``: to the task an
+    earlier operation of the same Submit makes)."""
     ref = out.ref
     ref.address, ref.task_id, ref.agent, ref.server_id = address, task_id, agent, server_id
+    ref.batch_op = batch_op
 
 
 def encode_failure(failure: RemoteError) -> pb.Failure:

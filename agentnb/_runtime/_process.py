@@ -46,6 +46,7 @@ class ServerProcess:
         self.bind = bind
         self.address = ""
         self.port = 0
+        self.unix = ""  # the Unix socket it also listens on ("": TCP only)
         self.exited = threading.Event()
         self._on_exit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -171,6 +172,8 @@ def spawn(
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
         "tls": tls.to_dict() if tls is not None else None,
         "lease": lease,
+        # drivers on this machine skip TCP (AGENTNB_UNIX=0: TCP only, e.g. to measure each)
+        "unix": os.environ.get("AGENTNB_UNIX", "1") != "0",
     }
     assert proc.stdin is not None
     try:
@@ -180,6 +183,7 @@ def spawn(
         pass  # it died at once; the wait below reports how
     ready = _wait_ready(server, timeouts.launch)
     server.address, server.port = ready["address"], int(ready["port"])
+    server.unix = str(ready.get("unix") or "")
     return server
 
 

@@ -97,10 +97,10 @@ class Session:
             if self._origin is not None:
                 return False
             self._origin, self._notice, self._keep_spare = origin, notice, True
-        self.show_output(output)
+        self.route_output(output)
         return True
 
-    def show_output(self, output: Listener) -> Callable[[], None]:
+    def route_output(self, output: Listener) -> Callable[[], None]:
         """Show remote output with ``output`` instead (it replaces the listener that did);
         returns the call that puts the previous one back."""
         with self._lock:
@@ -108,7 +108,7 @@ class Session:
             self._listeners[:] = [output if x is previous else x for x in self._listeners]
 
         def restore() -> None:
-            self.show_output(previous)
+            self.route_output(previous)
 
         return restore
 
@@ -154,6 +154,14 @@ class Session:
         run = (origin.get("header") or {}).get("msg_id") if isinstance(origin, dict) else None
         return self.registry.key(base, run)
 
+    def show_output(self, task_id: str, agent: str, address: str, outcome: Any) -> None:
+        """What a reply printed, from its outcome: shown once, in order (see :class:`OutputLedger`)."""
+        self.output.settled(task_id, agent, address, outcome)
+
+    def feed_state(self, task_id: str) -> str | None:
+        """A task's last state seen on the event feeds, if any."""
+        return self.states.get(task_id)
+
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """A task got its id: route its output to where it was made (a cell, or nowhere)."""
         if origin is not None:
@@ -174,15 +182,23 @@ class Session:
         timeouts: Timeouts | None = None,
         server: ServerProcess | None = None,
         tls: TLS | None = None,
+        unix: str = "",
     ) -> ServerLink:
-        """The link to a server (one per address, token and TLS settings), made on first use."""
+        """The link to a server (one per address, token and TLS settings), made on first use.
+
+        Args:
+            unix: the server's Unix socket, when it is on this machine (a server this
+                session launched says it; a launcher's connection file does).
+        """
         key = (address, token, tls)
         with self._lock:
             link = self._links.get(key)
             if link is None or link.gone:
+                unix = unix or (server.unix if server is not None else "")
                 link = self._links[key] = ServerLink(
-                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls
-                )
+                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls,
+                    unix,
+                )  # fmt: skip
             return link
 
     def links(self) -> list[ServerLink]:
@@ -240,8 +256,8 @@ class Session:
                     await asyncio.wait_for(done.wait(), left)
                 except asyncio.TimeoutError:
                     break
-        links = list({id(call.link): call.link for call in calls}.values())
-        for link in links:
+        used = {id(call.link) for call in calls}
+        for link in [link for link in self.links() if id(link) in used]:
             feed = self._feeds.get(link.address)
             if feed is None or link.gone:
                 continue

@@ -88,6 +88,7 @@ class DaskEngine:
     """A pool's servers on the workers of a ``dask.distributed.Client``."""
 
     kind = "dask"
+    noun = "worker"
 
     def __init__(self, client: Client) -> None:
         if getattr(client, "asynchronous", False):

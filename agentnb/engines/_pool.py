@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Protocol
 
+from .._core._address import is_loopback
 from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import AgentnbError, ServerLaunchError, ServerUnavailableError
 from .._core._events import Event
@@ -60,6 +61,7 @@ class Engine(Protocol):
     """An engine's side of a pool: starts servers on its workers, says when one is gone."""
 
     kind: str
+    noun: str  # what the engine calls the places it runs servers on: "worker", "node"
 
     def label(self) -> str: ...
 
@@ -246,7 +248,12 @@ class ServerPool:
         address = str(info["address"])
         server = PoolServer(address, str(info["host"]), str(info["worker"]), str(info.get("node", "")),
                             int(info.get("pid", 0)))  # fmt: skip
-        link = self._session.link(address, self._spec.token, self._limits, self._timeouts, tls=self._tls)
+        # a server reached on loopback is on this machine: its Unix socket is quicker (another
+        # address may be another host that shares this file system, as network namespaces do)
+        unix = str(info.get("unix") or "") if is_loopback(server.host) else ""
+        link = self._session.link(
+            address, self._spec.token, self._limits, self._timeouts, tls=self._tls, unix=unix
+        )
         link.accepts_code = True  # the pool's own server: code from this driver only (its token)
         server.link = link
         with self._lock:
@@ -268,7 +275,8 @@ class ServerPool:
             del self._failures[:-10]
             self._lock.notify_all()
         self._session.notice(
-            f"agentnb: the {self.kind} worker {worker} could not start its agent server: {message}"
+            f"agentnb: the {self._engine_name()} {self._engine.noun} {worker} could not start its agent "
+            f"server: {message}"
         )
 
     def _worker_lost(self, worker: str, cause: str) -> None:
@@ -292,7 +300,7 @@ class ServerPool:
             for agent in members:
                 self._where.pop(agent, None)
             self._lock.notify_all()
-        where = f"the agent server at {server.address} on {self._engine_name()} worker {server.worker}"
+        where = f"the agent server at {server.address} on {self._place_name(server.worker)}"
         after = (
             "agentnb rebuilds its agents on the servers left (respawn=True; their state starts over): call "
             "them again"
@@ -347,6 +355,10 @@ class ServerPool:
         event = Event(kind, "", agent.name, address, preview=cause, timestamp=time.time())
         session = self._session
         session.loop.call_soon(session.dispatch, event)
+
+    def _place_name(self, worker: str) -> str:
+        """ "Dask worker tcp://...", "Ray node 5f3a...": where a server ran, as its engine names it."""
+        return f"{self._engine_name()} {self._engine.noun} {worker}"
 
     def _engine_name(self) -> str:
         return {"dask": "Dask", "ray": "Ray"}.get(self.kind, self.kind)

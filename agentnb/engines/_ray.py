@@ -59,7 +59,7 @@ class NodeServers:
 def cause_of(error: BaseException) -> str:
     """Ray's account of why an actor died, in one line."""
     text = " ".join(str(error).split())
-    found = re.search(r"(The actor died.*)", text)
+    found = re.search(r"(The actor died because.*)", text) or re.search(r"(The actor died.*)", text)
     return (found.group(1) if found else text)[:400]
 
 
@@ -67,6 +67,7 @@ class RayEngine:
     """A pool's servers on the nodes of the Ray cluster ``ray.init()`` connected to."""
 
     kind = "ray"
+    noun = "node"
 
     def __init__(self) -> None:
         if not ray.is_initialized():

@@ -118,6 +118,7 @@ class WorkerServers:
             "worker": self.worker,
             "node": socket.gethostname(),
             "tls": self._tls_folder is not None,
+            "unix": server.unix,  # a driver on this machine may dial it instead of TCP
         }
 
     def _tls(self) -> TLS | None:

@@ -79,6 +79,8 @@ class ServerConfig:
             from other servers. None: no TLS (listening beyond loopback warns).
         lease: stop unless the driver renews the lease (``RenewLease``) at least
             this often, in seconds (servers an engine started for a pool); 0: no lease.
+        unix: also listen on a Unix socket in the per-user runtime folder, for
+            drivers on this machine (not with TLS).
     """
 
     host: str = "127.0.0.1"
@@ -97,6 +99,7 @@ class ServerConfig:
     token_given: bool = True
     tls: TLS | None = None
     lease: float = 0.0
+    unix: bool = False
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -134,6 +137,7 @@ class AgentServer:
         self._stop_requested = threading.Event()
         self._grpc: grpc.Server | None = None
         self.connection_file: pathlib.Path | None = None
+        self.unix = ""  # the Unix socket it also listens on, if any
         self.host: AgentHost
         self.lease: Lease | None = None
 
@@ -165,6 +169,8 @@ class AgentServer:
         )
         self.address = host_port(advertise, self.port)
         self.tls = tls is not None
+        if config.unix and tls is None:
+            self.unix = self._listen_unix()
         if tls is None and not is_loopback(config.host):
             warn_cleartext("listen", host_port(config.host, self.port), stacklevel=3)
         store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
@@ -195,10 +201,24 @@ class AgentServer:
             self.connection_file = connection.write(
                 config.host, self.port,
                 {"address": self.address, "token": config.token, "server_id": self.server_id,
-                 "accepts_code": config.accepts_code,
+                 "accepts_code": config.accepts_code, "unix": self.unix,
                  "tls_ca": str(config.tls.ca or config.tls.cert) if config.tls is not None else ""},
             )  # fmt: skip
         log.info("agentnb server %s listening on %s", self.server_id, self.address)
+
+    def _listen_unix(self) -> str:
+        """Listen on a Unix socket too (drivers on this machine skip TCP); its path, or ""."""
+        assert self._grpc is not None
+        path = connection.socket_path(self.config.host, self.port)
+        if path is None:
+            return ""
+        connection.remove(pathlib.Path(path))  # a stale socket of a server that was on this port
+        try:
+            self._grpc.add_insecure_port(f"unix:{path}")
+        except RuntimeError:
+            log.info("agentnb server: could not listen on the Unix socket %s; TCP only", path)
+            return ""
+        return path
 
     def announcement(self) -> str:
         """What a launcher prints: where it listens and how drivers attach."""
@@ -258,5 +278,7 @@ class AgentServer:
         if host is not None:
             host.bus.close()
         self._grpc.stop(grace).wait(grace + 0.5)
+        if self.unix:
+            connection.remove(pathlib.Path(self.unix))
         if host is not None:
             host.close()

@@ -69,6 +69,31 @@ def _abort(context: Context, refusal: Refusal) -> NoReturn:
     raise AssertionError("unreachable")  # abort raises
 
 
+def _link_batch_refs(op: pb.Op, made: list[pb.OpResult]) -> None:
+    """Point a call's inputs that name an earlier operation of the same Submit (``batch_op``)
+    at the task that operation made; raises a Refusal if there is none."""
+    kind = op.WhichOneof("op")
+    if kind not in ("call", "observe"):
+        return
+    for item in op.call.inputs if kind == "call" else op.observe.inputs:
+        if item.WhichOneof("kind") != "ref" or not item.ref.batch_op:
+            continue
+        ref, index = item.ref, item.ref.batch_op - 1
+        if index >= len(made):
+            raise Refusal(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"an input names operation {ref.batch_op} of this batch, which does not come before it",
+            )
+        if not made[index].task_id or made[index].status.code:
+            raise Refusal(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"an input is the reply of agent {ref.agent!r}, whose call in the same batch was refused: "
+                f"{made[index].status.message or 'it made no task'}",
+                "upstream",
+            )
+        ref.task_id, ref.batch_op = made[index].task_id, 0
+
+
 class PeerWaits:
     """Concurrent result waits per peer, bounded (``Limits.waits_per_peer``)."""
 
@@ -219,7 +244,7 @@ class Servicer(pb_grpc.AgentServerServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{len(request.ops):,} operations in one batch; at most {self._limits.ops_per_batch:,}",
             ))  # fmt: skip
-        results = []
+        results: list[pb.OpResult] = []
         full: Refusal | None = None
         not_created: dict[str, Refusal] = {}  # what follows a failed create of that name fails with it
         for op in request.ops:
@@ -231,6 +256,7 @@ class Servicer(pb_grpc.AgentServerServicer):
                 results.append(pb.OpResult(status=refused.status()))
                 continue
             try:
+                _link_batch_refs(op, results)
                 results.append(self._op(op))
             except Exception as exc:  # noqa: BLE001 - each op gets its own status
                 refusal = _refusal(exc)

@@ -111,7 +111,9 @@ class GraphModel:
         call = self._calls.get(event.task_id)
         if call is None:
             call = self._calls[event.task_id] = _Call(event.task_id, event.agent, event.address)
-            self._node(event.agent).address = event.address
+            node = self._node(event.agent)
+            if event.timestamp >= node.marked_at:  # (a late event from a lost server is not where it is)
+                node.address = event.address
             if len(self._calls) > self.options.calls:
                 self._calls.popitem(last=False)
         if event.kind == "queued":
@@ -140,6 +142,7 @@ class GraphModel:
             if (node.mark, node.mark_note, node.address) == (event.kind, event.preview, event.address):
                 return False
             node.mark, node.mark_note, node.address = event.kind, event.preview, event.address
+            node.marked_at = event.timestamp
             node.cached = None
             self.version += 1
             self.shape_version += 1  # a new label: laid out again

@@ -91,6 +91,7 @@ class Node:
         "last_error",
         "mark",
         "mark_note",
+        "marked_at",
         "cached",
     )
 
@@ -103,6 +104,7 @@ class Node:
         self.present = False
         self.last_reply = self.last_error = ""
         self.mark = self.mark_note = ""  # what a pool said: "lost" or "respawned", and why
+        self.marked_at = 0.0  # when: events of calls made before say nothing of where it is now
         self.cached: NodeView | None = None  # the view, until something changes
 
     @property
