@@ -226,13 +226,6 @@ class ServerClient:
         finally:
             stream.cancel()
 
-    async def renew_lease(self, timeout: float) -> pb.RenewLeaseResponse:
-        """Renew a leased server's lease; fails fast (no waiting for a connection)."""
-        return await self._rpc(
-            "renewing the server's lease",
-            self._stub.RenewLease(pb.RenewLeaseRequest(), metadata=self._metadata, timeout=timeout),
-        )
-
     async def shutdown(self) -> None:
         await self._rpc(
             "asking the server to shut down",
@@ -307,6 +300,13 @@ class SyncServerClient:
             except grpc.RpcError as exc:
                 if not _again(exc, deadline):
                     raise translate(exc, self.address, what) from exc
+
+    def renew_lease(self, timeout: float) -> pb.RenewLeaseResponse:
+        """Renew a leased server's lease, in this thread; fails fast (no waiting for a connection)."""
+        try:
+            return self._stub.RenewLease(pb.RenewLeaseRequest(), metadata=self._metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address, "renewing the server's lease") from exc
 
     def close(self) -> None:
         self._channel.close()

@@ -11,7 +11,6 @@ through :class:`Engine`.
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import html
 import logging
@@ -29,17 +28,17 @@ from .._core._tls import TLS
 from .._core._token import new_token
 from .._facade import _placement
 from .._facade._status import register_pool, unregister_pool
+from .._proto import agentnb_pb2 as pb
 from .._runtime._link import ServerLink
 from .._runtime._session import Session, get_session
 from . import _tls
+from ._lease import Renewer
 from ._place import ByName, Near, On, Spread, Strategy
 from ._servers import ALIVE, LOST, STOPPED, PoolServer, ServerRow, mib
 from ._spec import LEASE, RENEW_EVERY, ServerSpec
 
 log = logging.getLogger("agentnb")
 
-#: A lease renewal waits this long for its answer.
-RENEW_TIMEOUT = 2.0
 #: Renewals refused in a row (a second apart) before the link alone says a server is lost:
 #: the engine, which usually knows why, gets a second to say so first.
 REFUSALS = 2
@@ -128,12 +127,14 @@ class ServerPool:
         self._homeless: list[Any] = []  # lost agents to respawn once a server is there
         self._failures: list[str] = []
         self._closed = False
-        self._renewing: asyncio.Task[None] | None = None
         register_pool(self)
         atexit.register(self.close)
+        self._renewer = Renewer(
+            self._alive_now, self._answered, self._unanswered, self._spec.token, self._limits,
+            self._timeouts, self._tls,
+        )  # fmt: skip
         try:
             engine.start(self._spec, _Events(self))
-            self._session.loop.call(self._start_renewing, self._timeouts.control)
             self.wait(per_worker * max(1, engine.workers()), self._timeouts.launch + 10)
         except BaseException:
             self.close()
@@ -363,29 +364,13 @@ class ServerPool:
     def _engine_name(self) -> str:
         return {"dask": "Dask", "ray": "Ray"}.get(self.kind, self.kind)
 
-    # -- leases ------------------------------------------------------------------------------
+    # -- leases (a thread of the Renewer's renews them) -----------------------------------------
 
-    def _start_renewing(self) -> None:
-        self._renewing = asyncio.ensure_future(self._renew_forever())
+    def _alive_now(self) -> list[PoolServer]:
+        with self._lock:
+            return [] if self._closed else self._alive()
 
-    async def _renew_forever(self) -> None:
-        while not self._closed:
-            with self._lock:
-                alive = self._alive()
-            if alive:
-                await asyncio.gather(*(self._renew(s) for s in alive))
-            await asyncio.sleep(RENEW_EVERY)
-
-    async def _renew(self, server: PoolServer) -> None:
-        assert server.link is not None
-        try:
-            answer = await server.link.client.renew_lease(RENEW_TIMEOUT)
-        except AgentnbError as exc:
-            self._unanswered(server, exc)
-            return
-        except Exception:  # noqa: BLE001 - a bug must not stop the renewals of the others
-            log.exception("agentnb: renewing the lease of %s failed", server.address)
-            return
+    def _answered(self, server: PoolServer, answer: pb.RenewLeaseResponse) -> None:
         server.last_ok, server.refused = time.monotonic(), 0
         server.rss, server.server_agents = int(answer.rss_bytes), int(answer.agents)
 
@@ -406,7 +391,7 @@ class ServerPool:
             self._lose_later(server, cause)
 
     def _lose_later(self, server: PoolServer, cause: str) -> None:
-        """Lose a server off the loop thread (losing it may respawn agents, which waits on the loop)."""
+        """Lose a server in a thread of its own (respawning its agents takes a while; renewals go on)."""
         threading.Thread(target=self._lose, args=(server, cause), daemon=True).start()
 
     # -- closing -----------------------------------------------------------------------------
@@ -430,9 +415,7 @@ class ServerPool:
         _placement.pop(self)
         unregister_pool(self)
         atexit.unregister(self.close)
-        renewing = self._renewing
-        if renewing is not None:
-            self._session.loop.call_soon(renewing.cancel)
+        self._renewer.stop()
         closed = ServerUnavailableError(f"the {self.kind} pool {self.id} was closed (pool.close())")
         for agent in agents:
             agent.broken = ServerUnavailableError(f"agent {agent.name!r}: {closed}")

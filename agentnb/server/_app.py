@@ -150,7 +150,7 @@ class AgentServer:
         self._grpc = grpc.server(
             handlers,
             options=server_options(limits),
-            interceptors=[TokenInterceptor(config.token, lambda: self.address)],
+            interceptors=[TokenInterceptor(config.token, lambda: self.address, self._token_seen)],
         )
         target = host_port(config.host, config.port)
         tls = config.tls if config.tls is not None and config.tls.serves else None
@@ -259,6 +259,12 @@ class AgentServer:
             fingerprint=recipe.fingerprint,
         )
         self.host.add(instance.name, instance, spec)
+
+    def _token_seen(self) -> None:
+        """An RPC carried the token: the driver is alive (a busy driver renews by its traffic)."""
+        lease = self.lease
+        if lease is not None:
+            lease.renew()
 
     def request_stop(self) -> None:
         """Ask the server to stop (any thread)."""
