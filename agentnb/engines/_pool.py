@@ -12,6 +12,7 @@ through :class:`Engine`.
 from __future__ import annotations
 
 import atexit
+import contextvars
 import html
 import logging
 import threading
@@ -275,7 +276,7 @@ class ServerPool:
             self._failures.append(f"{worker}: {message}")
             del self._failures[:-10]
             self._lock.notify_all()
-        self._session.notice(
+        self._notice(
             f"agentnb: the {self._engine_name()} {self._engine.noun} {worker} could not start its agent "
             f"server: {message}"
         )
@@ -313,7 +314,7 @@ class ServerPool:
             agent.broken = ServerUnavailableError(f"agent {agent.name!r}: {error}")
             self._mark(agent, "lost", server.address, cause)
         if dropped:
-            self._session.notice(f"agentnb: lost {_names(dropped)} with {where}: {cause}")
+            self._notice(f"agentnb: lost {_names(dropped)} with {where}: {cause}")
         if respawn:  # first, so that whoever reads the error below can call them again at once
             self._respawn(respawn, f"{where} is lost: {cause}")
         assert server.link is not None
@@ -341,15 +342,25 @@ class ServerPool:
             self._mark(agent, "respawned", server.address, why)
             moved.setdefault(server.address, []).append(agent)
         for address, group in moved.items():
-            self._session.notice(
-                f"agentnb: respawned {_names(group)} on {address} ({why}); their state started over"
-            )
+            self._notice(f"agentnb: respawned {_names(group)} on {address} ({why}); their state started over")
         with self._lock:
             waiting = list(self._homeless)
         if waiting and not moved:
-            self._session.notice(
+            self._notice(
                 f"agentnb: {_names(waiting)} will be respawned once the pool has a live server ({why})"
             )
+
+    def _notice(self, text: str) -> None:
+        """One line for the user, in the notebook cell running now.
+
+        Said in an empty context: an engine's event loop runs its callbacks in the context of
+        the cell that started it, where a kernel would take that old cell for the current one.
+        """
+        contextvars.Context().run(self._say, text)
+
+    def _say(self, text: str) -> None:
+        session = self._session
+        session.notice(text, session.origin())
 
     def _mark(self, agent: Any, kind: str, address: str, cause: str) -> None:
         """Tell the session's listeners (the graph) that an agent was lost or respawned."""
