@@ -17,7 +17,7 @@ LEASE = 2.0
 
 
 def _leased() -> ServerProcess:
-    return spawn("127.0.0.1", 0, None, new_token(), DEFAULT_LIMITS, Timeouts(), lambda fn: fn(), lease=LEASE)
+    return spawn("127.0.0.1", 0, None, new_token(), DEFAULT_LIMITS, Timeouts(), lease=LEASE)
 
 
 def test_a_server_whose_lease_is_not_renewed_stops_within_the_lease() -> None:

@@ -158,10 +158,7 @@ class DistributedAgent:
         if opts.placement is not None:  # a pool of servers an engine runs chooses one
             server, link = None, opts.placement.place(self)
         elif opts.launch_server:
-            bind = "127.0.0.1" if opts.host == "localhost" else opts.host
-            if not opts.local_mode:
-                bind = "0.0.0.0"
-            advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
+            bind, advertise = opts.server_address()
             server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts, opts.tls)
             link = session.link(server.address, server.token, opts.limits, opts.timeouts, server, opts.tls)
         else:

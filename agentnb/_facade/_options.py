@@ -102,6 +102,14 @@ class DistOptions:
         )  # fmt: skip
         return _shared(options)
 
+    def server_address(self) -> tuple[str, str]:
+        """Where a server launched for these options listens, and the host it is named by."""
+        bind = "127.0.0.1" if self.host == "localhost" else self.host
+        if not self.local_mode:
+            bind = "0.0.0.0"
+        advertise = "127.0.0.1" if self.host in ("localhost", "0.0.0.0") else self.host
+        return bind, advertise
+
 
 def _shared(options: DistOptions) -> DistOptions:
     """Agents made alike share one options object (a simulation makes 100,000)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._core._errors import MessageError, MessageTooLargeError, RemoteError
@@ -308,6 +308,24 @@ def decode_event(event: pb.Event, address: str) -> Event:
         direct_inputs=event.direct_inputs,
         chunk=event.chunk,
     )
+
+
+def decode_events(event: pb.Event, address: str) -> list[Event]:
+    """The events one feed event stands for: a DONE or ERROR that carries its call's QUEUED
+    (and RUNNING) event too (``queued_at``) is three (or two), in order."""
+    last = decode_event(event, address)
+    if not event.queued_at:
+        return [last]
+    queued = replace(
+        last, kind="queued", timestamp=event.queued_at, preview=event.input_preview, message_id=""
+    )
+    out = [queued]
+    if event.started_at:
+        out.append(
+            Event("running", last.task_id, last.agent, address, timestamp=event.started_at, seq=last.seq)
+        )
+    out.append(replace(last, caller="", inputs=(), direct_inputs=0))
+    return out
 
 
 def preview(value: Any, limit: int = 60) -> str:

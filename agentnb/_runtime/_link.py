@@ -26,6 +26,7 @@ from .._core._errors import (
 )
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
+from . import _local as local
 from ._calls import Call
 from ._client import ServerClient
 from ._loop import LoopThread
@@ -84,6 +85,8 @@ class ServerLink:
         self.closing = False  # this session is stopping the server or the link
         self.followed = False  # the session follows its event feed
         self.accepts_code: bool | None = True if server is not None else None
+        #: The server, if it runs in this process (its own agents call each other in-process).
+        self.local = local.lookup(address)
         self.outbox = Outbox(self, session.made)
         self.results = Results(self)
         if server is not None:
@@ -114,9 +117,23 @@ class ServerLink:
 
     def info(self) -> pb.GetServerInfoResponse:
         """Ask the server about itself (blocking; not on the loop thread)."""
-        response = self._run(lambda: self.client.info(first=True))
+        if self.local is not None:
+            response = self.local.info()
+        else:
+            response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
         return response
+
+    async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:
+        """Send a batch of serialized operations (on the loop)."""
+        if self.local is not None:
+            return self.local.submit(ops)
+        return await self.client.submit(ops, what)
+
+    def _cancel(self, request: pb.CancelRequest) -> pb.CancelResponse:
+        if self.local is not None:
+            return self.local.cancel(request)
+        return self._run(lambda: self.client.cancel(request))
 
     def acknowledged(self, server_id: str) -> None:
         """The server answered a batch (as ``server_id``)."""
@@ -149,7 +166,7 @@ class ServerLink:
         call.acked_or_wait(self.timeouts.control)
         if not call.task_id:
             return False
-        response = self._run(lambda: self.client.cancel(pb.CancelRequest(task_ids=[call.task_id])))
+        response = self._cancel(pb.CancelRequest(task_ids=[call.task_id]))
         self.results.until_delivered(response.cancelled)
         return call.task_id in response.cancelled
 
@@ -158,7 +175,7 @@ class ServerLink:
         taken = self.outbox.withdraw(lambda item: item.agent == agent)
         for call in taken:
             call.fail(CallCancelledError(f"the call to agent {agent!r} was cancelled before it was sent"))
-        response = self._run(lambda: self.client.cancel(pb.CancelRequest(agent=agent)))
+        response = self._cancel(pb.CancelRequest(agent=agent))
         self.results.until_delivered(response.cancelled)
         return len(taken) + len(response.cancelled)
 

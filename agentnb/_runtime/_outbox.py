@@ -29,7 +29,7 @@ from .._core._errors import AgentnbError, ProtocolError, RemoteError, ServerUnav
 from .._proto import agentnb_pb2 as pb
 from . import _wire as wire
 from ._calls import PENDING, Call, as_message
-from ._client import ServerClient, status_error
+from ._client import status_error
 from ._codec import fill_msg, fill_ref, input_label
 from ._loop import LoopThread
 
@@ -73,8 +73,8 @@ class Sender(Protocol):
     loop: LoopThread
     closing: bool
 
-    @property
-    def client(self) -> ServerClient: ...
+    async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:
+        """Send a batch of serialized operations."""
 
     def route(self, producer: Call) -> str | None:
         """How this link's server reaches ``producer``'s (see ``route_address``)."""
@@ -375,7 +375,7 @@ class Outbox:
             return []
         what = f"sending {len(ops)} operation(s)" if len(ops) > 1 else "sending an operation"
         try:
-            response = await link.client.submit(ops, what)
+            response = await link.submit(ops, what)
         except AgentnbError as exc:
             error = await link.explain_async(exc)
             for item in sent:

@@ -22,9 +22,10 @@ from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from ._calls import Call
 from ._client import ServerClient, SyncServerClient, status_error
+from ._local import Delivery, LocalServer
 from ._loop import LoopThread
 from ._outbox import for_agent
-from ._watch import ResultWatch
+from ._watch import Failure, ResultWatch
 
 #: Replies up to this size come with their outcome; bigger ones stay on the
 #: server until read (a driver never receives values it does not read).
@@ -41,6 +42,8 @@ class Reader(Protocol):
     tls: TLS | None
     target: str
     loop: LoopThread
+
+    local: LocalServer | None
 
     @property
     def client(self) -> ServerClient: ...
@@ -60,7 +63,7 @@ class Results:
     def __init__(self, link: Reader) -> None:
         self._link = link
         self._lock = threading.Lock()
-        self._watch: ResultWatch | None = None
+        self._watch: ResultWatch | LocalWatch | None = None
         self._sync: SyncServerClient | None = None
 
     # -- watched outcomes ------------------------------------------------------------------
@@ -106,9 +109,13 @@ class Results:
 
         link.loop.call_soon(watch)
 
-    def _stream(self) -> ResultWatch:
+    def _stream(self) -> ResultWatch | LocalWatch:
         if self._watch is None:
-            self._watch = ResultWatch(self._link.client, self._link.explain, INLINE_REPLY_BYTES)
+            link = self._link
+            if link.local is not None:
+                self._watch = LocalWatch(link.local, link.loop)
+            else:
+                self._watch = ResultWatch(link.client, link.explain, INLINE_REPLY_BYTES)
         return self._watch
 
     def until_delivered(self, task_ids: Iterable[str]) -> None:
@@ -145,7 +152,13 @@ class Results:
 
         async def fetch() -> None:
             try:
-                outcome = await link.client.fetch(call.task_id, call.agent, None)
+                if link.local is not None:
+                    loop = asyncio.get_running_loop()
+                    outcome = await loop.run_in_executor(
+                        None, link.local.fetch, call.task_id, call.agent, None
+                    )
+                else:
+                    outcome = await link.client.fetch(call.task_id, call.agent, None)
             except AgentnbError as exc:
                 call.fail(await link.explain_async(exc))
             else:
@@ -155,10 +168,16 @@ class Results:
 
     def send_now(self, request: pb.CallRequest, wait: float) -> pb.CallResponse:
         """Send a call from this thread; raises agentnb errors."""
+        local = self._link.local
+        if local is not None:
+            return local.call(request, wait)
         return self._sync_client().call(request, wait)
 
     def fetch_now(self, call: Call, timeout: float | None) -> pb.Outcome:
         """Read one task's whole outcome from this thread (raises CallTimeoutError if not ready)."""
+        local = self._link.local
+        if local is not None:
+            return local.fetch(call.task_id, call.agent, timeout)
         return self._sync_client().fetch(call.task_id, call.agent, timeout)
 
     def _sync_client(self) -> SyncServerClient:
@@ -175,6 +194,45 @@ class Results:
             sync, self._sync = self._sync, None
         if sync is not None:
             sync.close()
+
+
+class LocalWatch:
+    """Outcomes of tasks of a server in this process, delivered on the loop (as ``ResultWatch``)."""
+
+    def __init__(self, server: LocalServer, loop: LoopThread) -> None:
+        self._server = server
+        self._loop = loop
+        self._waiting: dict[str, list[tuple[Delivery, Failure]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def watch(self, task_id: str, deliver: Delivery, fail: Failure) -> None:
+        """Deliver the outcome of ``task_id`` once it is ready (call on the loop)."""
+        waiting = self._waiting.get(task_id)
+        if waiting is not None:
+            waiting.append((deliver, fail))
+            return
+        self._waiting[task_id] = [(deliver, fail)]
+        self._server.watch(
+            task_id,
+            lambda result, server_id: self._loop.call_soon(self._deliver, task_id, result, server_id),
+            lambda error: self._loop.call_soon(self._fail, task_id, error),
+        )
+
+    def _deliver(self, task_id: str, result: pb.TaskResult, server_id: str) -> None:
+        for deliver, _ in self._waiting.pop(task_id, ()):
+            deliver(result, server_id)
+
+    def _fail(self, task_id: str, error: AgentnbError) -> None:
+        for _, fail in self._waiting.pop(task_id, ()):
+            fail(error)
+
+    def fail_all(self, error: AgentnbError) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for callbacks in waiting.values():
+            for _, fail in callbacks:
+                fail(error)
 
 
 def _ignore(error: AgentnbError) -> None:

@@ -27,7 +27,7 @@ from ._feed import Feed, TaskStates
 from ._link import ServerLink
 from ._loop import LoopThread
 from ._output import Listener, OutputLedger, dispatch_to
-from ._process import ServerProcess, spawn
+from ._process import ServerProcess, drop_early, spawn, take_early
 from ._registry import AgentKey, LiveAgent, Registry
 
 T = TypeVar("T")
@@ -218,8 +218,8 @@ class Session:
 
     def follow(self, link: ServerLink) -> None:
         """Read a server's event feed, from now until the session ends (once per server)."""
-        if not self.tracing or link.followed:
-            return
+        if not self.tracing or link.followed or link.local is not None:
+            return  # (a server's own agents calling each other: the driver follows that server)
         link.followed = True
 
         def start() -> None:
@@ -291,6 +291,12 @@ class Session:
                 if existing is not None and not existing.exited.is_set():
                     return existing
             server = None if port else self._take_spare((host, advertise, limits, tls), timeouts)
+            early = None if port or server is not None else take_early((host, advertise, limits, tls))
+            if early is not None:
+                try:
+                    server = early.ready()
+                except BaseException:  # noqa: BLE001 - one started ahead that failed is not used
+                    server = None
             if server is None:
                 server = self._spawn(host, port or 0, advertise, limits, timeouts, tls)
             self._servers[server.address] = server
@@ -308,17 +314,7 @@ class Session:
         timeouts: Timeouts,
         tls: TLS | None = None,
     ) -> ServerProcess:
-        token = new_token()
-        return spawn(
-            host,
-            port,
-            advertise,
-            token,
-            limits,
-            timeouts,
-            lambda fn: self.loop.call(fn, timeouts.launch),
-            tls,
-        )
+        return spawn(host, port, advertise, new_token(), limits, timeouts, tls)
 
     def _take_spare(self, key: tuple[Any, ...], timeouts: Timeouts) -> ServerProcess | None:
         """The spare server if it suits (waiting for it if it is still starting), else None."""
@@ -365,6 +361,7 @@ class Session:
         """Stop every server this session launched; close links and feeds."""
         if os.getpid() != self._pid:
             return
+        drop_early()
         self.registry.clear()
         with self._lock:
             spare, self._spare = self._spare, None

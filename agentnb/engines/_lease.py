@@ -18,7 +18,6 @@ from collections.abc import Callable
 from .._core._config import Limits, Timeouts
 from .._core._errors import AgentnbError
 from .._core._tls import TLS
-from .._proto import agentnb_pb2 as pb
 from .._runtime._client import SyncServerClient
 from ._servers import PoolServer
 from ._spec import RENEW_EVERY
@@ -36,7 +35,7 @@ class Renewer:
 
     Args:
         servers: the live servers, asked before each round.
-        answered: told each server's answer (any thread).
+        answered: told each server's resident memory and agent count (any thread).
         unanswered: told each failed renewal (any thread).
         token, limits, timeouts, tls: how to reach the servers.
     """
@@ -44,7 +43,7 @@ class Renewer:
     def __init__(
         self,
         servers: Callable[[], list[PoolServer]],
-        answered: Callable[[PoolServer, pb.RenewLeaseResponse], None],
+        answered: Callable[[PoolServer, int, int], None],
         unanswered: Callable[[PoolServer, AgentnbError], None],
         token: str,
         limits: Limits,
@@ -75,7 +74,7 @@ class Renewer:
         except Exception:  # noqa: BLE001 - a bug must not stop the renewals of the others
             log.exception("agentnb: renewing the lease of %s failed", server.address)
         else:
-            self._answered(server, answer)
+            self._answered(server, int(answer.rss_bytes), int(answer.agents))
 
     def _client(self, server: PoolServer) -> SyncServerClient:
         client = self._clients.get(server.address)

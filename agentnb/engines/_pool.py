@@ -29,7 +29,6 @@ from .._core._tls import TLS
 from .._core._token import new_token
 from .._facade import _placement
 from .._facade._status import register_pool, unregister_pool
-from .._proto import agentnb_pb2 as pb
 from .._runtime._link import ServerLink
 from .._runtime._session import Session, get_session
 from . import _tls
@@ -381,9 +380,9 @@ class ServerPool:
         with self._lock:
             return [] if self._closed else self._alive()
 
-    def _answered(self, server: PoolServer, answer: pb.RenewLeaseResponse) -> None:
+    def _answered(self, server: PoolServer, rss: int, agents: int) -> None:
         server.last_ok, server.refused = time.monotonic(), 0
-        server.rss, server.server_agents = int(answer.rss_bytes), int(answer.agents)
+        server.rss, server.server_agents = rss, agents
 
     def _unanswered(self, server: PoolServer, error: AgentnbError) -> None:
         """A renewal failed: refused twice means the server is gone; silence for a lease, too."""

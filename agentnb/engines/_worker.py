@@ -18,64 +18,17 @@ without stopping the worker.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
-import queue
 import shutil
 import socket
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from .._core._config import Timeouts
 from .._core._tls import TLS
 from .._runtime._process import ServerProcess, spawn
 from . import _tls
 from ._spec import ServerSpec
-
-T = TypeVar("T")
-
-
-class _Spawner:
-    """One long-lived thread per worker process that starts the servers.
-
-    The parent-death signal a server sets fires when the *thread* that
-    started it exits, so servers are never started from a short-lived thread
-    (an engine's executor may retire its threads).
-    """
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
-        self._jobs = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="agentnb-spawner", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            fn, future = self._jobs.get()
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiter
-                future.set_exception(exc)
-
-    def call(self, fn: Callable[[], T], timeout: float) -> T:
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._jobs.put((fn, future))
-        return future.result(timeout)
-
-
-_spawner: _Spawner | None = None
-_spawner_pid = 0
-_spawner_lock = threading.Lock()
-
-
-def _spawn_here(fn: Callable[[], T]) -> T:
-    """Run ``fn`` (a process start) on this process's spawner thread and wait for it."""
-    global _spawner, _spawner_pid
-    with _spawner_lock:
-        if _spawner is None or _spawner_pid != os.getpid():  # a forked worker makes its own
-            _spawner, _spawner_pid = _Spawner(), os.getpid()
-        spawner = _spawner
-    return spawner.call(fn, 60.0)
 
 
 class WorkerServers:
@@ -102,9 +55,7 @@ class WorkerServers:
         timeouts = Timeouts(launch=spec.launch)
         infos = []
         for _ in range(spec.per_worker):
-            server = spawn(
-                self.ip, 0, self.ip, spec.token, spec.limits, timeouts, _spawn_here, tls, lease=spec.lease
-            )
+            server = spawn(self.ip, 0, self.ip, spec.token, spec.limits, timeouts, tls, lease=spec.lease)
             with self._lock:
                 self.servers.append(server)
             infos.append(self.describe(server))

@@ -28,6 +28,7 @@ from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
+from .._runtime import _local as local
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _output
@@ -36,6 +37,7 @@ from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
 from ._lease import Lease
+from ._local import InProcess
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import ServerFacts, Servicer
@@ -138,6 +140,7 @@ class AgentServer:
         self._grpc: grpc.Server | None = None
         self.connection_file: pathlib.Path | None = None
         self.unix = ""  # the Unix socket it also listens on, if any
+        self._local: InProcess | None = None
         self.host: AgentHost
         self.lease: Lease | None = None
 
@@ -191,8 +194,12 @@ class AgentServer:
         )
         if config.lease:
             self.lease = Lease(config.lease, self.request_stop)
-        add_servicer(Servicer(self.host, facts, limits, self.request_stop, self.lease), self._grpc)
+        servicer = Servicer(self.host, facts, limits, self.request_stop, self.lease)
+        add_servicer(servicer, self._grpc)
         self._grpc.start()
+        if config.own_process:  # its agents call each other in-process (a launcher's thread does not:
+            self._local = InProcess(servicer, facts)  # its process's driver talks to it over the wire)
+            local.register(self._local)
         _output.install()
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
@@ -280,6 +287,8 @@ class AgentServer:
         connection.remove(self.connection_file)
         if self.lease is not None:
             self.lease.close()
+        if self._local is not None:
+            local.unregister(self._local)
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()

@@ -314,6 +314,14 @@ class Servicer(pb_grpc.AgentServerServicer):
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
         return b"".join((wire.header(1, len(outcome.wire)), outcome.wire))  # a FetchResultResponse
 
+    def watch_one(self, task_id: str, deliver: Callable[[Any], None], context: Context) -> None:
+        """Call ``deliver(entry)`` once ``task_id`` is done (for this server's own agents)."""
+        try:
+            check_task_id(task_id)
+            self._host.store.on_done(task_id, deliver)
+        except Exception as exc:  # noqa: BLE001
+            _abort(context, _refusal(exc))
+
     def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
         """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""
         ready: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -326,7 +334,7 @@ class Servicer(pb_grpc.AgentServerServicer):
         def deliver(entry: Any) -> None:
             with lock:
                 removers.pop(entry.task_id, None)
-            ready.put(_task_result(entry, inline[0]))
+            ready.put(task_result(entry, inline[0]))
 
         def read() -> None:
             try:
@@ -429,7 +437,7 @@ class Servicer(pb_grpc.AgentServerServicer):
 BATCH_BYTES = 4 * 1024 * 1024
 
 
-def _task_result(entry: Any, limit: int) -> bytes:
+def task_result(entry: Any, limit: int) -> bytes:
     """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply."""
     if limit and entry.size > limit and entry.is_reply:
         outcome = entry.outcome
