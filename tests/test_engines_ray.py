@@ -58,13 +58,15 @@ def test_the_seed_dataflow_runs_on_servers_pinned_to_two_ray_nodes(cluster: Any)
     assert all(wait_for_exit(pid, 15) for pid in pids), "closing the pool stops the servers"
 
 
-def test_a_node_removed_mid_run_fails_its_agents_calls_naming_them_then_respawns_them(cluster: Any) -> None:
-    extra = cluster.add_node(**NODE)
-    cluster.wait_for_nodes()
+def test_a_node_that_joins_gets_a_server_and_one_removed_mid_run_fails_its_calls_then_respawns_them(
+    cluster: Any,
+) -> None:
     model = GraphModel()
     unsubscribe = get_session().subscribe(model.apply)
     try:
         with agentnb.servers(ray, respawn=True) as pool:
+            assert len(pool.servers()) == 2
+            extra = cluster.add_node(**NODE)  # a node that joins later gets a server too
             pool.wait(servers=3, timeout=60)
             doomed = pool.on(extra.node_id)
             slow = Worker(name="slow", seconds=30).to_dist(placement=doomed)

@@ -10,7 +10,7 @@ uses the pool: it is this module's default until the block ends.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 if TYPE_CHECKING:
     from .._runtime._link import ServerLink
@@ -63,12 +63,19 @@ def pop(placement: Placement) -> None:
                 return
 
 
+_checked: set[type] = set()  # types seen to be placements (an isinstance with a Protocol is slow)
+
+
 def check(placement: Any) -> Placement:
     """``placement`` if it is one, else a TypeError that says what to pass."""
-    if not isinstance(placement, Placement):
+    if type(placement) in _checked:
+        return cast(Placement, placement)
+    if isinstance(placement, Placement):
+        _checked.add(type(placement))
+    else:
         raise TypeError(
             f"to_dist(placement=...) takes a pool of servers (pool = agentnb.servers(client)) or one of "
             f"its placements (pool.spread(), pool.by_name(), pool.on(host), pool.near(agent)); got "
             f"{type(placement).__name__}"
         )
-    return placement
+    return cast(Placement, placement)

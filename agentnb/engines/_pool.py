@@ -135,7 +135,9 @@ class ServerPool:
         )  # fmt: skip
         try:
             engine.start(self._spec, _Events(self))
-            self.wait(per_worker * max(1, engine.workers()), self._timeouts.launch + 10)
+            workers = engine.workers()  # none yet (an adaptive cluster): the first to join gets one
+            if workers:
+                self.wait(per_worker * workers, self._timeouts.launch + 10)
         except BaseException:
             self.close()
             raise
