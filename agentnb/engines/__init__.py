@@ -14,7 +14,8 @@ import sys
 from typing import Any
 
 from .._core._config import Limits, Timeouts
-from ._pool import Engine, ServerPool
+from ._engine import Engine
+from ._pool import ServerPool
 from ._spec import LEASE
 
 __all__ = ["ServerPool", "servers"]

@@ -23,7 +23,7 @@ from distributed import Client, Worker
 from distributed.comm import get_address_host
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ._pool import EngineEvents
+from ._engine import EngineEvents
 from ._spec import ServerSpec
 from ._worker import WorkerServers
 

@@ -12,63 +12,34 @@ through :class:`Engine`.
 from __future__ import annotations
 
 import atexit
-import contextvars
-import html
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 
 from .._core._address import is_loopback
 from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import AgentnbError, ServerLaunchError, ServerUnavailableError
-from .._core._events import Event
 from .._core._tls import TLS
 from .._core._token import new_token
 from .._facade import _placement
 from .._facade._status import register_pool, unregister_pool
 from .._runtime._link import ServerLink
 from .._runtime._session import Session, get_session
-from . import _tls
+from . import _listing, _tls
+from ._engine import Engine
 from ._lease import Renewer
 from ._place import ByName, Near, On, Spread, Strategy
-from ._servers import ALIVE, LOST, STOPPED, PoolServer, ServerRow, mib
+from ._servers import ALIVE, LOST, STOPPED, PoolServer, ServerRow
 from ._spec import LEASE, RENEW_EVERY, ServerSpec
+from ._tell import Teller, names
 
 log = logging.getLogger("agentnb")
 
 #: Renewals refused in a row (a second apart) before the link alone says a server is lost:
 #: the engine, which usually knows why, gets a second to say so first.
 REFUSALS = 2
-#: A notice names at most this many agents.
-NAMED = 8
-
-
-class EngineEvents(Protocol):
-    """What an engine tells its pool (from any thread)."""
-
-    def started(self, info: dict[str, Any]) -> None: ...
-
-    def failed(self, worker: str, message: str) -> None: ...
-
-    def lost(self, worker: str, cause: str) -> None: ...
-
-
-class Engine(Protocol):
-    """An engine's side of a pool: starts servers on its workers, says when one is gone."""
-
-    kind: str
-    noun: str  # what the engine calls the places it runs servers on: "worker", "node"
-
-    def label(self) -> str: ...
-
-    def workers(self) -> int: ...
-
-    def start(self, spec: ServerSpec, events: EngineEvents) -> None: ...
-
-    def stop(self) -> None: ...
 
 
 class ServerPool:
@@ -110,6 +81,7 @@ class ServerPool:
         self._limits = limits or DEFAULT_LIMITS
         self._timeouts = timeouts or DEFAULT_TIMEOUTS
         self._session: Session = get_session()
+        self._tell = Teller(self._session)
         ca_cert = ca_key = None
         self._tls: TLS | None = None
         if tls:
@@ -277,7 +249,7 @@ class ServerPool:
             self._failures.append(f"{worker}: {message}")
             del self._failures[:-10]
             self._lock.notify_all()
-        self._notice(
+        self._tell.notice(
             f"agentnb: the {self._engine_name()} {self._engine.noun} {worker} could not start its agent "
             f"server: {message}"
         )
@@ -313,9 +285,9 @@ class ServerPool:
         error = ServerUnavailableError(f"{where} is lost: {cause}; {after}")
         for agent in dropped:
             agent.broken = ServerUnavailableError(f"agent {agent.name!r}: {error}")
-            self._mark(agent, "lost", server.address, cause)
+            self._tell.mark(agent, "lost", server.address, cause)
         if dropped:
-            self._notice(f"agentnb: lost {_names(dropped)} with {where}: {cause}")
+            self._tell.notice(f"agentnb: lost {names(dropped)} with {where}: {cause}")
         if respawn:  # first, so that whoever reads the error below can call them again at once
             self._respawn(respawn, f"{where} is lost: {cause}")
         assert server.link is not None
@@ -340,34 +312,18 @@ class ServerPool:
                 self._put(agent, server, how)
             assert server.link is not None
             agent._relocate(server.link)  # the facade's hook: later calls go there
-            self._mark(agent, "respawned", server.address, why)
+            self._tell.mark(agent, "respawned", server.address, why)
             moved.setdefault(server.address, []).append(agent)
         for address, group in moved.items():
-            self._notice(f"agentnb: respawned {_names(group)} on {address} ({why}); their state started over")
+            self._tell.notice(
+                f"agentnb: respawned {names(group)} on {address} ({why}); their state started over"
+            )
         with self._lock:
             waiting = list(self._homeless)
         if waiting and not moved:
-            self._notice(
-                f"agentnb: {_names(waiting)} will be respawned once the pool has a live server ({why})"
+            self._tell.notice(
+                f"agentnb: {names(waiting)} will be respawned once the pool has a live server ({why})"
             )
-
-    def _notice(self, text: str) -> None:
-        """One line for the user, in the notebook cell running now.
-
-        Said in an empty context: an engine's event loop runs its callbacks in the context of
-        the cell that started it, where a kernel would take that old cell for the current one.
-        """
-        contextvars.Context().run(self._say, text)
-
-    def _say(self, text: str) -> None:
-        session = self._session
-        session.notice(text, session.origin())
-
-    def _mark(self, agent: Any, kind: str, address: str, cause: str) -> None:
-        """Tell the session's listeners (the graph) that an agent was lost or respawned."""
-        event = Event(kind, "", agent.name, address, preview=cause, timestamp=time.time())
-        session = self._session
-        session.loop.call_soon(session.dispatch, event)
 
     def _place_name(self, worker: str) -> str:
         """ "Dask worker tcp://...", "Ray node 5f3a...": where a server ran, as its engine names it."""
@@ -470,36 +426,14 @@ class ServerPool:
             return [a.name for a in server.members] if server is not None else []
 
     def summary(self) -> str:
-        rows = self.servers()
-        alive = [r for r in rows if r.state == ALIVE]
-        lost = sum(r.state == LOST for r in rows)
-        hosts = len({r.host for r in alive})
-        agents = sum(r.agents for r in alive)
-        memory = sum(r.rss for r in alive)
-        state = "closed" if self._closed else f"{len(alive)} server(s) on {hosts} host(s)"
-        extra = f", {lost} lost" if lost else ""
-        return f"{self._engine_name()} pool {self.id}: {state}{extra}, {agents} agent(s), {mib(memory)}"
+        """One line: the pool's engine, servers, hosts, agents and memory."""
+        return _listing.summary(f"{self._engine_name()} pool {self.id}", self._closed, self.servers())
 
     def __repr__(self) -> str:
-        lines = [f"<ServerPool {self.summary()}"]
-        for r in self.servers():
-            what = f"{r.agents} agent(s), {mib(r.rss)}" if r.state == ALIVE else f"{r.state}: {r.cause}"
-            lines.append(f"  {r.address} on {r.worker} (pid {r.pid}): {what}")
-        return "\n".join(lines) + ">"
+        return _listing.text(self.summary(), self.servers())
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td><code>{html.escape(r.host)}</code></td><td><code>{html.escape(r.address)}</code></td>"
-            f"<td><code>{html.escape(r.worker)}</code></td><td>{r.pid}</td><td>{r.agents}</td>"
-            f"<td>{mib(r.rss)}</td><td>{html.escape(r.state)}{': ' + html.escape(r.cause) if r.cause else ''}"
-            "</td></tr>"
-            for r in sorted(self.servers(), key=lambda r: (r.host, r.address))
-        )
-        head = (
-            "<tr><th>host</th><th>server</th><th>worker</th><th>pid</th><th>agents</th><th>memory</th>"
-            "<th>state</th></tr>"
-        )
-        return f"<div><b>agentnb</b> {html.escape(self.summary())}<table>{head}{rows}</table></div>"
+        return _listing.html(self.summary(), self.servers())
 
 
 class _Events:
@@ -516,9 +450,3 @@ class _Events:
 
     def lost(self, worker: str, cause: str) -> None:
         self._pool._worker_lost(worker, cause)
-
-
-def _names(agents: Iterable[Any]) -> str:
-    names = [repr(a.name) for a in agents]
-    shown = ", ".join(names[:NAMED]) + (f" and {len(names) - NAMED} more" if len(names) > NAMED else "")
-    return f"agent{'s' if len(names) != 1 else ''} {shown}"

@@ -25,7 +25,7 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from ._pool import EngineEvents
+from ._engine import EngineEvents
 from ._spec import ServerSpec
 from ._worker import WorkerServers
 
