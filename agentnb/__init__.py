@@ -65,6 +65,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._dist import DistributedAgent
     from ._facade._hub import MsgHub, msghub
     from ._facade._placeholder import Placeholder
+    from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
     from .engines import ServerPool, servers
     from .notebook.graph._graph import graph
@@ -96,6 +97,7 @@ _EXPORTS = {
     "RemoteError": "agentnb._core._errors",
     "ResultExpiredError": "agentnb._core._errors",
     "RpcAgentServerLauncher": "agentnb.server",
+    "Run": "agentnb._facade._runs",
     "ServerLaunchError": "agentnb._core._errors",
     "ServerPool": "agentnb.engines",
     "ServerUnavailableError": "agentnb._core._errors",
@@ -106,6 +108,7 @@ _EXPORTS = {
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
     "msghub": "agentnb._facade._hub",
+    "run": "agentnb._facade._runs",
     "servers": "agentnb.engines",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
@@ -136,6 +139,7 @@ __all__ = [
     "RemoteError",
     "ResultExpiredError",
     "RpcAgentServerLauncher",
+    "Run",
     "ServerLaunchError",
     "ServerPool",
     "ServerUnavailableError",
@@ -146,6 +150,7 @@ __all__ = [
     "graph",
     "make_self_signed",
     "msghub",
+    "run",
     "servers",
     "shutdown",
     "status",

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("queued", "running", "done", "error", "output")
+#: Not a server's event: the driver's word that a server's feed ended for good (the server
+#: stopped): calls there that did not finish never will (the graph marks them failed).
+GONE = "gone"
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,8 @@ class Event:
     """One event from a server's feed.
 
     Attributes:
-        kind: one of "queued", "running", "done", "error", "output".
+        kind: one of "queued", "running", "done", "error", "output"; or "gone"
+            (from the driver, not a server: that server's feed ended for good).
         task_id: the call's task id.
         agent: the agent that runs the call.
         address: ``host:port`` of that agent's server.
