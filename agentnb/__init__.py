@@ -19,6 +19,9 @@ it, type-only imports included, against the lists below):
 * ``agentnb.notebook``: the kernel integration, magics and the graph
   (``notebook/graph``). On the facade; switched on at first use inside a
   Jupyter kernel (output in the calling cell, reentrant asyncio).
+* ``agentnb.engines``: agent servers hosted by Dask or Ray (``agentnb.servers``):
+  the driver's pool and the code that runs on the engines' workers. On the
+  facade and the runtime; imports Dask or Ray only when given one of theirs.
 * ``agentnb.chat``: chat agents and models, record and replay; on the facade.
 * ``agentnb.workshop``: the workshop's agents, game and charts; on the facade
   and the notebook layer.
@@ -67,6 +70,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._placeholder import Placeholder
     from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
+    from .engines import ServerPool, servers
     from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
 
@@ -100,6 +104,7 @@ _EXPORTS = {
     "RpcAgentServerLauncher": "agentnb.server",
     "Run": "agentnb._facade._runs",
     "ServerLaunchError": "agentnb._core._errors",
+    "ServerPool": "agentnb.engines",
     "ServerUnavailableError": "agentnb._core._errors",
     "SessionStatus": "agentnb._facade._status",
     "TLS": "agentnb._core._tls",
@@ -110,6 +115,7 @@ _EXPORTS = {
     "mesh": "agentnb._facade._mesh_make",
     "msghub": "agentnb._facade._hub",
     "run": "agentnb._facade._runs",
+    "servers": "agentnb.engines",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
 }
@@ -143,6 +149,7 @@ __all__ = [
     "RpcAgentServerLauncher",
     "Run",
     "ServerLaunchError",
+    "ServerPool",
     "ServerUnavailableError",
     "SessionStatus",
     "TLS",
@@ -153,6 +160,7 @@ __all__ = [
     "mesh",
     "msghub",
     "run",
+    "servers",
     "shutdown",
     "status",
 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up agentnb on a fresh machine: system packages (when root), a virtual
-# environment in .venv, and the package with its notebook and test extras.
+# environment in .venv, and the package with its notebook, engine (Dask, Ray)
+# and test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,4 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[notebook,test]'
+.venv/bin/python -m pip install -q -e '.[notebook,dask,ray,test]'

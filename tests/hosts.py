@@ -84,3 +84,49 @@ def start_launcher(
             return proc, line.split("listening on ")[1].split()[0]
     proc.wait(10)
     raise AssertionError(f"the launcher on {host.name} exited ({proc.returncode}) before listening")
+
+
+class Subnet:
+    """Makes ``count`` hosts (network namespaces) on one bridge, so they reach each other and
+    this namespace (the bridge's address, ``peer``), and removes them on exit.
+
+    Raises:
+        OSError: namespaces or bridges cannot be made here.
+    """
+
+    def __init__(self, count: int = 2) -> None:
+        self.count = count
+        self.hosts: list[Host] = []
+        tag = os.getpid() % 10000
+        self._bridge = f"anb{tag}br"
+        self._net = f"10.199.{os.getpid() % 250}"
+        self._names = [(f"anb{tag}n{i}", f"anb{tag}v{i}", f"anb{tag}w{i}") for i in range(count)]
+
+    def __enter__(self) -> list[Host]:
+        try:
+            _ip("link", "add", self._bridge, "type", "bridge")
+            _ip("addr", "add", f"{self._net}.1/24", "dev", self._bridge)
+            _ip("link", "set", self._bridge, "up")
+            for i, (name, here, there) in enumerate(self._names):
+                _ip("netns", "add", name)
+                self.hosts.append(Host(name, f"{self._net}.{i + 2}", f"{self._net}.1"))
+                _ip("link", "add", here, "type", "veth", "peer", "name", there)
+                _ip("link", "set", there, "netns", name)
+                _ip("link", "set", here, "master", self._bridge)
+                _ip("link", "set", here, "up")
+                _ip("-n", name, "addr", "add", f"{self._net}.{i + 2}/24", "dev", there)
+                _ip("-n", name, "link", "set", there, "up")
+                _ip("-n", name, "link", "set", "lo", "up")
+        except (subprocess.CalledProcessError, FileNotFoundError, PermissionError) as exc:
+            self.__exit__(None, None, None)
+            detail = getattr(exc, "stderr", "") or str(exc)
+            raise OSError(f"cannot make network namespaces on a bridge here: {detail.strip()}") from exc
+        return self.hosts
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for name, here, _ in self._names:
+            subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=30)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", self._bridge], capture_output=True, timeout=30)

@@ -102,9 +102,10 @@ LAYERS = {
     "_facade": {"_core", "_runtime"},
     "server": {"_core", "_proto", "_runtime", "agentnb._facade._agent"},
     "notebook": {"_core", "_runtime", "_facade"},
+    "engines": {"_core", "_runtime", "_facade"},
     "chat": {"_core", "_facade", "agentnb"},
     "workshop": {"_core", "_runtime", "_facade", "notebook", "chat", "agentnb"},
-    "agentnb": {"_core", "_runtime", "_facade", "server", "notebook"},
+    "agentnb": {"_core", "_runtime", "_facade", "server", "notebook", "engines"},
 }
 
 #: agentnb's own modules imported inside functions, each for a reason that is
@@ -120,6 +121,8 @@ LAZY = {
         "the session and its links: a server loads them only when one of its agents uses a mesh"
     ),
     ("_facade/_agent.py", "agentnb._facade._mesh_make"): "the session and its links: when a mesh is made",
+    ("engines/__init__.py", "agentnb.engines._dask"): "Dask is optional: imported when a client is passed",
+    ("engines/__init__.py", "agentnb.engines._ray"): "Ray is optional: imported when ray is passed",
 }
 
 #: Import circles that remain, each with its reason (none: keep it so).

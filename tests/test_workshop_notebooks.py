@@ -23,7 +23,7 @@ _took: dict[str, float] = {}
 
 
 def test_there_is_a_notebook_per_workshop_step() -> None:
-    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07"]
+    assert [p.name[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04", "05", "06", "07", "08"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -72,6 +72,7 @@ SOLUTIONS = {
     "05": ["s after A started", "A → C → D → F"],
     "06": ["200 4 ->", "100 8 ->", "[27.153, 21.315, "],
     "07": ["ProR: Everyone gets the same environment", "Undecided: Both have a point: ProR that"],
+    "08": ["True 2", "[2, 2, 3, 3]"],
 }
 
 

@@ -97,6 +97,7 @@ class AgentBase:
         limits: Limits | None = None,
         tls: TLS | None = None,
         fresh: bool = False,
+        placement: Any = None,
     ) -> DistributedAgent:
         """Move this agent into a gRPC server process and return its distributed version.
 
@@ -122,6 +123,13 @@ class AgentBase:
                 calling ``to_dist`` again (a re-run cell) returns it, state kept,
                 rebuilt if its code or arguments changed. ``fresh=True`` stops
                 it and starts a new one.
+            placement: a pool of servers an engine runs (``pool =
+                agentnb.servers(client)``; the pool spreads its agents), or one of
+                its placements: ``pool.spread()``, ``pool.by_name()``,
+                ``pool.on(host)``, ``pool.near(agent)``. The pool picks the server
+                and brings its token and TLS, so host, port, launch_server, token
+                and tls stay unset. Inside ``with pool:`` a ``to_dist()`` that
+                names no server uses the pool.
 
         Returns:
             The distributed agent: calling it returns a placeholder message at once.
@@ -134,7 +142,7 @@ class AgentBase:
                 f"{type(self).__name__}(...).to_dist(...)"
             )
         options = DistOptions.build(
-            host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls
+            host, port, launch_server, local_mode, lazy_launch, token, timeouts, limits, tls, placement
         )
         return _distribute(Recipe(type(self), self.name, *kept), options, fresh)
 

@@ -112,7 +112,11 @@ class DistributedAgent:
         return dist
 
     def alive(self) -> bool:
-        """False once the server this session launched for it has exited (never blocks)."""
+        """False once the server this session launched for it has exited, or the pool it was
+        placed on lost its server and did not rebuild it (never blocks)."""
+        placement = self._options.placement
+        if placement is not None:
+            return placement.holds(self)
         return self.server is None or not self.server.exited.is_set()
 
     def _adopt(self, recipe: Recipe) -> None:
@@ -138,6 +142,8 @@ class DistributedAgent:
         """Delete the agent from its server; stop the server if this session launched it for it alone."""
         session = self._session
         session.registry.remove(self._key, self)
+        if self._options.placement is not None:
+            self._options.placement.forget(self)
         if self.link is None:
             return
         if self.server is not None and not self._shares(self.server):
@@ -159,7 +165,9 @@ class DistributedAgent:
 
     def _start(self) -> None:
         opts, session = self._options, self._session
-        if opts.launch_server:
+        if opts.placement is not None:  # a pool of servers an engine runs chooses one
+            server, link = None, opts.placement.place(self)
+        elif opts.launch_server:
             bind, advertise = opts.server_address()
             server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts, opts.tls)
             link = session.link(server.address, server.token, opts.limits, opts.timeouts, server, opts.tls)
@@ -194,7 +202,8 @@ class DistributedAgent:
         assert link is not None
         if link.accepts_code is None:  # a server this session did not launch: ask once
             link.info()
-        exclusive = self.server is not None  # on our own server, the name must be new (or replaced)
+        # on our own server (launched, or a pool's), the name must be new (or replaced)
+        exclusive = self.server is not None or self._options.placement is not None
         op, key = self._recipe.create_op(link.address, bool(link.accepts_code), replace, exclusive)
         if key is not None and key not in link.defined:
             link.defined.add(key)
@@ -269,6 +278,14 @@ class DistributedAgent:
         )  # fmt: skip
         notice(f"agentnb: agent {self.name!r} could not be created on {self.address}: {error}", self._origin)
         return self.broken
+
+    def _relocate(self, link: ServerLink) -> None:
+        """Build this agent anew on the server of ``link`` (its pool lost its server and
+        respawns it there): later calls go there; its state starts over."""
+        with self._start_lock:
+            self.address, self.link, self.broken = link.address, link, None
+            self._create(replace=False)
+        self._session.follow(link)
 
     # -- calls -------------------------------------------------------------------------
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .._core import _connection as connection
 from .._core._address import host_port, is_loopback
 from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._tls import TLS, warn_cleartext
+from . import _placement
+from ._placement import Placement
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class DistOptions:
     timeouts: Timeouts
     limits: Limits
     tls: TLS | None = None
+    placement: Placement | None = None  # a pool of servers chooses the server (see agentnb.servers)
 
     @classmethod
     def build(
@@ -37,9 +41,17 @@ class DistOptions:
         timeouts: Timeouts | None = None,
         limits: Limits | None = None,
         tls: TLS | None = None,
+        placement: Any = None,
     ) -> DistOptions:
         """Check the arguments (raising ValueError that says what to pass) and warn where a
-        token would travel in clear; agents made alike share the result."""
+        token would travel in clear; agents made alike share the result.
+
+        Inside ``with pool:``, a ``to_dist()`` that names no server uses the pool."""
+        plain = host == "localhost" and port is None and launch_server and token is None and tls is None
+        if placement is None and plain:
+            placement = _placement.default()
+        if placement is not None:
+            return cls._placed(_placement.check(placement), plain, lazy_launch, timeouts, limits)
         if port is not None and not (0 < int(port) < 65536):
             raise ValueError(f"port must be in 1..65535 (or None for a free port), got {port}")
         if not launch_server and port is None:
@@ -68,11 +80,27 @@ class DistOptions:
             host, port, launch_server, local_mode, lazy_launch, token,
             timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS, tls,
         )  # fmt: skip
-        # Agents made alike share one options object (a simulation makes 100,000)
-        shared = _SHARED_OPTIONS.setdefault(options, options)
-        if len(_SHARED_OPTIONS) > 256:
-            _SHARED_OPTIONS.clear()
-        return shared
+        return _shared(options)
+
+    @classmethod
+    def _placed(
+        cls,
+        placement: Placement,
+        plain: bool,
+        lazy_launch: bool,
+        timeouts: Timeouts | None,
+        limits: Limits | None,
+    ) -> DistOptions:
+        if not plain:
+            raise ValueError(
+                "to_dist(placement=...) lets the pool choose the server and brings its token and TLS: "
+                "drop host=, port=, launch_server=, token= and tls= (or drop placement= to name a server)"
+            )
+        options = cls(
+            placement.registry_host(), None, False, True, lazy_launch, None,
+            timeouts or DEFAULT_TIMEOUTS, limits or DEFAULT_LIMITS, None, placement,
+        )  # fmt: skip
+        return _shared(options)
 
     def server_address(self) -> tuple[str, str]:
         """Where a server launched for these options listens, and the host it is named by."""
@@ -81,6 +109,14 @@ class DistOptions:
             bind = "0.0.0.0"
         advertise = "127.0.0.1" if self.host in ("localhost", "0.0.0.0") else self.host
         return bind, advertise
+
+
+def _shared(options: DistOptions) -> DistOptions:
+    """Agents made alike share one options object (a simulation makes 100,000)."""
+    shared = _SHARED_OPTIONS.setdefault(options, options)
+    if len(_SHARED_OPTIONS) > 256:
+        _SHARED_OPTIONS.clear()
+    return shared
 
 
 _SHARED_OPTIONS: dict[DistOptions, DistOptions] = {}

@@ -4,7 +4,9 @@ only, never blocking), and stopping it."""
 from __future__ import annotations
 
 import html
+import threading
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .._runtime._session import get_session
 from ._html import badge
@@ -27,16 +29,51 @@ class ServerRow:
     agents: tuple[str, ...]
 
 
+class Pool(Protocol):
+    """What the status knows of a pool of servers an engine runs (see :mod:`agentnb.engines`)."""
+
+    def summary(self) -> str: ...
+
+    def close(self) -> None: ...
+
+    def __repr__(self) -> str: ...
+
+    def _repr_html_(self) -> str: ...
+
+
+_pools: list[Pool] = []
+_pools_lock = threading.Lock()
+
+
+def register_pool(pool: Pool) -> None:
+    """List ``pool`` in the status, and close it with ``shutdown()`` (until it is unregistered)."""
+    with _pools_lock:
+        _pools.append(pool)
+
+
+def unregister_pool(pool: Pool) -> None:
+    with _pools_lock:
+        if pool in _pools:
+            _pools.remove(pool)
+
+
+def pools() -> list[Pool]:
+    """The session's open pools, oldest first."""
+    with _pools_lock:
+        return list(_pools)
+
+
 @dataclass(frozen=True)
 class SessionStatus:
-    """A snapshot of this session's agents and the servers it launched."""
+    """A snapshot of this session's agents, the servers it launched and its pools (engines)."""
 
     agents: tuple[AgentRow, ...] = field(default_factory=tuple)
     servers: tuple[ServerRow, ...] = field(default_factory=tuple)
+    pools: tuple[Any, ...] = field(default_factory=tuple)
 
     def summary(self) -> str:
         """One line: how many agents and servers, and how many of them run."""
-        if not self.agents and not self.servers:
+        if not self.agents and not self.servers and not self.pools:
             return "no agents and no servers (none started yet, or all stopped)"
         running = sum(a.state == "running" for a in self.agents)
         alive = sum(s.alive for s in self.servers)
@@ -44,7 +81,8 @@ class SessionStatus:
         servers = (
             f"{len(self.servers)} server{'s' if len(self.servers) != 1 else ''} launched ({alive} alive)"
         )
-        return f"{agents}, {servers}"
+        pools = f", {len(self.pools)} pool{'s' if len(self.pools) != 1 else ''}" if self.pools else ""
+        return f"{agents}, {servers}{pools}"
 
     def __repr__(self) -> str:
         lines = [f"agentnb session: {self.summary()}"]
@@ -53,11 +91,13 @@ class SessionStatus:
         for s in self.servers:
             state = "running" if s.alive else f"exited ({s.exit})"
             lines.append(f"  server {s.address} pid {s.pid}: {state}; agents: {', '.join(s.agents) or '-'}")
+        for pool in self.pools:
+            lines.extend("  " + line for line in repr(pool).splitlines())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         """The session as HTML: a table of agents and one of servers, each only when it has rows."""
-        if not self.agents and not self.servers:
+        if not self.agents and not self.servers and not self.pools:
             return (
                 "<div><b>agentnb session</b>: no agents and no servers "
                 "(none started yet, or all stopped: <code>%agentnb stop</code> / "
@@ -83,6 +123,7 @@ class SessionStatus:
             parts.append(
                 f"<table><tr><th>server</th><th>pid</th><th>state</th><th>agents</th></tr>{rows}</table>"
             )
+        parts.extend(pool._repr_html_() for pool in self.pools)
         return "".join(parts) + "</div>"
 
 
@@ -105,9 +146,12 @@ def status() -> SessionStatus:
         servers.append(
             ServerRow(server.address, server.pid, code is None, "" if code is None else f"code {code}", names)
         )
-    return SessionStatus(tuple(rows), tuple(servers))
+    return SessionStatus(tuple(rows), tuple(servers), tuple(pools()))
 
 
 def shutdown() -> None:
-    """Stop every server this session launched (launchers elsewhere are left alone)."""
+    """Stop every server this session launched and close its pools (their engines' workers, and
+    launchers elsewhere, are left alone)."""
+    for pool in reversed(pools()):
+        pool.close()
     get_session().shutdown()

@@ -430,7 +430,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results", "shm_domain")
+    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results", "shm_domain", "rss_bytes")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -443,6 +443,7 @@ class GetServerInfoResponse(_message.Message):
     TLS_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     SHM_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     pid: int
     address: str
@@ -455,7 +456,8 @@ class GetServerInfoResponse(_message.Message):
     tls: bool
     results: int
     shm_domain: str
-    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ..., shm_domain: _Optional[str] = ...) -> None: ...
+    rss_bytes: int
+    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ..., shm_domain: _Optional[str] = ..., rss_bytes: _Optional[int] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()
@@ -464,6 +466,22 @@ class ShutdownRequest(_message.Message):
 class ShutdownResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class RenewLeaseRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RenewLeaseResponse(_message.Message):
+    __slots__ = ("server_id", "agents", "rss_bytes", "lease_s")
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    LEASE_S_FIELD_NUMBER: _ClassVar[int]
+    server_id: str
+    agents: int
+    rss_bytes: int
+    lease_s: float
+    def __init__(self, server_id: _Optional[str] = ..., agents: _Optional[int] = ..., rss_bytes: _Optional[int] = ..., lease_s: _Optional[float] = ...) -> None: ...
 
 class StreamEventsRequest(_message.Message):
     __slots__ = ("since_seq", "server_id")

@@ -89,6 +89,11 @@ class AgentServerStub:
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.ShutdownRequest.SerializeToString,
                 response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ShutdownResponse.FromString,
                 _registered_method=True)
+        self.RenewLease = channel.unary_unary(
+                '/agentnb.v1.AgentServer/RenewLease',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseResponse.FromString,
+                _registered_method=True)
         self.StreamEvents = channel.unary_stream(
                 '/agentnb.v1.AgentServer/StreamEvents',
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.StreamEventsRequest.SerializeToString,
@@ -177,6 +182,14 @@ class AgentServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenewLease(self, request, context):
+        """Keep a leased server alive: a server started for an engine's pool stops
+        when its driver has not renewed its lease for the lease's length.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamEvents(self, request, context):
         """Call lifecycle events and agents' printed output, from `since_seq` on,
         in batches (a server sends at most one batch per few milliseconds).
@@ -251,6 +264,11 @@ def add_AgentServerServicer_to_server(servicer, server):
                     servicer.Shutdown,
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ShutdownRequest.FromString,
                     response_serializer=agentnb_dot_v1_dot_agentnb__pb2.ShutdownResponse.SerializeToString,
+            ),
+            'RenewLease': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewLease,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseResponse.SerializeToString,
             ),
             'StreamEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamEvents,
@@ -560,6 +578,33 @@ class AgentServer:
             '/agentnb.v1.AgentServer/Shutdown',
             agentnb_dot_v1_dot_agentnb__pb2.ShutdownRequest.SerializeToString,
             agentnb_dot_v1_dot_agentnb__pb2.ShutdownResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewLease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/RenewLease',
+            agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.RenewLeaseResponse.FromString,
             options,
             channel_credentials,
             insecure,

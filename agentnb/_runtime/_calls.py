@@ -20,10 +20,18 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 from .._core._config import Timeouts
-from .._core._errors import AgentnbError, CallCancelledError, CallInterrupted, CallTimeoutError, RemoteError
+from .._core._errors import (
+    AgentnbError,
+    CallCancelledError,
+    CallInterrupted,
+    CallTimeoutError,
+    RemoteError,
+    ServerUnavailableError,
+)
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from ._codec import Returned, decode_result, driver_error
@@ -155,6 +163,8 @@ class Call:
         self._on_done: list[Callable[[], None]] | None = None
         self._on_resolved: list[Callable[[], None]] | None = None
         self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
+        for producer in self.producers:  # an input whose server is lost fails this call at once
+            producer.when_resolved(partial(_input_lost, self, producer))
 
     # -- what the outbox tells it ------------------------------------------------------
 
@@ -440,6 +450,15 @@ class Call:
 
     def done(self) -> bool:
         return self.finished
+
+
+def _input_lost(consumer: Call, producer: Call) -> None:
+    """A producer whose server is gone fails its consumers here at once: the consumer's own
+    server could only find that out by waiting for the lost server (forwarded placeholders)."""
+    error = producer.error
+    if isinstance(error, ServerUnavailableError) and not producer.withheld and not consumer.finished:
+        lost = f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}"
+        consumer.fail(ServerUnavailableError(lost))
 
 
 def _set(future: asyncio.Future[None]) -> None:

@@ -355,6 +355,13 @@ class SyncServerClient:
                 if not _again(exc, deadline):
                     raise translate(exc, self.address, what) from exc
 
+    def renew_lease(self, timeout: float) -> pb.RenewLeaseResponse:
+        """Renew a leased server's lease, in this thread; fails fast (no waiting for a connection)."""
+        try:
+            return self._stub.RenewLease(pb.RenewLeaseRequest(), metadata=self._metadata, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address, "renewing the server's lease") from exc
+
     def close(self) -> None:
         self._channel.close()
 

@@ -31,7 +31,7 @@ from . import _shm as shm
 from ._calls import Call
 from ._client import ServerClient
 from ._loop import LoopThread
-from ._outbox import Outbox, Pending
+from ._outbox import Outbox, Pending, for_agent
 from ._output import OutputLedger, WhenDone
 from ._results import Results
 
@@ -259,9 +259,12 @@ class ServerLink:
     # -- failures --------------------------------------------------------------------------
 
     def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:
-        """Add what is known: why an agent is missing, how a server this driver launched exited."""
+        """Add what is known: why an agent is missing, how a server this driver launched exited,
+        why a lost server is gone."""
         if isinstance(error, AgentNotFoundError) and agent in self.outbox.not_created:
             return self.outbox.not_created[agent]
+        if self._gone is not None and isinstance(error, ServerUnavailableError):
+            return for_agent(self._gone, agent) if agent else self._gone
         server = self.server
         if server is None or not isinstance(error, ServerUnavailableError) or not server.exited.is_set():
             return error
@@ -276,11 +279,20 @@ class ServerLink:
     def _server_exited(self) -> None:
         """The server process this driver launched exited: fail everything that waits on it."""
         assert self.server is not None
-        self._gone = ServerUnavailableError(
-            f"the agent server at {self.address} is gone: {self.server.describe_exit()}"
-        )
-        self.results.fail_all(self._gone)
-        self.outbox.fail_all(self._gone)
+        exited = self.server.describe_exit()
+        self._lost(ServerUnavailableError(f"the agent server at {self.address} is gone: {exited}"))
+
+    def server_lost(self, error: AgentnbError) -> None:
+        """The server is gone, for the reason ``error`` gives (an engine said its worker died):
+        fail everything that waits on it, now and later, with that error (any thread)."""
+        self.loop.call_soon(self._lost, error)
+
+    def _lost(self, error: AgentnbError) -> None:
+        if self._gone is not None:
+            return
+        self._gone = error
+        self.results.fail_all(error)
+        self.outbox.fail_all(error)
 
     def close_sync(self) -> None:
         self.results.close_sync()

@@ -185,10 +185,13 @@ def start(
     limits: Limits,
     timeouts: Timeouts,
     tls: TLS | None = None,
+    lease: float = 0.0,
 ) -> Starting:
     """Start a server process and hand it its configuration; :meth:`Starting.ready` waits for it.
 
     Its token and TLS file paths go over stdin, never on its command line.
+    ``lease``: the server stops unless its lease is renewed this often (see
+    :mod:`agentnb.server._lease`; servers an engine starts for a pool).
     """
     sweep_once()
     log = new_log()
@@ -225,6 +228,7 @@ def start(
         "limits": asdict(limits),
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
         "tls": tls.to_dict() if tls is not None else None,
+        "lease": lease,
         # drivers on this machine skip TCP (AGENTNB_UNIX=0: TCP only, e.g. to measure each)
         "unix": os.environ.get("AGENTNB_UNIX", "1") != "0",
     }
@@ -245,9 +249,10 @@ def spawn(
     limits: Limits,
     timeouts: Timeouts,
     tls: TLS | None = None,
+    lease: float = 0.0,
 ) -> ServerProcess:
     """Start a server process and wait (bounded) until it is ready."""
-    return start(host, port, advertise_host, token, limits, timeouts, tls).ready()
+    return start(host, port, advertise_host, token, limits, timeouts, tls, lease).ready()
 
 
 #: A server started ahead by the first to_dist() of a process, while the driver loads

@@ -7,7 +7,7 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from .._facade._status import status
+from .._facade._status import shutdown, status
 from .._runtime._session import get_session
 from .graph._graph import graph
 
@@ -25,8 +25,8 @@ class AgentnbMagics(Magics):
             return status()
         if command == "stop":
             if not args:
-                get_session().shutdown()
-                print("agentnb: stopped every server this session launched")
+                shutdown()
+                print("agentnb: stopped every server this session launched (and closed its pools)")
                 return None
             return _stop(args)
         if command == "graph":

@@ -130,6 +130,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
         own_process=True,
         trace=bool(data.get("trace", False)),
         tls=TLS.from_dict(data.get("tls")),
+        lease=float(data.get("lease") or 0.0),
         unix=bool(data.get("unix", False)),
     )
     return config, int(data["parent_pid"])

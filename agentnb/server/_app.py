@@ -37,6 +37,7 @@ from ._auth import TokenInterceptor
 from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
+from ._lease import Lease
 from ._local import InProcess
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
@@ -79,6 +80,8 @@ class ServerConfig:
         tls: serve TLS with its certificate and key; its CA (default: the
             certificate) is what the server trusts when it reads placeholders
             from other servers. None: no TLS (listening beyond loopback warns).
+        lease: stop unless the driver renews the lease (``RenewLease``) at least
+            this often, in seconds (servers an engine started for a pool); 0: no lease.
         unix: also listen on a Unix socket in the per-user runtime folder, for
             drivers on this machine (not with TLS).
     """
@@ -98,6 +101,7 @@ class ServerConfig:
     connection_file: bool = False
     token_given: bool = True
     tls: TLS | None = None
+    lease: float = 0.0
     unix: bool = False
 
 
@@ -139,6 +143,7 @@ class AgentServer:
         self.unix = ""  # the Unix socket it also listens on, if any
         self._local: InProcess | None = None
         self.host: AgentHost
+        self.lease: Lease | None = None
 
     def start(self) -> None:
         """Bind, start serving and create the configured agent; raises ServerLaunchError."""
@@ -149,7 +154,7 @@ class AgentServer:
         self._grpc = grpc.server(
             handlers,
             options=server_options(limits),
-            interceptors=[TokenInterceptor(config.token, lambda: self.address)],
+            interceptors=[TokenInterceptor(config.token, lambda: self.address, self._token_seen)],
         )
         target = host_port(config.host, config.port)
         tls = config.tls if config.tls is not None and config.tls.serves else None
@@ -188,7 +193,9 @@ class AgentServer:
         facts = ServerFacts(
             self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
         )
-        servicer = Servicer(self.host, facts, limits, self.request_stop)
+        if config.lease:
+            self.lease = Lease(config.lease, self.request_stop)
+        servicer = Servicer(self.host, facts, limits, self.request_stop, self.lease)
         add_servicer(servicer, self._grpc)
         self._grpc.start()
         if config.own_process:  # its agents call each other in-process (a launcher's thread does not:
@@ -262,6 +269,12 @@ class AgentServer:
         )
         self.host.add(instance.name, instance, spec)
 
+    def _token_seen(self) -> None:
+        """An RPC carried the token: the driver is alive (a busy driver renews by its traffic)."""
+        lease = self.lease
+        if lease is not None:
+            lease.renew()
+
     def request_stop(self) -> None:
         """Ask the server to stop (any thread)."""
         self._stop_requested.set()
@@ -274,6 +287,8 @@ class AgentServer:
         if self._grpc is None:
             return
         connection.remove(self.connection_file)
+        if self.lease is not None:
+            self.lease.close()
         if self._local is not None:
             local.unregister(self._local)
         host: AgentHost | None = getattr(self, "host", None)

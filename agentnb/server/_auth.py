@@ -65,11 +65,17 @@ class RefusalLog:
 
 
 class TokenInterceptor(grpc.ServerInterceptor):
-    def __init__(self, token: str, address: Callable[[], str]) -> None:
+    """Checks the token; ``on_token`` is told of every RPC that carried it (a sign of life of the
+    driver: a leased server counts it as a renewal)."""
+
+    def __init__(
+        self, token: str, address: Callable[[], str], on_token: Callable[[], None] | None = None
+    ) -> None:
         if not token:
             raise ValueError("an agent server needs a non-empty token")
         self._expected = f"Bearer {token}".encode()
         self._address = address
+        self._on_token = on_token
         self.refusals = RefusalLog()
 
     def intercept_service(
@@ -84,6 +90,8 @@ class TokenInterceptor(grpc.ServerInterceptor):
             if key == AUTH_KEY:
                 got = value if isinstance(value, str) else value.decode(errors="replace")
         if hmac.compare_digest(got.encode(), self._expected):
+            if self._on_token is not None:
+                self._on_token()
             return continuation(details)
         return self._refusal(details.method, "wrong" if got else "missing")
 

@@ -21,12 +21,14 @@ from .._runtime import _shm as shm
 from .._runtime import _wire as wire
 from .._runtime._channel import ENVELOPE_BYTES
 from .._runtime._client import REASON_KEY
+from ._lease import resident_bytes
 from ._mesh import MeshHost
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
 if TYPE_CHECKING:
     from ._host import Actor, AgentHost
+    from ._lease import Lease
 
 Context: TypeAlias = Any  # grpc.ServicerContext; grpc ships no type stubs
 T = TypeVar("T")
@@ -140,9 +142,15 @@ class ServerFacts:
 
 class Servicer(pb_grpc.AgentServerServicer):
     def __init__(
-        self, host: AgentHost, facts: ServerFacts, limits: Limits, request_stop: Callable[[], None]
+        self,
+        host: AgentHost,
+        facts: ServerFacts,
+        limits: Limits,
+        request_stop: Callable[[], None],
+        lease: Lease | None = None,
     ) -> None:
         self._facts = facts
+        self._lease = lease
         self._host = host
         self._limits = limits
         self._request_stop = request_stop
@@ -457,6 +465,18 @@ class Servicer(pb_grpc.AgentServerServicer):
             tls=facts.tls,
             results=len(self._host.store),
             shm_domain=shm.domain(),
+            rss_bytes=resident_bytes(),
+        )
+
+    def RenewLease(self, request: pb.RenewLeaseRequest, context: Context) -> pb.RenewLeaseResponse:
+        lease = self._lease
+        if lease is not None:
+            lease.renew()
+        return pb.RenewLeaseResponse(
+            server_id=self._facts.server_id,
+            agents=len(self._host.actors),
+            rss_bytes=resident_bytes(),
+            lease_s=lease.seconds if lease is not None else 0.0,
         )
 
     def Shutdown(self, request: pb.ShutdownRequest, context: Context) -> pb.ShutdownResponse:

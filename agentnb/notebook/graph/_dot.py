@@ -98,6 +98,8 @@ def node_tooltip(n: NodeView, extra: str = "") -> str:
         lines.append(f"last reply: {n.last_reply}")
     if n.last_error:
         lines.append(f"last error: {n.last_error}")
+    if n.mark:
+        lines.append(f"{n.mark}: {n.mark_note}" if n.mark_note else n.mark)
     if extra:
         lines.append(extra)
     return "\n".join(lines)
@@ -138,7 +140,8 @@ def _id(name: str) -> str:
 
 
 def node_label(n: NodeView) -> str:
-    return f"{n.name}\n{n.members} agents" if n.members > 1 else n.name
+    label = f"{n.name}\n{n.members} agents" if n.members > 1 else n.name
+    return f"{label}\n({n.mark})" if n.mark else label
 
 
 def dot_source(
@@ -172,6 +175,7 @@ def dot_source(
     for i, n in enumerate(snap.nodes):
         stroke, fill = STYLE[n.state]
         shape = ", shape=ellipse" if n.name == DRIVER else ""
+        shape += ', style="rounded,filled,dashed"' if n.mark == "lost" else ", penwidth=2" if n.mark else ""
         out.append(
             f'{_id(n.name)} [id="agentnb_n{i}", class="agentnb-state-{n.state}", label={_q(node_label(n))}, '
             f'color="{stroke}", fillcolor="{fill}", tooltip={_q(node_tooltip(n) if tips else "-")}{shape}];'

@@ -136,7 +136,8 @@ def graph(**options: Any) -> LiveGraph:
             ``last`` (show only the last N messages), ``group`` (one edge per
             pair of agents with a count; default True), ``by`` ("auto":
             agents one by one up to ``max_agents`` (default 100), grouped by
-            class beyond; or "agent", "class", "server"), ``keep`` (messages
+            class beyond; or "agent", "class", "server", "host": the machines
+            of a cluster, see ``agentnb.servers``), ``keep`` (messages
             kept for export), ``labels`` (True / False / None: only up to
             ``label_limit`` edges), ``label_chars``, ``engine`` ("auto",
             "dot", "neato", "sfdp"), ``dot_limit``, ``neato_limit``,

@@ -1,4 +1,4 @@
-"""Grouping agents so that a big graph stays readable: one node per class or per server.
+"""Grouping agents so that a big graph stays readable: one node per class, per server or per host.
 
 A view of a snapshot, not a change to the model: the model keeps every agent
 (exports are complete); :func:`group` merges nodes and edges for drawing.
@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from ._views import DRIVER, STATES, EdgeView, NodeView, Snapshot
 
-BY = ("auto", "agent", "class", "server")
+BY = ("auto", "agent", "class", "server", "host")
 UNKNOWN = "(server unknown)"  # agents seen only as callers: no event of theirs carried an address
 
 
@@ -29,7 +29,13 @@ def _key_function(snap: Snapshot, by: str, class_of: Callable[[str], str | None]
     address = {n.name: n.address for n in snap.nodes}
     if by == "class":
         return lambda name: name if name == DRIVER else class_of(name) or address.get(name) or UNKNOWN
+    if by == "host":  # the machines of a cluster (agentnb.servers): host of each server's address
+        return lambda name: name if name == DRIVER else _host(address.get(name)) or UNKNOWN
     return lambda name: name if name == DRIVER else address.get(name) or UNKNOWN
+
+
+def _host(address: str | None) -> str:
+    return address.rsplit(":", 1)[0].strip("[]") if address else ""
 
 
 def choose(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int) -> str:

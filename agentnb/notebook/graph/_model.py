@@ -55,7 +55,7 @@ from ._records import Edge as _Edge
 from ._records import Message as _Message
 from ._records import Node as _Node
 from ._render import GraphRenderer, RenderOptions, dot_source
-from ._views import DRIVER, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
+from ._views import DRIVER, MARKS, STATES, CallView, EdgeView, MessageView, ModelOptions, NodeView, Snapshot
 
 __all__ = [
     "DRIVER",
@@ -97,6 +97,8 @@ class GraphModel:
         """Merge one event; True if anything visible changed. Cheap; call from any thread."""
         if event.kind == GONE:
             return self._gone(event)
+        if event.kind in MARKS:
+            return self._mark(event)
         if event.kind not in _RANK or not event.task_id:
             return False
         with self._lock:
@@ -120,7 +122,9 @@ class GraphModel:
         call = self._calls.get(event.task_id)
         if call is None:
             call = self._calls[event.task_id] = _Call(event.task_id, event.agent, event.address)
-            self._node(event.agent).address = event.address
+            node = self._node(event.agent)
+            if event.timestamp >= node.marked_at:  # (a late event from a lost server is not where it is)
+                node.address = event.address
             if len(self._calls) > self.options.calls:
                 self._calls.popitem(last=False)
         if event.kind == "queued":
@@ -141,6 +145,20 @@ class GraphModel:
             return None
         self._finish(call, event)
         return call
+
+    def _mark(self, event: Event) -> bool:
+        """A pool lost an agent's server, or respawned the agent on another (its label says so)."""
+        with self._lock:
+            node = self._node(event.agent)
+            if (node.mark, node.mark_note, node.address) == (event.kind, event.preview, event.address):
+                return False
+            node.mark, node.mark_note, node.address = event.kind, event.preview, event.address
+            node.marked_at = event.timestamp
+            node.cached = None
+            self.version += 1
+            self.shape_version += 1  # a new label: laid out again
+            self._changed.notify_all()
+            return True
 
     def _gone(self, event: Event) -> bool:
         """A server stopped: its calls that had not finished failed then."""

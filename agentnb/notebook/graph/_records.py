@@ -89,6 +89,9 @@ class Node:
         "present",
         "last_reply",
         "last_error",
+        "mark",
+        "mark_note",
+        "marked_at",
         "cached",
     )
 
@@ -100,6 +103,8 @@ class Node:
         self.edges = 0
         self.present = False
         self.last_reply = self.last_error = ""
+        self.mark = self.mark_note = ""  # what a pool said: "lost" or "respawned", and why
+        self.marked_at = 0.0  # when: events of calls made before say nothing of where it is now
         self.cached: NodeView | None = None  # the view, until something changes
 
     @property
@@ -111,5 +116,6 @@ class Node:
         if self.cached is None:
             c = self.counts
             self.cached = NodeView(self.name, self.state, self.address, c["queued"], c["running"], c["done"],
-                                   c["error"], self.last_reply, self.last_error)  # fmt: skip
+                                   c["error"], self.last_reply, self.last_error, 1, self.mark,
+                                   self.mark_note)  # fmt: skip
         return self.cached

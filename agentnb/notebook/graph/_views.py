@@ -11,6 +11,8 @@ from typing import Any
 
 DRIVER = "driver"
 STATES = ("queued", "running", "done", "error")
+#: What a pool of servers says about an agent (events of these kinds carry no task).
+MARKS = ("lost", "respawned")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class NodeView:
     last_reply: str
     last_error: str
     members: int = 1  # agents in this node (more than one when agents are grouped)
+    mark: str = ""  # "lost" (its server is gone) or "respawned" (rebuilt elsewhere) by a pool
+    mark_note: str = ""  # why
 
     @property
     def calls(self) -> int:
