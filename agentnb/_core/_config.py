@@ -46,6 +46,14 @@ class Limits:
         waits_per_peer: concurrent ``FetchResult`` waits one client may hold.
         watches_per_stream: task ids one ``WatchResults`` stream may watch at once.
         ops_per_batch: operations in one ``Submit``.
+        answer_wait: seconds a reply's ``input()`` (or a debugger prompt) waits for
+            its answer; then it reads end of file (``input()`` raises EOFError).
+        failures_kept: failed calls whose frames a server keeps for a post-mortem
+            debugger (``%agentnb debug``), the latest ones.
+
+    ``waits_per_peer`` also bounds the ``StreamResult`` streams one client holds
+    open at once; a streaming reply's pieces count towards ``max_message_bytes``
+    (all of a call's pieces together) and, once it is done, towards ``result_bytes``.
     """
 
     max_message_bytes: int = 16 * MiB
@@ -59,6 +67,8 @@ class Limits:
     waits_per_peer: int = 64
     watches_per_stream: int = 200_000
     ops_per_batch: int = 20_000
+    answer_wait: float = 3600.0
+    failures_kept: int = 8
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -91,7 +91,8 @@ class CallInterrupted(KeyboardInterrupt):
 
 
 class CallCancelledError(AgentnbError):
-    """A call was withdrawn (``placeholder.cancel()``) before it started."""
+    """A call was withdrawn (``placeholder.cancel()``) before it started, or a streaming
+    reply (or one waiting for input) was stopped."""
 
 
 class ProtocolError(AgentnbError, RuntimeError):
@@ -115,6 +116,8 @@ class RemoteError(AgentnbError):
         exc_type: the remote exception's type name.
         remote_message: ``str()`` of the remote exception.
         remote_traceback: the remote traceback, formatted.
+        task_id: the task that raised ("" if unknown): ``%agentnb debug`` asks
+            its server for a post-mortem debugger on its frames.
     """
 
     def __init__(
@@ -124,8 +127,10 @@ class RemoteError(AgentnbError):
         exc_type: str,
         remote_message: str,
         remote_traceback: str = "",
+        task_id: str = "",
     ) -> None:
-        super().__init__(agent, address, exc_type, remote_message, remote_traceback)
+        super().__init__(agent, address, exc_type, remote_message, remote_traceback, task_id)
+        self.task_id = task_id
         self.agent = agent
         self.address = address
         self.exc_type = exc_type

@@ -11,11 +11,12 @@ from the producing server. The call itself is owned by the runtime
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 from .._core._message import FIELDS, Msg, _preview
 from .._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
+from .._runtime._stream import astream_call, stream_call
 from ._html import placeholder_html
 
 
@@ -83,7 +84,7 @@ class Placeholder(Msg):
 
     @property
     def state(self) -> str:
-        """ "sending", "queued", "running", "done" or "error"; never blocks."""
+        """ "sending", "queued", "running", "streaming", "done" or "error"; never blocks."""
         call = self._call
         if call.resolved:
             return ERROR if call.error is not None else DONE
@@ -92,8 +93,26 @@ class Placeholder(Msg):
         return call.link.session.states.get(call.task_id) or "queued"
 
     def cancel(self) -> bool:
-        """Withdraw the call if it has not started; True if it was withdrawn. A running reply goes on."""
+        """Withdraw the call if it has not started, or stop a streaming reply at its next piece
+        (and a reply waiting for input, or in a debugger); True if so. Other running replies go on."""
         return self._call.link.cancel(self._call)
+
+    def stream(self, timeout: float | None = None) -> Iterator[str | Msg]:
+        """The pieces of a streaming reply, in order, as they come (from any thread); then the
+        final message is ``p.content`` / ``p.result()``. A reply that does not stream has none.
+
+        Args:
+            timeout: the longest wait for the next piece (None: as long as the call runs).
+
+        Raises:
+            RemoteError: the reply failed (after the pieces it made).
+            CallTimeoutError: no piece within ``timeout``; the call goes on.
+        """
+        return stream_call(self._call, timeout)
+
+    def __aiter__(self) -> AsyncIterator[str | Msg]:
+        """``async for chunk in p``: the pieces, awaited without blocking the running loop."""
+        return astream_call(self._call)
 
     def to_dict(self) -> dict[str, Any]:
         return self.result().to_dict()

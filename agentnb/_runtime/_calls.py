@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
+from . import _console
 from ._codec import Returned, decode_result
 
 if TYPE_CHECKING:
@@ -284,16 +285,12 @@ class Call:
         if not self.finished and self.link.steal(self):
             self._send_here(timeout)
         if not self.finished:
-            done = threading.Event()
-            self.when_done(done.set)
-            done.wait(remaining())
+            _console.wait(self.when_done, remaining())  # a notebook cell answers remote prompts meanwhile
         if self.finished:
             if self.withheld and not self.resolved:
                 self._fetch_here(remaining())
             if not self.resolved:
-                done = threading.Event()
-                self.when_resolved(done.set)
-                done.wait(remaining())
+                _console.wait(self.when_resolved, remaining())
             if self.resolved:
                 return self.outcome()
         raise CallTimeoutError(

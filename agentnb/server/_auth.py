@@ -1,6 +1,6 @@
 """Token check on every RPC but the capability reads, and refusals logged without flooding.
 
-``FetchResult`` and ``WatchResults`` are the exceptions: reading a result
+``FetchResult``, ``WatchResults`` and ``StreamResult`` are the exceptions: reading a result
 needs its task id, 128 random bits issued by this server that only the
 call's maker and those it handed the placeholder to know. That lets a
 server read a forwarded placeholder from the producing server without
@@ -28,7 +28,11 @@ from .._runtime._client import AUTH_KEY
 log = logging.getLogger("agentnb.server")
 
 CAPABILITY_METHODS = frozenset(
-    {"/agentnb.v1.AgentServer/FetchResult", "/agentnb.v1.AgentServer/WatchResults"}
+    {
+        "/agentnb.v1.AgentServer/FetchResult",
+        "/agentnb.v1.AgentServer/WatchResults",
+        "/agentnb.v1.AgentServer/StreamResult",
+    }
 )
 LOG_EVERY_S = 60.0
 _PEERS = 1000  # peers remembered for throttling

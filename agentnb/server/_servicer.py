@@ -18,6 +18,7 @@ from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY
+from ._interactive import InteractiveRpcs
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
 
@@ -108,10 +109,11 @@ class ServerFacts:
     tls: bool
 
 
-class Servicer(pb_grpc.AgentServerServicer):
+class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
     def __init__(
         self, host: AgentHost, facts: ServerFacts, limits: Limits, request_stop: Callable[[], None]
     ) -> None:
+        InteractiveRpcs.__init__(self, limits)  # StreamResult, AnswerInput, PostMortem
         self._facts = facts
         self._host = host
         self._limits = limits
@@ -255,10 +257,10 @@ class Servicer(pb_grpc.AgentServerServicer):
     def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
         try:
             actor = self._actor(request.agent) if request.agent else None
-            cancelled, running = self._host.cancel(actor, list(request.task_ids))
+            cancelled, running, stopping = self._host.cancel(actor, list(request.task_ids))
         except Exception as exc:  # noqa: BLE001
             _abort(context, _refusal(exc))
-        return pb.CancelResponse(cancelled=cancelled, running=running)
+        return pb.CancelResponse(cancelled=cancelled, running=running, stopping=stopping)
 
     # -- results (capabilities: no token) -------------------------------------------------
 

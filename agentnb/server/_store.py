@@ -23,6 +23,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
 from .._proto import agentnb_pb2 as pb
 
@@ -80,7 +81,9 @@ class Entry:
     rare reader that needs fields (a resolver, a withheld big reply) parses it.
     """
 
-    __slots__ = ("task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read")
+    __slots__ = (
+        "task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read", "stream",
+    )  # fmt: skip
 
     def __init__(self, task_id: str, agent: str) -> None:
         self.task_id = task_id
@@ -92,6 +95,7 @@ class Entry:
         self.done_at = 0.0
         self.callbacks: list[Callback] | None = []
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
+        self.stream: Any = None  # a streaming reply's pieces (server._stream.PieceLog), kept with it
 
     @property
     def outcome(self) -> pb.Outcome:
@@ -142,7 +146,7 @@ class ResultStore:
     def finish(self, entry: Entry, outcome: pb.Outcome) -> None:
         """Record an outcome and run the entry's callbacks (outside the lock)."""
         wire = outcome.SerializeToString()
-        size = len(wire)
+        size = len(wire) + (entry.stream.bytes if entry.stream is not None else 0)  # pieces count too
         with self._lock:
             if entry.done:
                 return
