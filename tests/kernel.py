@@ -86,7 +86,7 @@ class Kernel:
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     self._at_idle.setdefault(parent, len(self._outputs[parent]))
                     self._idle[parent].set()
-                elif msg["msg_type"] in ("stream", "error", "execute_result", "display_data"):
+                elif msg["msg_type"] in ("stream", "error", "execute_result", "display_data", "update_display_data"):
                     self._outputs[parent].append(msg)
                 self._changed.notify_all()
 

@@ -40,7 +40,9 @@ class GatedWords(AgentBase):
     """Streams ``before``, waits until the file ``gate`` exists, streams ``after``; returns nothing
     (its final message is its text, joined)."""
 
-    def __init__(self, name: str, gate: str, before: tuple = ("one ", "two "), after: tuple = ("three",)) -> None:
+    def __init__(
+        self, name: str, gate: str, before: tuple = ("one ", "two "), after: tuple = ("three",)
+    ) -> None:
         super().__init__(name)
         self.gate, self.before, self.after = gate, list(before), list(after)
 
@@ -112,3 +114,21 @@ class Tokens(AgentBase):
         for _ in range(self.n):
             yield piece
         return Msg(self.name, self.n)
+
+
+class Stops(AgentBase):
+    """Stops at breakpoint() in its reply (for the debugger tests)."""
+
+    def reply(self, x=None):
+        text = x.content
+        breakpoint()
+        doubled = text * 2
+        return Msg(self.name, doubled)
+
+
+class Breaks(AgentBase):
+    """Raises in its reply, with a local worth printing in a post-mortem debugger."""
+
+    def reply(self, x=None):
+        secret = f"{x.content}-42"
+        raise ValueError(f"cannot handle {secret!r}")

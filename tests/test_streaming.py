@@ -259,10 +259,10 @@ def test_streaming_works_with_tracing_off_in_a_script(tmp_path: Path) -> None:
     import sys
 
     script = (
-        "import sys\nsys.path.insert(0, %r)\nfrom stream_agents import Words\n"
+        f"import sys\nsys.path.insert(0, {os.path.dirname(__file__)!r})\nfrom stream_agents import Words\n"
         "p = Words(name='W', n=4).to_dist()(None)\nprint(''.join(p.stream()), '|', p.content)\n"
         "import agentnb\nagentnb.shutdown()\n"
-    ) % os.path.dirname(__file__)
+    )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
         env=dict(os.environ, AGENTNB_TRACE="0"),

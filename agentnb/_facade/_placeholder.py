@@ -95,7 +95,11 @@ class Placeholder(Msg):
     def cancel(self) -> bool:
         """Withdraw the call if it has not started, or stop a streaming reply at its next piece
         (and a reply waiting for input, or in a debugger); True if so. Other running replies go on."""
-        return self._call.link.cancel(self._call)
+        call = self._call
+        stopped = call.link.cancel(call)
+        if stopped and call.task_id:
+            call.link.session.console.forget(call.task_id)  # its prompt, if any, is not asked any more
+        return stopped
 
     def stream(self, timeout: float | None = None) -> Iterator[str | Msg]:
         """The pieces of a streaming reply, in order, as they come (from any thread); then the

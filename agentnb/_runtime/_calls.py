@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
-from . import _console
+from . import _console, _stream
 from ._codec import Returned, decode_result
 
 if TYPE_CHECKING:
@@ -163,6 +163,8 @@ class Call:
         left on the server) only says the call is done; the reply is fetched
         when someone reads it.
         """
+        if _stream.hold(self, outcome):  # its pieces are being read here: they come first
+            return
         waiting = [p for p in self.producers if not p.finished]
         if not waiting:
             self._settle_now(outcome)

@@ -86,6 +86,10 @@ class Console:
     # -- prompts arrive (a session listener, on the loop thread) ----------------------------
 
     def __call__(self, event: Event) -> None:
+        if event.kind in ("done", "error"):
+            if self._pending:
+                self.forget(event.task_id)  # its prompts, if any, gave up with it
+            return
         if event.kind != "input":
             return
         prompt = Prompt(event.address, event.task_id, event.chunk, event.agent, event.preview or "input",
@@ -107,6 +111,12 @@ class Console:
                 "(p.content) to answer here, or p.cancel() to stop the call",
                 prompt.task_id,
             )
+
+    def forget(self, task_id: str) -> None:
+        """Drop the prompts of a task that ended or was told to stop (nobody waits for them)."""
+        with self._lock:
+            for key in [k for k in self._pending if k[1] == task_id]:
+                del self._pending[key]
 
     def serve_in_cells(self) -> None:
         """Notebook mode: ask in the thread that runs a cell, while it waits."""

@@ -40,9 +40,11 @@ from . import _console
 from ._codec import decode_msg, decode_result
 
 if TYPE_CHECKING:
-    from ._calls import Call
     from ._client import ServerClient
     from ._loop import LoopThread
+
+#: A call of the driver (``_calls.Call``; not imported: the calls import this module).
+Call = Any
 
 Piece = str | Msg
 #: Registers a callback run once, at the next change (a piece, or the end); at once if it came.
@@ -51,6 +53,8 @@ Register = Callable[[Callable[[], None]], None]
 Wait = Callable[[Register, "float | None"], bool]
 #: Feeds of tasks read by task id (the cell's display), remembered at most.
 _REMEMBERED = 1000
+#: A call whose pieces are being read here resolves after its last piece, waiting at most this long.
+HOLD_S = 2.0
 
 
 class PieceFeed:
@@ -67,6 +71,7 @@ class PieceFeed:
         self._lock = threading.Lock()
         self._once: list[Callable[[], Any]] = []
         self._watchers: list[Callable[[], None]] = []
+        self._ended: list[Callable[[], None]] = []
         self.started = False
 
     # -- reading from the server (on a loop) -------------------------------------------
@@ -84,6 +89,9 @@ class PieceFeed:
             if self.started:
                 return
             self.started = True
+        key = (self.address, task_id)
+        _reading[key] = self
+        self._ended.append(lambda: _forget(key, self))
         loop.call_soon(lambda: asyncio.ensure_future(self._read(client, task_id, reconnect, on_outcome)))
 
     async def _read(
@@ -139,9 +147,18 @@ class PieceFeed:
                 return
             self.outcome, self.error, self.ended = outcome, error, True
             once, self._once = self._once, []
+            ended, self._ended = self._ended, []
             watchers = tuple(self._watchers)
-        for callback in (*once, *watchers):
+        for callback in (*ended, *once, *watchers):
             callback()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the feed ended (at once if it has)."""
+        with self._lock:
+            if not self.ended:
+                self._ended.append(callback)
+                return
+        callback()
 
     def fail(self, error: BaseException) -> None:
         """End the feed with ``error`` (its call failed before the server had it)."""
@@ -237,6 +254,35 @@ def _set(future: asyncio.Future[None]) -> None:
 _lock = threading.Lock()
 _by_call: weakref.WeakKeyDictionary[Call, PieceFeed] = weakref.WeakKeyDictionary()
 _by_task: OrderedDict[tuple[str, str], PieceFeed] = OrderedDict()
+#: Feeds reading now, by (address, task id): their calls resolve after their last piece.
+_reading: dict[tuple[str, str], PieceFeed] = {}
+
+
+def _forget(key: tuple[str, str], feed: PieceFeed) -> None:
+    if _reading.get(key) is feed:
+        del _reading[key]
+
+
+def hold(call: Call, outcome: pb.Outcome) -> bool:
+    """Whether ``call`` settles later: its pieces are being read here (the cell's display,
+    ``p.stream()``), so its result waits for its last piece (at most ``HOLD_S``); then
+    ``call.settle(outcome)`` runs again. Cheap when nothing streams."""
+    if not _reading:
+        return False
+    key = (call.link.address, call.task_id)
+    feed = _reading.get(key)
+    if feed is None or feed.ended:
+        return False
+    once = threading.Lock()
+
+    def go() -> None:
+        if once.acquire(blocking=False):
+            _reading.pop(key, None)  # settled now, held no more
+            call.settle(outcome)
+
+    feed.when_ended(go)
+    call.link.session.loop.call_soon(lambda: asyncio.get_running_loop().call_later(HOLD_S, go))
+    return True
 
 
 def feed_of_call(call: Call) -> PieceFeed:
@@ -253,6 +299,8 @@ def feed_of_call(call: Call) -> PieceFeed:
             return
         with _lock:
             known = _by_task.get((call.link.address, call.task_id))
+            if known is not None and known.ended and known.error is not None:
+                known = None  # the display's reading failed (e.g. too many streams): read anew
             if known is None:
                 _remember(call.link.address, call.task_id, feed)
         if known is not None and known is not feed:  # the display found it first: follow that one

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DRIVER = "driver"
-STATES = ("queued", "running", "done", "error")
+STATES = ("queued", "running", "streaming", "done", "error")
 
 
 @dataclass(frozen=True)
