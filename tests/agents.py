@@ -212,3 +212,38 @@ class Mover(AgentBase):
     def reply(self, x=None):
         self.to_dist()
         return Msg(self.name, "moved")
+
+
+class Sum(AgentBase):
+    """Replies with 1 + the sum of its inputs' contents (numbers): a step of a dataflow."""
+
+    def reply(self, x=None):
+        items = [] if x is None else x if isinstance(x, list) else [x]
+        return Msg(self.name, 1 + sum(m.content for m in items))
+
+
+class Tally(AgentBase):
+    """Counts the calls it answered: replies [how many so far, what it got]."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.count = 0
+
+    def reply(self, x=None):
+        self.count += 1
+        return Msg(self.name, [self.count, None if x is None else x.content])
+
+
+class Asker(AgentBase):
+    """Asks another agent (given to its constructor) ``times`` questions at once, and replies with
+    the answers, and whether its server reached that agent in-process."""
+
+    def __init__(self, name: str, other, times: int = 1) -> None:
+        super().__init__(name)
+        self.other, self.times = other, times
+
+    def reply(self, x=None):
+        asked = [self.other(Msg(self.name, i)) for i in range(self.times)]
+        first = asked[0].content  # read at once: sent from this thread
+        rest = [p.content for p in asked[1:]]
+        return Msg(self.name, {"answers": [first, *rest], "local": self.other.link.local is not None})

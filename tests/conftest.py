@@ -74,7 +74,7 @@ def wait_state(placeholder: agentnb.Placeholder, state: str, timeout: float = 30
         if event.task_id == placeholder.task_id and event.kind == state:
             reached.set()
 
-    assert placeholder._call.acked_or_wait(timeout), f"{placeholder!r} was not acknowledged in {timeout} s"
+    assert placeholder.call.acked_or_wait(timeout), f"{placeholder!r} was not acknowledged in {timeout} s"
     session = get_session()
     unsubscribe = session.subscribe(listen)
     try:  # the event may have come before the acknowledgement: its state says so then

@@ -86,7 +86,7 @@ def budget_server() -> Iterator[Launched]:
 @pytest.fixture
 def quiet() -> Iterator[None]:
     """Remote prints are not shown (hundreds of MiB of them)."""
-    restore = get_session().show_output(lambda event: None)
+    restore = get_session().route_output(lambda event: None)
     yield
     restore()
 

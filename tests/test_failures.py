@@ -118,7 +118,7 @@ def test_an_expired_result_says_so() -> None:
     # the driver keeps the reply it read; a reader elsewhere (here: the server's own
     # fetch path, as another server would) is told it expired
     with pytest.raises(agentnb.ResultExpiredError, match="has expired"):
-        first._call.link.fetch_here(first.task_id, "E", 30)
+        e.link.fetch_now(first.call, 30)
 
 
 def test_a_non_msg_reply_is_a_clear_error() -> None:

@@ -67,7 +67,7 @@ def test_calls_after_a_launcher_restarts_succeed_and_old_placeholders_say_it_res
         port = first.port
         g = Gate(name="G", path=never).to_dist(port=port, launch_server=False, token="t")
         old = g(Msg("user", "never answered"))
-        assert old._call.acked_or_wait(30)
+        assert old.call.acked_or_wait(30)
     with RpcAgentServerLauncher(Echo, {"name": "E"}, port=port, token="t"):
         e = Echo(name="E").to_dist(port=port, launch_server=False, token="t")
         # sent right after the launcher is back: they wait for the connection, never fail

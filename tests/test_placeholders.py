@@ -115,7 +115,7 @@ def test_a_forwarded_placeholder_is_fetched_by_the_consuming_server() -> None:
     assert queued[0].inputs[0].task_id == pa.task_id
     assert queued[0].inputs[0].address == a.address
     # the driver never read A's reply, so it never received it: B's server fetched it
-    assert pa.done() and pa._call.withheld and not pa._call.resolved
+    assert pa.done() and pa.call.withheld and not pa.call.resolved
 
 
 def test_different_agents_on_one_server_run_at_the_same_time() -> None:

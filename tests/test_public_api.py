@@ -119,11 +119,7 @@ LAZY = {
 }
 
 #: Import circles that remain, each with its reason (none: keep it so).
-CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"agentnb._runtime._calls", "agentnb._runtime._link", "agentnb._runtime._session"}): (
-        "a call and its link still know each other's types; the outbox is split out next"
-    ),
-}
+CIRCLES: dict[frozenset[str], str] = {}
 
 
 def layer_of(module: str) -> str | None:

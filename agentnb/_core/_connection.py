@@ -8,6 +8,9 @@ and removes it when it stops. A driver of the same user that attaches to
 program runs as written when its "machines" share one computer. Drivers on
 other machines pass ``token=`` or set ``AGENTNB_TOKEN``.
 
+The same folder holds the Unix sockets servers listen on besides TCP
+(``sock-<host>-<port>.sock``): drivers on the same machine use them.
+
 The folder is ``$AGENTNB_RUNTIME_DIR``, else ``$XDG_RUNTIME_DIR/agentnb``,
 else ``~/.local/share/agentnb/runtime``. Files of servers whose process is
 gone are ignored and swept.
@@ -19,6 +22,7 @@ import contextlib
 import json
 import os
 import pathlib
+import socket
 import tempfile
 from typing import Any
 
@@ -26,6 +30,8 @@ from ._tls import TLS
 
 RUNTIME_ENV = "AGENTNB_RUNTIME_DIR"
 _WILDCARDS = ("0.0.0.0", "::")
+#: A Unix socket's path must fit in sockaddr_un (108 bytes on Linux, 104 on macOS).
+MAX_SOCKET_PATH = 100
 
 
 def runtime_dir() -> pathlib.Path:
@@ -49,7 +55,6 @@ def _name(host: str, port: int) -> str:
 def write(host: str, port: int, info: dict[str, Any]) -> pathlib.Path:
     """Write the connection file of a server listening on ``host:port`` (mode 0600, atomically)."""
     folder = runtime_dir()
-    sweep(folder)
     path = folder / _name(host, port)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".server-", suffix=".json")
     try:
@@ -113,6 +118,40 @@ def process_running(pid: Any) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def socket_path(host: str, port: int) -> str | None:
+    """The path of the Unix socket of the server listening on ``host:port``, in the runtime
+    folder (None if it would be too long). Named after the address, so a launcher that
+    restarts on its port is found at the same path; a stale file there is replaced."""
+    try:
+        folder = runtime_dir()
+    except OSError:
+        return None
+    path = str(folder / _name(host, port).replace("server-", "sock-").replace(".json", ".sock"))
+    return path if len(path.encode()) <= MAX_SOCKET_PATH else None
+
+
+def sweep_sockets(limit: int = 10_000) -> list[str]:
+    """Remove the Unix sockets nothing listens on any more (servers killed before they could);
+    returns their paths."""
+    try:
+        folder = runtime_dir()
+    except OSError:
+        return []
+    removed = []
+    for count, path in enumerate(folder.glob("sock-*.sock")):
+        if count >= limit:
+            break
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                remove(path)
+                removed.append(str(path))
+            except OSError:
+                continue
+    return removed
 
 
 def sweep(folder: pathlib.Path) -> None:

@@ -35,7 +35,9 @@ class Event:
             for an answer ("input": "input", "breakpoint" or "post-mortem").
         text: printed output ("output" events); what to show, then the prompt ("input").
         seq: the server's sequence number of this event.
-        message_id: the reply's ``Msg.id`` ("done" events).
+        message_id: the reply's ``Msg.id`` ("done" events); the call's key, if its
+            caller gave one ("streaming", "input": a caller reading the reply at once
+            learns its task id only with the reply).
         direct_inputs: how many inputs came as messages from the caller rather
             than as placeholders ("queued" events).
         chunk: the number of this piece of output within its task ("output"

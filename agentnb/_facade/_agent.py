@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from typing import TYPE_CHECKING, Any
 
 from .._core._config import Limits, Timeouts
 from .._core._message import Msg
 from .._core._pieces import drain, is_stream
 from .._core._tls import TLS
+from .._core._token import new_token
 from .._runtime._codec import set_reference_decoder
+from .._runtime._process import start_early
 from .._runtime._recipe import Recipe
 from ._hub import heard
 from ._options import DistOptions
@@ -159,6 +162,8 @@ class AgentBase:
             kept[1][keyword] = value
 
 
+_DIST = "agentnb._facade._dist"
+
 #: ``to_dist``'s signature: ``Agent(..., to_dist={...})`` binds its options to it.
 _TO_DIST = inspect.signature(AgentBase.to_dist)
 
@@ -182,6 +187,10 @@ def _bind(name: str, given: dict[str, Any]) -> tuple[DistOptions, bool]:
 
 def _distribute(recipe: Recipe, options: DistOptions, fresh: bool) -> DistributedAgent:
     """Hand the agent to the session (see :func:`agentnb._facade._dist.distribute`)."""
+    if _DIST not in sys.modules and options.launch_server and not options.port and not options.lazy_launch:
+        # the first to_dist() of this process: its server starts while the session loads
+        bind, advertise = options.server_address()
+        start_early((bind, advertise, options.limits, options.tls), new_token(), options.timeouts)
     # The session and its links load here, on first use: a server loads them only
     # when one of its agents distributes another.
     from ._dist import distribute

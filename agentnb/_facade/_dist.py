@@ -14,15 +14,16 @@ import threading
 from typing import Any
 
 from .._core import _connection as connection
-from .._core._address import host_port
+from .._core._address import host_port, is_loopback
 from .._core._context import current_task
 from .._core._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
 from .._core._message import Msg
 from .._core._token import TOKEN_ENV
 from .._runtime._calls import Call
 from .._runtime._codec import decode_result, encode_value, fill_msg, input_label, register_reference
-from .._runtime._link import Pending, ServerLink
+from .._runtime._link import ServerLink
 from .._runtime._ops import ATTRIBUTES, call_request, delete_op, method_request
+from .._runtime._outbox import Pending
 from .._runtime._process import ServerProcess
 from .._runtime._recipe import Recipe, code_needed
 from .._runtime._registry import AgentKey
@@ -149,30 +150,30 @@ class DistributedAgent:
     def _start(self) -> None:
         opts, session = self._options, self._session
         if opts.launch_server:
-            bind = "127.0.0.1" if opts.host == "localhost" else opts.host
-            if not opts.local_mode:
-                bind = "0.0.0.0"
-            advertise = "127.0.0.1" if opts.host in ("localhost", "0.0.0.0") else opts.host
+            bind, advertise = opts.server_address()
             server = session.launch(bind, opts.port, advertise, opts.limits, opts.timeouts, opts.tls)
             link = session.link(server.address, server.token, opts.limits, opts.timeouts, server, opts.tls)
         else:
             assert opts.port is not None
             server = None
+            found = connection.find(opts.host, opts.port)  # a launcher of this user on this machine
+            # its Unix socket, for a launcher reached on loopback (another address may be another
+            # host that shares this file system, as network namespaces do)
+            unix = str(found.get("unix") or "") if found is not None and is_loopback(opts.host) else ""
             link = session.link(
-                host_port(opts.host, opts.port), self._token(), opts.limits, opts.timeouts, tls=opts.tls
-            )
+                host_port(opts.host, opts.port), self._token(found), opts.limits, opts.timeouts, tls=opts.tls,
+                unix=unix,
+            )  # fmt: skip
         self.address, self.server, self.link = link.address, server, link
         self._create(replace=self._replace)
         session.follow(link)
 
-    def _token(self) -> str | None:
+    def _token(self, found: dict[str, Any] | None) -> str | None:
         """The token of a server this session did not launch: ``token=``, else the connection
-        file of a launcher of this user on this machine, else ``AGENTNB_TOKEN``."""
+        file of a launcher of this user on this machine (``found``), else ``AGENTNB_TOKEN``."""
         opts = self._options
         if opts.token:
             return opts.token
-        assert opts.port is not None
-        found = connection.find(opts.host, opts.port)
         if found is not None and found.get("token"):
             return str(found["token"])
         return os.environ.get(TOKEN_ENV) or None
@@ -342,7 +343,7 @@ class DistributedAgent:
         for i, item in enumerate(items):
             slot = request.inputs.add()
             if isinstance(item, Placeholder):
-                producers.append((i, item._call))
+                producers.append((i, item.call))
             elif isinstance(item, Msg):
                 size += fill_msg(slot.message, item, max_bytes, input_label(i, len(items), self.name))
             else:

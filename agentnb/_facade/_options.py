@@ -74,5 +74,13 @@ class DistOptions:
             _SHARED_OPTIONS.clear()
         return shared
 
+    def server_address(self) -> tuple[str, str]:
+        """Where a server launched for these options listens, and the host it is named by."""
+        bind = "127.0.0.1" if self.host == "localhost" else self.host
+        if not self.local_mode:
+            bind = "0.0.0.0"
+        advertise = "127.0.0.1" if self.host in ("localhost", "0.0.0.0") else self.host
+        return bind, advertise
+
 
 _SHARED_OPTIONS: dict[DistOptions, DistOptions] = {}

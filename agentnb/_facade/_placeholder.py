@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 from .._core._message import FIELDS, Msg, _preview
-from .._runtime._calls import DONE, ERROR, PENDING, SENDING, Call
+from .._runtime._calls import DONE, Call
+from .._runtime._session import get_session
 from .._runtime._stream import astream_call, stream_call
 from ._html import placeholder_html
 
@@ -41,6 +42,11 @@ class Placeholder(Msg):
     def __init__(self, call: Call) -> None:
         # Msg.__init__ is not called: every field is read from the reply.
         self._call = call
+
+    @property
+    def call(self) -> Call:
+        """The runtime's call this placeholder stands for (read-only)."""
+        return self._call
 
     def __del__(self) -> None:
         # Nobody here can read the reply any more: the server may forget it (once the
@@ -85,20 +91,15 @@ class Placeholder(Msg):
     @property
     def state(self) -> str:
         """ "sending", "queued", "running", "streaming", "done" or "error"; never blocks."""
-        call = self._call
-        if call.resolved:
-            return ERROR if call.error is not None else DONE
-        if call.state in (PENDING, SENDING):
-            return "sending"
-        return call.link.session.states.get(call.task_id) or "queued"
+        return self._call.state_now()
 
     def cancel(self) -> bool:
         """Withdraw the call if it has not started, or stop a streaming reply at its next piece
         (and a reply waiting for input, or in a debugger); True if so. Other running replies go on."""
         call = self._call
-        stopped = call.link.cancel(call)
+        stopped = call.cancel()
         if stopped and call.task_id:
-            call.link.session.console.forget(call.task_id)  # its prompt, if any, is not asked any more
+            get_session().console.forget(call.task_id)  # its prompt, if any, is not asked any more
         return stopped
 
     def stream(self, timeout: float | None = None) -> Iterator[str | Msg]:

@@ -30,16 +30,18 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., timestamp: _Optional[float] = ..., content_json: _Optional[str] = ..., content_bytes: _Optional[bytes] = ..., content_text: _Optional[str] = ..., url_json: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("address", "task_id", "agent", "server_id")
+    __slots__ = ("address", "task_id", "agent", "server_id", "batch_op")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCH_OP_FIELD_NUMBER: _ClassVar[int]
     address: str
     task_id: str
     agent: str
     server_id: str
-    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ...) -> None: ...
+    batch_op: int
+    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ...) -> None: ...
 
 class Input(_message.Message):
     __slots__ = ("message", "ref")
@@ -410,7 +412,7 @@ class StreamEventsRequest(_message.Message):
     def __init__(self, since_seq: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs", "chunk")
+    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs", "chunk", "queued_at", "started_at", "input_preview")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Event.Kind]
@@ -442,6 +444,9 @@ class Event(_message.Message):
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     DIRECT_INPUTS_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    INPUT_PREVIEW_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: Event.Kind
     task_id: str
@@ -455,7 +460,10 @@ class Event(_message.Message):
     message_id: str
     direct_inputs: int
     chunk: int
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ..., chunk: _Optional[int] = ...) -> None: ...
+    queued_at: float
+    started_at: float
+    input_preview: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ..., chunk: _Optional[int] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., input_preview: _Optional[str] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("events", "dropped", "server_id")

@@ -1,9 +1,11 @@
 """One call's life in the driver, owned here from the moment it is made until its outcome is known.
 
-A call is queued in its server link's outbox (:mod:`._link`), which sends
-calls to one agent in the order they were made, many per round trip. The
-server answers with the call's task id (``acknowledged``), and later its
-outcome arrives on the link's result stream (``settle``): what the reply
+Only :class:`Call` changes a call's fields. Its link (:class:`CallLink`, a
+narrow port the server link implements) moves it and tells it what happened:
+the outbox (:mod:`._outbox`) sends calls to one agent in the order they were
+made, many per round trip, and says ``sending`` / ``requeued``; the server
+answers with the call's task id (``acknowledged``); later its outcome arrives
+on the link's result stream (:mod:`._results`, ``settle``): what the reply
 printed is shown first, then the result is handed to whoever waits.
 
 A call read right after it was made, before the outbox sent it, is sent by
@@ -18,16 +20,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from .._core._config import Timeouts
 from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from . import _console, _stream
 from ._codec import Returned, decode_result
-
-if TYPE_CHECKING:
-    from ._link import ServerLink
 
 # The states of a call, in order (any may jump to "error").
 PENDING = "pending"  # made, waiting in the outbox
@@ -40,6 +40,54 @@ ERROR = "error"
 
 #: A consumer's output waits at most this long for its producers' output (shown first).
 PRODUCERS_FIRST_S = 2.0
+
+
+class CallLink(Protocol):
+    """What a call asks of its server's link (``ServerLink`` implements it)."""
+
+    address: str
+    timeouts: Timeouts
+
+    def steal(self, call: Call) -> bool:
+        """Take the call out of the outbox to send it from the calling thread, if order allows."""
+
+    def cancel(self, call: Call) -> bool:
+        """Withdraw the call if it has not started (from the outbox, or the agent's mailbox)."""
+
+    def send_now(self, call: Call, wait: float) -> pb.CallResponse:
+        """Send a stolen call from this thread, with its outcome if ready within ``wait`` s.
+        On CallTimeoutError or KeyboardInterrupt it is back in the outbox (same key)."""
+
+    def fetch_now(self, call: Call, timeout: float | None) -> pb.Outcome:
+        """Read a withheld reply from this thread (CallTimeoutError if not ready)."""
+
+    def fetch_soon(self, call: Call) -> None:
+        """Read a withheld reply on the loop, then ``take`` it (or ``fail``)."""
+
+    def flush_soon(self) -> None:
+        """Send what waits in the outbox now (someone waits for it)."""
+
+    def watch(self, call: Call) -> None:
+        """Deliver the outcome of an acknowledged call when it is ready."""
+
+    def release(self, task_id: str) -> None:
+        """Nobody here reads this task's result again."""
+
+    def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:
+        """The error, with what is known about why (how a launched server exited, ...)."""
+
+    def show_output(self, task_id: str, agent: str, outcome: pb.Outcome) -> None:
+        """Show what the reply printed (once, in order, where the call was made)."""
+
+    def remember_origin(self, task_id: str, origin: Any) -> None:
+        """Route the task's live output to where the call was made."""
+
+    def feed_state(self, task_id: str) -> str | None:
+        """The task's last state seen on the event feed ("running", ...), if any."""
+
+    def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop after ``delay`` seconds (from any thread)."""
+
 
 #: Calls share these locks (a lock is an object the garbage collector tracks, and
 #: a simulation holds 100,000 calls). A call holds its lock only to read or set
@@ -75,7 +123,7 @@ class Call:
 
     def __init__(
         self,
-        link: ServerLink,
+        link: CallLink,
         agent: str,
         request: pb.CallRequest,
         slots: list[tuple[int, Call]],
@@ -108,6 +156,33 @@ class Call:
         self._on_resolved: list[Callable[[], None]] | None = None
         self._lock = _LOCKS[id(self) >> 4 & (len(_LOCKS) - 1)]
 
+    # -- what the outbox tells it ------------------------------------------------------
+
+    def sending(self, fill: Callable[[int, Call], None]) -> pb.CallRequest:
+        """It is being sent: its request, each placeholder input filled by ``fill(index,
+        producer)`` (a reference, or the relayed value; raises what makes it unsendable)."""
+        with self._lock:
+            self.state = SENDING
+            request, slots = self.request, self.slots
+        assert request is not None, "an answered call is never sent again"
+        for i, producer in slots or ():
+            fill(i, producer)
+        return request
+
+    def requeued(self) -> None:
+        """It is back in the outbox, to be sent again (the server had no room, or its reader stopped)."""
+        with self._lock:
+            if self.state == SENDING:
+                self.state = PENDING
+
+    def stolen(self) -> bool:
+        """Its reader takes it out of the outbox to send it itself (once, while pending)."""
+        with self._lock:
+            if self.state != PENDING:
+                return False
+            self.state = SENDING
+            return True
+
     # -- acknowledgement ------------------------------------------------------------
 
     def acknowledged(self, task_id: str, server_id: str) -> None:
@@ -118,7 +193,8 @@ class Call:
                 self.state = QUEUED
             callbacks, self._on_ack = self._on_ack, None
             self.acked = True
-        self.link.session.remember_origin(self.task_id, self.origin)
+            self.slots = None  # its inputs are references (or values) on the server now
+        self.link.remember_origin(self.task_id, self.origin)
         for callback in callbacks or ():
             callback()
 
@@ -182,12 +258,10 @@ class Call:
 
         for producer in waiting:
             producer.when_done(go)
-        self.link.session.loop.call_soon(
-            lambda: asyncio.get_running_loop().call_later(PRODUCERS_FIRST_S, go, True)
-        )
+        self.link.later(PRODUCERS_FIRST_S, go, True)
 
     def _settle_now(self, outcome: pb.Outcome) -> None:
-        self.link.session.output.settled(self.task_id, self.agent, self.link.address, outcome)
+        self.link.show_output(self.task_id, self.agent, outcome)
         if outcome.withheld and not outcome.HasField("reply"):
             with self._lock:
                 if self.finished:
@@ -274,9 +348,21 @@ class Call:
         except KeyboardInterrupt:
             raise CallInterrupted(
                 f"stopped waiting for agent {self.agent!r} on {self.link.address}; the call goes on "
-                f"there ({self.state}). To withdraw it if it has not started: placeholder.cancel(); "
+                f"there ({self.state_now()}). To withdraw it if it has not started: placeholder.cancel(); "
                 f"every queued call of the agent: agent.cancel()"
             ) from None
+
+    def cancel(self) -> bool:
+        """Withdraw the call if it has not started; True if it was withdrawn."""
+        return self.link.cancel(self)
+
+    def state_now(self) -> str:
+        """ "sending", "queued", "running", "done" or "error", from what is known here (never blocks)."""
+        if self.resolved:
+            return ERROR if self.error is not None else DONE
+        if self.state in (PENDING, SENDING):
+            return "sending"
+        return self.link.feed_state(self.task_id) or QUEUED
 
     def _result(self, timeout: float | None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -306,17 +392,13 @@ class Call:
             self.key = new_id()  # not a secret: it only keeps a resend from being queued twice
             assert self.request is not None  # not sent yet, so not answered
             self.request.call_key = self.key
+        self.link.remember_origin(self.key, self.origin)  # its task id comes last: its key names it till then
         chunk = self.link.timeouts.fetch_chunk
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))
         try:
-            response = self.link.call_here(self.link.encode_call(self), wait)
-        except (CallTimeoutError, KeyboardInterrupt) as exc:
-            # still running past our deadline, or we stopped waiting: the outbox asks again
-            # (same key, so it is not queued twice) for its task id, and watches it from there
-            self.link.requeue(self)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            return
+            response = self.link.send_now(self, wait)
+        except CallTimeoutError:
+            return  # still running past our deadline: the outbox has it again, and watches it
         except AgentnbError as exc:
             self.fail(self.link.explain(exc, self.agent))
             return
@@ -325,12 +407,12 @@ class Call:
         if response.HasField("outcome"):
             self.settle(response.outcome)
         else:
-            self.link.watch_call(self)
+            self.link.watch(self)
 
     def _fetch_here(self, timeout: float | None) -> None:
         """Read a withheld reply from the server, in this thread."""
         try:
-            outcome = self.link.fetch_here(self.task_id, self.agent, timeout)
+            outcome = self.link.fetch_now(self, timeout)
         except CallTimeoutError:
             return
         except AgentnbError as exc:

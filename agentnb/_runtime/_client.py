@@ -124,11 +124,16 @@ class ServerClient:
         limits: Limits = DEFAULT_LIMITS,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         tls: TLS | None = None,
+        target: str = "",
     ) -> None:
+        """Args:
+        target: what the channel dials, if not ``address`` (a ``unix:`` socket of a
+            server on this machine); errors still name ``address``.
+        """
         self.address = address
         self.limits = limits
         self.timeouts = timeouts
-        self._channel = aio_channel(address, limits, tls)
+        self._channel = aio_channel(target or address, limits, tls)
         self._stub = pb_grpc.AgentServerStub(self._channel)
         self._submit = self._channel.unary_unary(
             "/agentnb.v1.AgentServer/Submit", response_deserializer=pb.SubmitResponse.FromString
@@ -277,11 +282,17 @@ class SyncServerClient:
     """
 
     def __init__(
-        self, address: str, token: str | None, limits: Limits, timeouts: Timeouts, tls: TLS | None = None
+        self,
+        address: str,
+        token: str | None,
+        limits: Limits,
+        timeouts: Timeouts,
+        tls: TLS | None = None,
+        target: str = "",
     ) -> None:
         self.address = address
         self.timeouts = timeouts
-        self._channel = sync_channel(address, limits, tls)
+        self._channel = sync_channel(target or address, limits, tls)
         self._stub = pb_grpc.AgentServerStub(self._channel)
         self._metadata = _metadata(token)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._core._errors import MessageError, MessageTooLargeError, RemoteError
@@ -250,10 +250,14 @@ def input_label(index: int, count: int, agent: str) -> str:
     return f"input {index} to agent {agent!r}" if count > 1 else f"input to agent {agent!r}"
 
 
-def fill_ref(out: pb.Input, address: str, task_id: str, agent: str, server_id: str) -> None:
-    """Make an input slot a placeholder's reference, in place."""
+def fill_ref(
+    out: pb.Input, address: str, task_id: str, agent: str, server_id: str, batch_op: int = 0
+) -> None:
+    """Make an input slot a placeholder's reference, in place (``batch_op``: to the task an
+    earlier operation of the same Submit makes)."""
     ref = out.ref
     ref.address, ref.task_id, ref.agent, ref.server_id = address, task_id, agent, server_id
+    ref.batch_op = batch_op
 
 
 def encode_failure(failure: RemoteError) -> pb.Failure:
@@ -307,6 +311,24 @@ def decode_event(event: pb.Event, address: str) -> Event:
         direct_inputs=event.direct_inputs,
         chunk=event.chunk,
     )
+
+
+def decode_events(event: pb.Event, address: str) -> list[Event]:
+    """The events one feed event stands for: a DONE or ERROR that carries its call's QUEUED
+    (and RUNNING) event too (``queued_at``) is three (or two), in order."""
+    last = decode_event(event, address)
+    if not event.queued_at:
+        return [last]
+    queued = replace(
+        last, kind="queued", timestamp=event.queued_at, preview=event.input_preview, message_id=""
+    )
+    out = [queued]
+    if event.started_at:
+        out.append(
+            Event("running", last.task_id, last.agent, address, timestamp=event.started_at, seq=last.seq)
+        )
+    out.append(replace(last, caller="", inputs=(), direct_inputs=0))
+    return out
 
 
 def preview(value: Any, limit: int = 60) -> str:

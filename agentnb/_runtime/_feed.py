@@ -19,7 +19,7 @@ from collections.abc import Callable
 from .._core._errors import AgentnbError, AuthenticationError
 from .._core._events import Event
 from ._client import ServerClient
-from ._codec import decode_event
+from ._codec import decode_events
 
 log = logging.getLogger("agentnb")
 
@@ -102,7 +102,8 @@ class Feed:
                         )
                     for raw in batch.events:
                         self.seq = raw.seq
-                        self._handle(decode_event(raw, address))
+                        for event in decode_events(raw, address):
+                            self._handle(event)
                     async with self._progress:
                         self._progress.notify_all()
                 ended = "the server ended the feed"

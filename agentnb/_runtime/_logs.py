@@ -1,4 +1,5 @@
-"""The logs of servers a driver launches: their names, and sweeping those nobody can read.
+"""The logs of servers a driver launches: their names, and sweeping those nobody can read
+(with the Unix sockets of servers that were killed).
 
 A server's stderr goes to ``agentnb-server-<driver pid>-<server pid>.log`` in
 the temp folder (``agentnb-server-<driver pid>-<random>.log`` for the moment
@@ -18,7 +19,7 @@ import tempfile
 import threading
 from typing import IO
 
-from .._core._connection import process_running
+from .._core._connection import process_running, sweep_sockets
 
 PREFIX = "agentnb-server-"
 _NAME = re.compile(rf"{PREFIX}(\d+)-(\d+|[A-Za-z0-9_]+)\.log")
@@ -72,10 +73,11 @@ def sweep(folder: str | None = None) -> list[str]:
 
 
 def sweep_once() -> None:
-    """Sweep stale logs, the first time this process launches a server."""
+    """Sweep stale logs and Unix sockets, the first time this process launches a server."""
     global _swept
     with _swept_lock:
         if _swept:
             return
         _swept = True
     sweep()
+    sweep_sockets()

@@ -11,9 +11,11 @@ Its stderr goes to a log named after both processes (see :mod:`._logs`).
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import pathlib
+import queue
 import selectors
 import signal
 import subprocess
@@ -22,13 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 from .._core._config import Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS
 from ._logs import name_after, new_log, sweep_once
 
+T = TypeVar("T")
 READY = "AGENTNB_READY"
 PACKAGE_PARENT = str(pathlib.Path(__file__).resolve().parent.parent.parent)
 
@@ -46,6 +49,7 @@ class ServerProcess:
         self.bind = bind
         self.address = ""
         self.port = 0
+        self.unix = ""  # the Unix socket it also listens on ("": TCP only)
         self.exited = threading.Event()
         self._on_exit: list[Callable[[], None]] = []
         self._lock = threading.Lock()
@@ -116,17 +120,71 @@ class ServerProcess:
             pathlib.Path(self.log_path).unlink(missing_ok=True)
 
 
-def spawn(
+class _Spawner:
+    """One long-lived thread that starts every server of this process: a server's
+    parent-death signal fires when the *thread* that started it exits, so none may be
+    started from a thread that ends (a worker of the user's, a spare's helper)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pid = 0
+
+    def run(self, fn: Callable[[], T], timeout: float) -> T:
+        with self._lock:
+            if self._thread is None or self._pid != os.getpid():
+                self._thread = threading.Thread(target=self._serve, name="agentnb-spawner", daemon=True)
+                self._thread.start()
+                self._pid = os.getpid()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._jobs.put((fn, done))
+        return done.result(timeout)
+
+    def _serve(self) -> None:
+        while True:
+            fn, done = self._jobs.get()
+            try:
+                done.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                done.set_exception(exc)
+
+
+_spawner = _Spawner()
+
+
+class Starting:
+    """A server process on its way up: started and configured, its ready line not read yet."""
+
+    def __init__(self, server: ServerProcess, timeouts: Timeouts) -> None:
+        self.server = server
+        self._timeouts = timeouts
+        self._ready = threading.Lock()
+        self._done = False
+
+    def ready(self) -> ServerProcess:
+        """Wait (bounded) until it is ready; raises ServerLaunchError."""
+        with self._ready:
+            if not self._done:
+                ready = _wait_ready(self.server, self._timeouts.launch)
+                self.server.address, self.server.port = ready["address"], int(ready["port"])
+                self.server.unix = str(ready.get("unix") or "")
+                self._done = True
+        return self.server
+
+
+def start(
     host: str,
     port: int,
     advertise_host: str | None,
     token: str,
     limits: Limits,
     timeouts: Timeouts,
-    run_in_loop_thread: Callable[[Callable[[], Any]], Any],
     tls: TLS | None = None,
-) -> ServerProcess:
-    """Start a server process and wait (bounded) until it is ready.
+) -> Starting:
+    """Start a server process and hand it its configuration; :meth:`Starting.ready` waits for it.
 
     Its token and TLS file paths go over stdin, never on its command line.
     """
@@ -141,8 +199,6 @@ def spawn(
     cmd = [sys.executable, "-m", "agentnb.server", "--handshake"]
 
     def popen() -> subprocess.Popen[bytes]:
-        # Spawned from the long-lived loop thread: the parent-death signal the
-        # server sets fires when the spawning *thread* exits.
         return subprocess.Popen(
             cmd,
             stdin=subprocess.PIPE,
@@ -153,7 +209,7 @@ def spawn(
             close_fds=True,
         )
 
-    proc = run_in_loop_thread(popen)
+    proc = _spawner.run(popen, timeouts.launch)
     log.close()
     server = ServerProcess(proc, name_after(log.name, proc.pid), token, (host, port))
     config = {
@@ -167,16 +223,71 @@ def spawn(
         "limits": asdict(limits),
         "trace": os.environ.get("AGENTNB_TRACE", "1") != "0",
         "tls": tls.to_dict() if tls is not None else None,
+        # drivers on this machine skip TCP (AGENTNB_UNIX=0: TCP only, e.g. to measure each)
+        "unix": os.environ.get("AGENTNB_UNIX", "1") != "0",
     }
     assert proc.stdin is not None
     try:
         proc.stdin.write((json.dumps(config) + "\n").encode())
         proc.stdin.flush()
     except BrokenPipeError:
-        pass  # it died at once; the wait below reports how
-    ready = _wait_ready(server, timeouts.launch)
-    server.address, server.port = ready["address"], int(ready["port"])
-    return server
+        pass  # it died at once; waiting for it reports how
+    return Starting(server, timeouts)
+
+
+def spawn(
+    host: str,
+    port: int,
+    advertise_host: str | None,
+    token: str,
+    limits: Limits,
+    timeouts: Timeouts,
+    tls: TLS | None = None,
+) -> ServerProcess:
+    """Start a server process and wait (bounded) until it is ready."""
+    return start(host, port, advertise_host, token, limits, timeouts, tls).ready()
+
+
+#: A server started ahead by the first to_dist() of a process, while the driver loads
+#: its session and links (its key: host, advertised host, limits, TLS).
+_early: tuple[tuple[Any, ...], Starting] | None = None
+_early_lock = threading.Lock()
+
+
+def start_early(key: tuple[Any, ...], token: str, timeouts: Timeouts) -> None:
+    """Start the server the first ``to_dist()`` of this process will ask for, now."""
+    global _early
+    host, advertise, limits, tls = key
+    with _early_lock:
+        if _early is not None:
+            return
+        _early = (key, start(host, 0, advertise, token, limits, timeouts, tls))
+
+
+def take_early(key: tuple[Any, ...]) -> Starting | None:
+    """The server started ahead, if it suits ``key`` (one that does not is stopped)."""
+    global _early
+    with _early_lock:
+        early, _early = _early, None
+    if early is None:
+        return None
+    if early[0] != key:
+        threading.Thread(target=_stop_when_ready, args=(early[1],), daemon=True).start()
+        return None
+    return early[1]
+
+
+def drop_early() -> None:
+    """Stop a server started ahead that nobody took (no key suits the empty one)."""
+    take_early(())
+
+
+def _stop_when_ready(early: Starting) -> None:
+    try:
+        server = early.ready()
+    except BaseException:  # noqa: BLE001 - it never started: nothing to stop
+        return
+    server.stop(early._timeouts)
 
 
 def _wait_ready(server: ServerProcess, timeout: float) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ._feed import Feed, TaskStates
 from ._link import ServerLink
 from ._loop import LoopThread
 from ._output import Listener, OutputLedger, dispatch_to
-from ._process import ServerProcess, spawn
+from ._process import ServerProcess, drop_early, spawn, take_early
 from ._registry import AgentKey, LiveAgent, Registry
 
 T = TypeVar("T")
@@ -101,10 +101,10 @@ class Session:
             if self._origin is not None:
                 return False
             self._origin, self._notice, self._keep_spare = origin, notice, True
-        self.show_output(output)
+        self.route_output(output)
         return True
 
-    def show_output(self, output: Listener) -> Callable[[], None]:
+    def route_output(self, output: Listener) -> Callable[[], None]:
         """Show remote output with ``output`` instead (it replaces the listener that did);
         returns the call that puts the previous one back."""
         with self._lock:
@@ -112,7 +112,7 @@ class Session:
             self._listeners[:] = [output if x is previous else x for x in self._listeners]
 
         def restore() -> None:
-            self.show_output(previous)
+            self.route_output(previous)
 
         return restore
 
@@ -158,6 +158,14 @@ class Session:
         run = (origin.get("header") or {}).get("msg_id") if isinstance(origin, dict) else None
         return self.registry.key(base, run)
 
+    def show_output(self, task_id: str, agent: str, address: str, outcome: Any) -> None:
+        """What a reply printed, from its outcome: shown once, in order (see :class:`OutputLedger`)."""
+        self.output.settled(task_id, agent, address, outcome)
+
+    def feed_state(self, task_id: str) -> str | None:
+        """A task's last state seen on the event feeds, if any."""
+        return self.states.get(task_id)
+
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """A task got its id: route its output to where it was made (a cell, or nowhere)."""
         if origin is not None:
@@ -178,15 +186,23 @@ class Session:
         timeouts: Timeouts | None = None,
         server: ServerProcess | None = None,
         tls: TLS | None = None,
+        unix: str = "",
     ) -> ServerLink:
-        """The link to a server (one per address, token and TLS settings), made on first use."""
+        """The link to a server (one per address, token and TLS settings), made on first use.
+
+        Args:
+            unix: the server's Unix socket, when it is on this machine (a server this
+                session launched says it; a launcher's connection file does).
+        """
         key = (address, token, tls)
         with self._lock:
             link = self._links.get(key)
             if link is None or link.gone:
+                unix = unix or (server.unix if server is not None else "")
                 link = self._links[key] = ServerLink(
-                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls
-                )
+                    self, address, token, limits or DEFAULT_LIMITS, timeouts or DEFAULT_TIMEOUTS, server, tls,
+                    unix,
+                )  # fmt: skip
             return link
 
     def links(self) -> list[ServerLink]:
@@ -206,8 +222,8 @@ class Session:
 
     def follow(self, link: ServerLink) -> None:
         """Read a server's event feed, from now until the session ends (once per server)."""
-        if not self.tracing or link.followed:
-            return
+        if not self.tracing or link.followed or link.local is not None:
+            return  # (a server's own agents calling each other: the driver follows that server)
         link.followed = True
 
         def start() -> None:
@@ -244,8 +260,8 @@ class Session:
                     await asyncio.wait_for(done.wait(), left)
                 except asyncio.TimeoutError:
                     break
-        links = list({id(call.link): call.link for call in calls}.values())
-        for link in links:
+        used = {id(call.link) for call in calls}
+        for link in [link for link in self.links() if id(link) in used]:
             feed = self._feeds.get(link.address)
             if feed is None or link.gone:
                 continue
@@ -279,6 +295,12 @@ class Session:
                 if existing is not None and not existing.exited.is_set():
                     return existing
             server = None if port else self._take_spare((host, advertise, limits, tls), timeouts)
+            early = None if port or server is not None else take_early((host, advertise, limits, tls))
+            if early is not None:
+                try:
+                    server = early.ready()
+                except BaseException:  # noqa: BLE001 - one started ahead that failed is not used
+                    server = None
             if server is None:
                 server = self._spawn(host, port or 0, advertise, limits, timeouts, tls)
             self._servers[server.address] = server
@@ -296,17 +318,7 @@ class Session:
         timeouts: Timeouts,
         tls: TLS | None = None,
     ) -> ServerProcess:
-        token = new_token()
-        return spawn(
-            host,
-            port,
-            advertise,
-            token,
-            limits,
-            timeouts,
-            lambda fn: self.loop.call(fn, timeouts.launch),
-            tls,
-        )
+        return spawn(host, port, advertise, new_token(), limits, timeouts, tls)
 
     def _take_spare(self, key: tuple[Any, ...], timeouts: Timeouts) -> ServerProcess | None:
         """The spare server if it suits (waiting for it if it is still starting), else None."""
@@ -353,6 +365,7 @@ class Session:
         """Stop every server this session launched; close links and feeds."""
         if os.getpid() != self._pid:
             return
+        drop_early()
         self.registry.clear()
         with self._lock:
             spare, self._spare = self._spare, None

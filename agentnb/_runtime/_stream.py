@@ -149,7 +149,7 @@ class PieceFeed:
             once, self._once = self._once, []
             ended, self._ended = self._ended, []
             watchers = tuple(self._watchers)
-        for callback in (*ended, *once, *watchers):
+        for callback in (*watchers, *once, *ended):  # readers see the end before the call settles
             callback()
 
     def when_ended(self, callback: Callable[[], None]) -> None:
@@ -281,7 +281,7 @@ def hold(call: Call, outcome: pb.Outcome) -> bool:
             call.settle(outcome)
 
     feed.when_ended(go)
-    call.link.session.loop.call_soon(lambda: asyncio.get_running_loop().call_later(HOLD_S, go))
+    call.link.later(HOLD_S, go)
     return True
 
 
@@ -308,7 +308,7 @@ def feed_of_call(call: Call) -> PieceFeed:
             _copy(known, feed)
             return
         link = call.link
-        feed.start(link.session.loop, lambda: link.client, call.task_id, link.timeouts.reconnect, call.settle)
+        feed.start(link.loop, lambda: link.client, call.task_id, link.timeouts.reconnect, call.settle)
 
     call.when_acked(acked)
     call.link.flush_soon()
@@ -322,7 +322,7 @@ def feed_of_task(link: Any, task_id: str, agent: str) -> PieceFeed:
         if feed is None:
             feed = PieceFeed(agent, link.address)
             _remember(link.address, task_id, feed)
-    feed.start(link.session.loop, lambda: link.client, task_id, link.timeouts.reconnect)
+    feed.start(link.loop, lambda: link.client, task_id, link.timeouts.reconnect)
     return feed
 
 

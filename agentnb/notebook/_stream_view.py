@@ -125,7 +125,8 @@ class StreamViews:
         if event.kind != "streaming":
             return
         key = (event.address, event.task_id)
-        parent = self._session.origins.get(event.task_id)
+        origins = self._session.origins  # by task id; a call read at once, by its key till then
+        parent = origins.get(event.task_id) or (origins.get(event.message_id) if event.message_id else None)
         with self._lock:
             if key in self._seen or parent is None:
                 return

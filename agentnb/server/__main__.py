@@ -108,6 +108,7 @@ def _config_from_args(args: argparse.Namespace) -> ServerConfig:
         connection_file=True,
         token_given=not generated,
         tls=TLS(args.tls_cert, args.tls_key, args.tls_ca) if args.tls_cert else None,
+        unix=True,
     )
 
 
@@ -129,6 +130,7 @@ def _config_from_handshake() -> tuple[ServerConfig, int]:
         own_process=True,
         trace=bool(data.get("trace", False)),
         tls=TLS.from_dict(data.get("tls")),
+        unix=bool(data.get("unix", False)),
     )
     return config, int(data["parent_pid"])
 
@@ -169,6 +171,7 @@ def _serve(config: ServerConfig, parent_pid: int | None) -> int:
             "port": server.port,
             "pid": os.getpid(),
             "server_id": server.server_id,
+            "unix": server.unix,
         }
         sys.__stdout__.write(f"{READY} {json.dumps(ready)}\n")  # type: ignore[union-attr]
         sys.__stdout__.flush()  # type: ignore[union-attr]

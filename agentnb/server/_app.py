@@ -28,6 +28,7 @@ from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS, warn_cleartext
 from .._proto import agentnb_pb2 as pb
+from .._runtime import _local as local
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
 from . import _debug, _output
@@ -36,6 +37,7 @@ from ._console import Console
 from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
+from ._local import InProcess
 from ._recipes import RecipeError, Recipes, import_agent_class
 from ._resolve import Resolver
 from ._servicer import ServerFacts, Servicer
@@ -77,6 +79,8 @@ class ServerConfig:
         tls: serve TLS with its certificate and key; its CA (default: the
             certificate) is what the server trusts when it reads placeholders
             from other servers. None: no TLS (listening beyond loopback warns).
+        unix: also listen on a Unix socket in the per-user runtime folder, for
+            drivers on this machine (not with TLS).
     """
 
     host: str = "127.0.0.1"
@@ -94,6 +98,7 @@ class ServerConfig:
     connection_file: bool = False
     token_given: bool = True
     tls: TLS | None = None
+    unix: bool = False
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -131,6 +136,8 @@ class AgentServer:
         self._stop_requested = threading.Event()
         self._grpc: grpc.Server | None = None
         self.connection_file: pathlib.Path | None = None
+        self.unix = ""  # the Unix socket it also listens on, if any
+        self._local: InProcess | None = None
         self.host: AgentHost
 
     def start(self) -> None:
@@ -161,6 +168,8 @@ class AgentServer:
         )
         self.address = host_port(advertise, self.port)
         self.tls = tls is not None
+        if config.unix and tls is None:
+            self.unix = self._listen_unix()
         if tls is None and not is_loopback(config.host):
             warn_cleartext("listen", host_port(config.host, self.port), stacklevel=3)
         store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
@@ -182,8 +191,12 @@ class AgentServer:
         facts = ServerFacts(
             self.server_id, self.pid, self.address, config.accepts_code, self.started_at, self.tls
         )
-        add_servicer(Servicer(self.host, facts, limits, self.request_stop), self._grpc)
+        servicer = Servicer(self.host, facts, limits, self.request_stop)
+        add_servicer(servicer, self._grpc)
         self._grpc.start()
+        if config.own_process:  # its agents call each other in-process (a launcher's thread does not:
+            self._local = InProcess(servicer, facts)  # its process's driver talks to it over the wire)
+            local.register(self._local)
         _output.install()
         _debug.install()  # a reply's input() and breakpoint() ask its caller
         _output.install_logging(exclusive=config.own_process)
@@ -193,10 +206,24 @@ class AgentServer:
             self.connection_file = connection.write(
                 config.host, self.port,
                 {"address": self.address, "token": config.token, "server_id": self.server_id,
-                 "accepts_code": config.accepts_code,
+                 "accepts_code": config.accepts_code, "unix": self.unix,
                  "tls_ca": str(config.tls.ca or config.tls.cert) if config.tls is not None else ""},
             )  # fmt: skip
         log.info("agentnb server %s listening on %s", self.server_id, self.address)
+
+    def _listen_unix(self) -> str:
+        """Listen on a Unix socket too (drivers on this machine skip TCP); its path, or ""."""
+        assert self._grpc is not None
+        path = connection.socket_path(self.config.host, self.port)
+        if path is None:
+            return ""
+        connection.remove(pathlib.Path(path))  # a stale socket of a server that was on this port
+        try:
+            self._grpc.add_insecure_port(f"unix:{path}")
+        except RuntimeError:
+            log.info("agentnb server: could not listen on the Unix socket %s; TCP only", path)
+            return ""
+        return path
 
     def announcement(self) -> str:
         """What a launcher prints: where it listens and how drivers attach."""
@@ -250,9 +277,13 @@ class AgentServer:
         if self._grpc is None:
             return
         connection.remove(self.connection_file)
+        if self._local is not None:
+            local.unregister(self._local)
         host: AgentHost | None = getattr(self, "host", None)
         if host is not None:
             host.bus.close()
         self._grpc.stop(grace).wait(grace + 0.5)
+        if self.unix:
+            connection.remove(pathlib.Path(self.unix))
         if host is not None:
             host.close()

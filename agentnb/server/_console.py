@@ -68,7 +68,13 @@ class Console:
         self._closed = False
 
     def ask(
-        self, agent: str, task_id: str, text: str, kind: str = "input", stop: PieceLog | None = None
+        self,
+        agent: str,
+        task_id: str,
+        text: str,
+        kind: str = "input",
+        stop: PieceLog | None = None,
+        key: str = "",
     ) -> str | None:
         """Show ``text`` (its last line is the prompt) to the caller and wait for the answer.
 
@@ -91,7 +97,9 @@ class Console:
         try:
             if len(text) > MAX_TEXT:
                 text = "(agentnb: the start of this text was cut)\n" + text[-MAX_TEXT:]
-            self._bus.publish(Kind.INPUT, task_id, agent, text=text, chunk=number, preview=kind)
+            self._bus.publish(
+                Kind.INPUT, task_id, agent, text=text, chunk=number, preview=kind, message_id=key
+            )
             deadline = time.monotonic() + self.wait_s
             while not prompt.answered:
                 if stop is not None and stop.stopping:
@@ -113,8 +121,9 @@ class Console:
 
     def ask_task(self, task: Any, text: str, kind: str) -> str | None:
         """:meth:`ask` for the reply a :class:`TaskContext` describes (stopped as its call is)."""
-        stop = log_of(task.entry) if task.entry is not None else None
-        return self.ask(task.agent, task.task_id, text, kind, stop)
+        entry = task.entry
+        stop = log_of(entry) if entry is not None else None
+        return self.ask(task.agent, task.task_id, text, kind, stop, entry.key if entry is not None else "")
 
     def answer(self, task_id: str, number: int, text: str, eof: bool) -> None:
         """Answer a waiting prompt (raises Refused NOT_FOUND if none waits under that number)."""

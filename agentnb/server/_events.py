@@ -125,7 +125,7 @@ class EventBus:
             first = False
             events, dropped, cursor = self._take(cursor)
             yield pb.EventBatch(
-                events=[_proto(e, self.server_id) for e in events], dropped=dropped, server_id=self.server_id
+                events=_batch(events, self.server_id), dropped=dropped, server_id=self.server_id
             )
 
     def _take(self, cursor: int) -> tuple[list[_Raw], int, int]:
@@ -158,6 +158,49 @@ def _size(event: _Raw) -> int:
     seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = event
     refs = sum(ref.ByteSize() for ref in inputs) if inputs else 0
     return _OVERHEAD + len(task_id) + len(agent) + len(caller) + len(preview) + len(text) + refs
+
+
+_QUEUED, _RUNNING, _DONE, _ERROR, _OUTPUT = (
+    Kind.QUEUED, Kind.RUNNING, Kind.DONE, Kind.ERROR, Kind.OUTPUT,
+)  # fmt: skip
+
+
+def _batch(events: list[_Raw], server_id: str) -> list[pb.Event]:
+    """The events as sent: a call whose QUEUED, RUNNING and DONE (or ERROR) all fall in the
+    batch, with no output between, goes as one event (most calls of a busy server do)."""
+    first: dict[str, list[_Raw]] = {}  # task -> its QUEUED and RUNNING events here
+    whole: set[str] = set()  # tasks whose events merge into their last one
+    for raw in events:
+        kind, task_id = raw[1], raw[2]
+        if kind == _QUEUED:
+            first[task_id] = [raw]
+        elif kind == _RUNNING and task_id in first:
+            first[task_id].append(raw)
+        elif kind == _OUTPUT or kind == Kind.INPUT:  # a prompt is never folded away
+            first.pop(task_id, None)
+        elif kind in (_DONE, _ERROR) and task_id in first:
+            whole.add(task_id)
+    if not whole:
+        return [_proto(raw, server_id) for raw in events]
+    out = []
+    for raw in events:
+        kind, task_id = raw[1], raw[2]
+        if task_id not in whole:
+            out.append(_proto(raw, server_id))
+        elif kind in (_DONE, _ERROR):
+            out.append(_merged(raw, first[task_id], server_id))
+    return out
+
+
+def _merged(last: _Raw, earlier: list[_Raw], server_id: str) -> pb.Event:
+    event = _proto(last, server_id)
+    queued = earlier[0]
+    event.caller, event.direct_inputs = queued[4], queued[10]
+    event.inputs.extend(queued[5])
+    event.queued_at, event.input_preview = queued[6], queued[7]
+    if len(earlier) > 1:
+        event.started_at = earlier[1][6]
+    return event
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:

@@ -165,6 +165,8 @@ class AgentHost:
         args = self._arguments(actor, request) if request.method else None
         entry = self.store.issue(actor.name)
         task_id = entry.task_id
+        if request.call_key:
+            entry.key = request.call_key  # a caller reading the reply at once knows the call by it
         if issued is not None:
             issued(entry)
         if self.bus.recording:

@@ -79,6 +79,7 @@ class RpcAgentServerLauncher:
             token_given=not generated,
             allowed_modules=None if allowed_modules is None else tuple(allowed_modules),
             tls=tls,
+            unix=True,
         )
         self._timeouts = timeouts
         self._server: AgentServer | None = None

@@ -15,7 +15,7 @@ import asyncio
 from typing import Any
 
 from .._core._config import Limits, Timeouts
-from .._core._errors import AgentnbError, RemoteError
+from .._core._errors import AgentnbError, MessageError, RemoteError
 from .._core._message import Msg
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
@@ -59,6 +59,11 @@ class Resolver:
         refs = []
         for i, item in enumerate(items):
             if item.WhichOneof("kind") == "ref":
+                if item.ref.batch_op:
+                    raise MessageError(
+                        f"{input_label(i, count, agent)} names an operation of a batch (batch_op); "
+                        "that is only meaningful inside a Submit"
+                    )
                 refs.append((i, item.ref))
             else:
                 values[i] = decode_msg(item.message, input_label(i, count, agent))

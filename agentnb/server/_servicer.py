@@ -68,6 +68,31 @@ def _abort(context: Context, refusal: Refusal) -> NoReturn:
     raise AssertionError("unreachable")  # abort raises
 
 
+def _link_batch_refs(op: pb.Op, made: list[pb.OpResult]) -> None:
+    """Point a call's inputs that name an earlier operation of the same Submit (``batch_op``)
+    at the task that operation made; raises a Refusal if there is none."""
+    kind = op.WhichOneof("op")
+    if kind not in ("call", "observe"):
+        return
+    for item in op.call.inputs if kind == "call" else op.observe.inputs:
+        if item.WhichOneof("kind") != "ref" or not item.ref.batch_op:
+            continue
+        ref, index = item.ref, item.ref.batch_op - 1
+        if index >= len(made):
+            raise Refusal(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"an input names operation {ref.batch_op} of this batch, which does not come before it",
+            )
+        if not made[index].task_id or made[index].status.code:
+            raise Refusal(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"an input is the reply of agent {ref.agent!r}, whose call in the same batch was refused: "
+                f"{made[index].status.message or 'it made no task'}",
+                "upstream",
+            )
+        ref.task_id, ref.batch_op = made[index].task_id, 0
+
+
 class PeerWaits:
     """Concurrent result waits per peer, bounded (``Limits.waits_per_peer``)."""
 
@@ -213,7 +238,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"{len(request.ops):,} operations in one batch; at most {self._limits.ops_per_batch:,}",
             ))  # fmt: skip
-        results = []
+        results: list[pb.OpResult] = []
         full: Refusal | None = None
         not_created: dict[str, Refusal] = {}  # what follows a failed create of that name fails with it
         for op in request.ops:
@@ -225,6 +250,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
                 results.append(pb.OpResult(status=refused.status()))
                 continue
             try:
+                _link_batch_refs(op, results)
                 results.append(self._op(op))
             except Exception as exc:  # noqa: BLE001 - each op gets its own status
                 refusal = _refusal(exc)
@@ -282,6 +308,14 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
             _abort(context, Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, "the result is not ready yet"))
         return b"".join((wire.header(1, len(outcome.wire)), outcome.wire))  # a FetchResultResponse
 
+    def watch_one(self, task_id: str, deliver: Callable[[Any], None], context: Context) -> None:
+        """Call ``deliver(entry)`` once ``task_id`` is done (for this server's own agents)."""
+        try:
+            check_task_id(task_id)
+            self._host.store.on_done(task_id, deliver)
+        except Exception as exc:  # noqa: BLE001
+            _abort(context, _refusal(exc))
+
     def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
         """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""
         ready: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
@@ -294,7 +328,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
         def deliver(entry: Any) -> None:
             with lock:
                 removers.pop(entry.task_id, None)
-            ready.put(_task_result(entry, inline[0]))
+            ready.put(task_result(entry, inline[0]))
 
         def read() -> None:
             try:
@@ -385,7 +419,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
 BATCH_BYTES = 4 * 1024 * 1024
 
 
-def _task_result(entry: Any, limit: int) -> bytes:
+def task_result(entry: Any, limit: int) -> bytes:
     """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply."""
     if limit and entry.size > limit and entry.is_reply:
         outcome = entry.outcome

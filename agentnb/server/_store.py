@@ -83,6 +83,7 @@ class Entry:
 
     __slots__ = (
         "task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read", "stream",
+        "key",
     )  # fmt: skip
 
     def __init__(self, task_id: str, agent: str) -> None:
@@ -96,6 +97,7 @@ class Entry:
         self.callbacks: list[Callback] | None = []
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
         self.stream: Any = None  # a streaming reply's pieces (server._stream.PieceLog), kept with it
+        self.key = ""  # the call key its caller gave (its STREAMING and INPUT events carry it)
 
     @property
     def outcome(self) -> pb.Outcome:

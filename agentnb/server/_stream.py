@@ -178,7 +178,10 @@ def drive(
             now = time.monotonic()
             if now - published >= EVENT_EVERY:
                 published = now
-                bus.publish(Kind.STREAMING, task_id, agent, preview=preview(tail, TAIL), chunk=pieces.count)
+                bus.publish(
+                    Kind.STREAMING, task_id, agent, preview=preview(tail, TAIL), chunk=pieces.count,
+                    message_id=entry.key,
+                )  # fmt: skip
 
 
 def _encode(piece: str | Msg, limit: int, where: str) -> bytes:

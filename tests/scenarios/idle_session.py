@@ -30,7 +30,7 @@ def main() -> None:
     time.sleep(idle)  # the session under test: no calls, no reads, for this long
     open(gate, "w").close()  # now G's reply can finish
     finished = threading.Event()
-    unread._call.when_done(finished.set)
+    unread.call.when_done(finished.set)
     turned_done = finished.wait(60)
     after = s(Msg("user", "after")).content  # its reply prints "step 2"
     print(json.dumps({"unread_done": turned_done, "unread_state": unread.state, "after": after}), flush=True)
