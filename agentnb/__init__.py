@@ -63,6 +63,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._hub import MsgHub, msghub
     from ._facade._placeholder import Placeholder
     from ._facade._status import SessionStatus, shutdown, status
+    from ._facade._user import UserAgent
     from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
 
@@ -97,6 +98,7 @@ _EXPORTS = {
     "SessionStatus": "agentnb._facade._status",
     "TLS": "agentnb._core._tls",
     "Timeouts": "agentnb._core._config",
+    "UserAgent": "agentnb._facade._user",
     "__version__": "agentnb._core._version",
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
@@ -135,6 +137,7 @@ __all__ = [
     "SessionStatus",
     "TLS",
     "Timeouts",
+    "UserAgent",
     "__version__",
     "graph",
     "make_self_signed",

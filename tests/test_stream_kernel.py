@@ -216,3 +216,18 @@ def test_the_stop_button_at_a_remote_prompt_leaves_the_call_waiting_and_cancel_s
         "    print('then:', exc.exc_type)"
     )
     assert "cancelled: True" in cell.stdout and "then: CallCancelled" in cell.stdout
+
+
+def test_a_distributed_user_agent_in_the_seeds_conversation_loop_asks_the_cell(kernel: Kernel) -> None:
+    kernel.execute("user = agentnb.UserAgent('User').to_dist()\nbot = Echo(name='Bot').to_dist()")
+    msg_id = kernel.submit(
+        "x = None\nturns = 0\nwhile x is None or x.content != 'exit':\n    x = user(x)\n    x = bot(x)\n"
+        "    turns += 1\nturns, x.content"
+    )
+    cell = kernel.wait_started(msg_id)
+    assert prompt(kernel) == "[User] User: "
+    kernel.kc.input("hello")
+    assert prompt(kernel) == "[User] User: "
+    kernel.wait_for_output(cell, "[User] Bot: hello")  # the user agent showed what it got
+    kernel.kc.input("exit")
+    assert kernel.wait_idle(msg_id).value() == "(2, 'exit')"
