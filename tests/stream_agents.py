@@ -38,19 +38,26 @@ class Words(AgentBase):
 
 class GatedWords(AgentBase):
     """Streams ``before``, waits until the file ``gate`` exists, streams ``after``; returns nothing
-    (its final message is its text, joined)."""
+    (its final message is its text, joined). ``pause``: seconds between two pieces."""
 
     def __init__(
-        self, name: str, gate: str, before: tuple = ("one ", "two "), after: tuple = ("three",)
-    ) -> None:
+        self, name: str, gate: str, before: tuple = ("one ", "two "), after: tuple = ("three",),
+        pause: float = 0.0,
+    ) -> None:  # fmt: skip
         super().__init__(name)
-        self.gate, self.before, self.after = gate, list(before), list(after)
+        self.gate, self.before, self.after, self.pause = gate, list(before), list(after), pause
 
     def reply(self, x=None):
-        yield from self.before
+        yield from self._paced(self.before)
         if not wait_for_file(self.gate):
             raise TimeoutError(f"the gate {self.gate} never opened")
-        yield from self.after
+        yield from self._paced(self.after)
+
+    def _paced(self, pieces):
+        for i, piece in enumerate(pieces):
+            if i and self.pause:
+                time.sleep(self.pause)  # the pace of a model making tokens
+            yield piece
 
 
 class Endless(AgentBase):
