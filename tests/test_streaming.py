@@ -279,3 +279,24 @@ def test_agentnb_shutdown_ends_every_stream() -> None:
     with pytest.raises(agentnb.AgentnbError):
         for _ in pieces:
             pass
+
+
+def test_the_graph_draws_a_streaming_call_and_its_edge_as_streaming_then_done() -> None:
+    from agentnb.notebook.graph._model import GraphModel
+
+    model = GraphModel()
+    where = "127.0.0.1:1"
+    model.extend([
+        Event("queued", "t1", "W", where, caller="driver", preview="go", direct_inputs=1, timestamp=1.0),
+        Event("running", "t1", "W", where, timestamp=1.1),
+        Event("streaming", "t1", "W", where, chunk=3, preview="one two", timestamp=1.2),
+    ])  # fmt: skip
+    snap = model.snapshot()
+    node = {n.name: n for n in snap.nodes}["W"]
+    assert node.state == "streaming" and node.running == 1
+    assert [(e.source, e.target, e.state) for e in snap.edges] == [("driver", "W", "streaming")]
+    assert not model.apply(Event("streaming", "t1", "W", where, chunk=9, timestamp=1.3))  # no news
+    model.apply(Event("done", "t1", "W", where, preview="one two three", timestamp=1.4))
+    snap = model.snapshot()
+    assert {n.name: n.state for n in snap.nodes}["W"] == "done" and snap.edges[0].state == "done"
+    assert not model.apply(Event("streaming", "t1", "W", where, timestamp=1.5))  # states only move on
