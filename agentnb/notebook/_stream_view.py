@@ -13,6 +13,7 @@ without one (their prints still come).
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -21,6 +22,8 @@ from typing import Any
 from .._core._events import Event
 from .._runtime._session import Session
 from .._runtime._stream import PieceFeed, feed_of_task
+
+log = logging.getLogger("agentnb")
 
 #: Updates of one display per second, at most.
 RATE = 10.0
@@ -144,7 +147,11 @@ class StreamViews:
         if feed.user:  # a program reads its pieces itself
             self._ended()
             return
-        _View(self._shell, parent, feed, self._session.loop, self._ended)
+        try:
+            _View(self._shell, parent, feed, self._session.loop, self._ended)
+        except Exception:  # noqa: BLE001 - a display that cannot be made: the call goes on without
+            log.debug("agentnb: showing a stream in its cell failed", exc_info=True)
+            self._ended()
 
     def _ended(self) -> None:
         with self._lock:
