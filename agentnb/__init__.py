@@ -62,6 +62,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._dist import DistributedAgent
     from ._facade._hub import MsgHub, msghub
     from ._facade._placeholder import Placeholder
+    from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
     from ._facade._user import UserAgent
     from .notebook.graph._graph import graph
@@ -93,6 +94,7 @@ _EXPORTS = {
     "RemoteError": "agentnb._core._errors",
     "ResultExpiredError": "agentnb._core._errors",
     "RpcAgentServerLauncher": "agentnb.server",
+    "Run": "agentnb._facade._runs",
     "ServerLaunchError": "agentnb._core._errors",
     "ServerUnavailableError": "agentnb._core._errors",
     "SessionStatus": "agentnb._facade._status",
@@ -103,6 +105,7 @@ _EXPORTS = {
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
     "msghub": "agentnb._facade._hub",
+    "run": "agentnb._facade._runs",
     "shutdown": "agentnb._facade._status",
     "status": "agentnb._facade._status",
 }
@@ -132,6 +135,7 @@ __all__ = [
     "RemoteError",
     "ResultExpiredError",
     "RpcAgentServerLauncher",
+    "Run",
     "ServerLaunchError",
     "ServerUnavailableError",
     "SessionStatus",
@@ -142,6 +146,7 @@ __all__ = [
     "graph",
     "make_self_signed",
     "msghub",
+    "run",
     "shutdown",
     "status",
 ]

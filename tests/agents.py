@@ -153,6 +153,19 @@ class Stepper(AgentBase):
         return Msg(self.name, self.count)
 
 
+class Busy(AgentBase):
+    """Says it is working, works for ``seconds``, and replies with its name."""
+
+    def __init__(self, name: str, seconds: float = 2.0) -> None:
+        super().__init__(name)
+        self.seconds = seconds
+
+    def reply(self, x=None):
+        print("working ...")
+        time.sleep(self.seconds)  # the work whose print must not be lost, not a synchronisation
+        return Msg(self.name, self.name)
+
+
 class Speaker(AgentBase):
     """A conversation turn: prints what it heard, then answers with one more."""
 

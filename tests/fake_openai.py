@@ -4,7 +4,10 @@ It speaks the protocol (``POST /v1/chat/completions`` with a JSON body, a
 JSON answer with ``choices[0].message.content``; with ``"stream": true``,
 server-sent events: one ``data: {chunk}`` per word, ``choices[0].delta.content``,
 then ``data: [DONE]``), checks the bearer token if given one, and answers with
-:class:`agentnb.chat.RuleModel`: deterministic, offline, canned. It is a
+:class:`agentnb.chat.RuleModel`: deterministic and offline, it reads each
+request's system prompt (a teacher, a student, a debater, a judge) and answers
+about the workshop's topics, so a run recorded against it reads as a real
+exchange. Its replies are scripted: it is a
 stand-in for a model server, not a model.
 
     python tests/fake_openai.py          # serves on a free port; prints the base URL

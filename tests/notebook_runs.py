@@ -80,3 +80,52 @@ def execute_twice(path: Path, env: dict[str, str] | None = None, timeout: float 
         children = descendants(kernel_pid)
     leftovers = [pid for pid in children if not wait_for_exit(pid, 10)]
     return Outcome(runs, leftovers)
+
+
+_SOLUTION_CODE = re.compile(r"```python\n(.*?)\n```", re.S)
+
+
+def with_solutions(path: Path, twice: frozenset[int] = frozenset()) -> nbformat.NotebookNode:
+    """The notebook with each folded solution (a markdown cell tagged ``solution``) as a code cell
+    in its place: what a student gets by running the solutions where they are. Solutions whose
+    number (from 1) is in ``twice`` run twice in a row, as a student runs a cell again."""
+    nb = nbformat.read(path, as_version=4)
+    cells = []
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "solution" in cell.metadata.get("tags", []):
+            [code] = _SOLUTION_CODE.findall(cell.source)
+            number += 1
+            for _ in range(2 if number in twice else 1):
+                cells.append(nbformat.v4.new_code_cell(code, metadata={"tags": ["solution"]}))
+        else:
+            cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+def execute_solutions(
+    path: Path, env: dict[str, str] | None = None, timeout: float = 180, twice: frozenset[int] = frozenset()
+) -> list[str]:
+    """Run the notebook once with its solutions in place; the solutions' outputs as text."""
+    nb = with_solutions(path, twice)
+    kernel_env = dict(os.environ, **(env or {}))
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    with client.setup_kernel(env=kernel_env):
+        kernel_pid = client.km.provisioner.process.pid  # type: ignore[union-attr]
+        for index, cell in enumerate(nb.cells):
+            client.execute_cell(cell, index)
+        children = descendants(kernel_pid)
+    leftovers = [pid for pid in children if not wait_for_exit(pid, 10)]
+    assert not leftovers, f"processes outlived the kernel: {leftovers}"
+    return ["".join(_all_text(cell)) for cell in nb.cells if "solution" in cell.metadata.get("tags", [])]
+
+
+def _all_text(cell: Any) -> list[str]:
+    out = []
+    for o in cell.get("outputs", []):
+        out.append(o.get("text", ""))
+        out.append(o.get("data", {}).get("text/plain", ""))
+    return out

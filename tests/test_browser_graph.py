@@ -335,3 +335,81 @@ def test_a_restarted_kernel_is_named_and_a_reopened_notebook_shows_the_static_pi
         print(f"screenshot (reopened): {screenshot(reopened, 'browser_graph_reopened.png', static)}")
     finally:
         reopened.page.close()
+
+
+_CAPTION = _GRAPH + " .agentnb-graph-caption"
+RELOAD_CELLS = [
+    "import agentnb\nfrom agentnb import Msg\nfrom agents import Echo\nA = Echo(name='A').to_dist()",
+    "agentnb.graph()",
+    "A(Msg('user', 1)).content",
+    "A(Msg('user', 2)).content",
+    "A(Msg('user', 3)).content",
+]
+
+
+def wait_caption(nb: NotebookPage, text: str) -> None:
+    nb.wait_for(
+        "([s, text]) => (document.querySelector(s)?.innerText ?? '').includes(text)",
+        [_CAPTION, text],
+        what=f"the live graph's caption to say {text!r}",
+        timeout=30,
+    )
+
+
+def saved_static(lab: JupyterLab, name: str, cell: int) -> str:
+    """The static copy's HTML in the notebook file on disk (what a saved notebook shows)."""
+    import nbformat
+
+    outputs = nbformat.read(lab.root / name, as_version=4).cells[cell].outputs
+    return next(
+        o["data"]["text/html"] for o in outputs if "agentnb-static" in o.get("data", {}).get("text/html", "")
+    )
+
+
+def test_the_saved_copy_keeps_following_the_live_graph_after_the_page_is_reloaded(
+    open_notebook: Any, lab: JupyterLab
+) -> None:
+    nb = open_notebook("reload.ipynb", RELOAD_CELLS)
+    for index in range(4):
+        nb.run_cell(index, timeout=90 if index == 0 else 60)
+    wait_caption(nb, "1 agent · 1 edge · 2 messages")
+    nb.save()
+    assert "2 messages" in saved_static(lab, "reload.ipynb", 1)
+
+    nb.page.reload(wait_until="domcontentloaded")  # the kernel lives on; the page forgets display ids
+    nb.wait_for(
+        "() => document.querySelector('.jp-Notebook .jp-Cell .jp-InputArea-editor') !== null",
+        what="the reloaded notebook",
+        timeout=60,
+    )
+    nb.wait_kernel_idle()
+    wait_caption(nb, "2 messages")  # the live widget, restored from the kernel
+    nb.run_cell(4)
+    wait_caption(nb, "1 agent · 1 edge · 3 messages")
+    nb.wait_for(  # the notebook's own copy (its model), not only the page
+        "() => JSON.stringify(window.jupyterapp.shell.currentWidget.content.model.cells.get(1)"
+        ".toJSON().outputs).includes('3 messages')",
+        what="the notebook's static copy to follow the live graph",
+        timeout=30,
+    )
+    nb.save()
+    saved = saved_static(lab, "reload.ipynb", 1)
+    assert "1 agent · 1 edge · 3 messages" in saved, saved[saved.find("agentnb-graph-caption") :][:300]
+    print(f"screenshot (reloaded page): {screenshot(nb, 'browser_graph_reloaded.png', _LIVE)}")
+
+
+def test_shutting_the_kernel_down_from_the_menu_names_it_above_the_last_picture(open_notebook: Any) -> None:
+    nb = open_notebook("shutdown.ipynb", RELOAD_CELLS[:3])
+    for index in range(3):
+        nb.run_cell(index, timeout=90 if index == 0 else 60)
+    wait_caption(nb, "1 message")
+    nb.page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").click()
+    nb.page.locator(".lm-Menu-itemLabel", has_text="Shut Down Kernel").first.click()
+    dialog = nb.page.locator(".jp-Dialog .jp-mod-accept")
+    if dialog.count():  # some versions ask first
+        dialog.first.click()
+    note = _LIVE + ".agentnb-dead .agentnb-dead-note"
+    nb.wait_for("(s) => document.querySelector(s)?.offsetParent != null", note, what="the notice", timeout=30)
+    assert "kernel that drew this graph has stopped" in nb.page.locator(note).inner_text()
+    assert "1 message" in nb.page.locator(_CAPTION).inner_text()  # the last picture stays
+    print(f"screenshot (kernel shut down): {screenshot(nb, 'browser_graph_shut_down.png', _LIVE)}")

@@ -65,3 +65,35 @@ def test_nothing_a_reply_printed_is_lost_when_nbclient_runs_the_notebook(tmp_pat
     texts = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
     assert texts[1] == "[N] step 1\n"
     assert texts[2] == "[N] step 2\nresult 2\n"
+
+
+def test_a_headless_run_keeps_the_prints_of_calls_that_finish_after_their_cell(tmp_path) -> None:
+    """nbclient (as nbconvert and papermill) saves each cell when it ends: the cell waits for its calls."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from agents import Busy\nfrom agentnb import Msg\n"
+            "A = Busy(name='A').to_dist()\n"
+            "B, C, D, E, F = (Busy(name=n).to_dist(port=A.server.port) for n in 'BCDEF')"
+        ),
+        # six calls of 2 s (the seed's dataflow: 8 s in all); the cell itself returns at once
+        nbformat.v4.new_code_cell("a = A(); b = B(a); c = C(a); d = D([b, c]); e = E(); f = F([e, d])"),
+        nbformat.v4.new_code_cell("print('next cell')\nimport agentnb\nagentnb.shutdown()"),
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": HERE}}).execute()
+    saved = tmp_path / "six.ipynb"
+    nbformat.write(nb, saved)
+    cells = nbformat.read(saved, as_version=4).cells
+    printed = "".join(o.get("text", "") for o in cells[1].outputs)
+    assert sorted(printed.splitlines()) == [f"[{n}] working ..." for n in "ABCDEF"], printed
+    assert "".join(o.get("text", "") for o in cells[2].outputs) == "next cell\n"
+
+
+def test_a_cell_run_from_a_page_returns_while_its_calls_still_run(kernel: Kernel, tmp_path) -> None:
+    """JupyterLab's requests allow stdin: placeholders return at once, and so does the cell."""
+    gate = tmp_path / "gate"
+    kernel.execute(f"from agents import Gate\nheld = Gate(name='H', path={str(gate)!r}).to_dist()")
+    kernel.execute("p = held(None)")  # its reply waits for the gate: the cell ends before it
+    assert kernel.execute("p.done()").value() == "False"
+    gate.touch()
+    assert kernel.execute("p.result(timeout=30).name").value() == "'H'"

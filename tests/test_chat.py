@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import shutil
 from pathlib import Path
 
@@ -142,3 +143,65 @@ def test_every_chat_error_pickles() -> None:
         if isinstance(cls, type) and issubclass(cls, _errors.ChatError):
             back = pickle.loads(pickle.dumps(cls("what went wrong")))
             assert type(back) is cls and str(back) == "what went wrong"
+
+
+def test_offline_agents_answer_what_they_are_asked_as_a_teacher_and_a_student_would() -> None:
+    teacher = ChatAgent(
+        "Teacher", "You teach distributed systems. Answer in at most two sentences.", model="rules"
+    )
+    student = ChatAgent(
+        "Student", "You are a curious student. Ask one short follow-up question.", model="rules"
+    )
+    x = Msg("user", "What is an actor, in one sentence?")
+    said = []
+    for _ in range(2):
+        x = teacher(x)
+        said.append(x.content)
+        x = student(x)
+        said.append(x.content)
+    answer, question, answer2, question2 = said
+    assert "An actor is" in answer and "message" in answer and not answer.endswith("?")
+    assert question.endswith("?") and "actor" in question  # a follow-up on what was just said
+    assert "parallel" in answer2  # the answer to that follow-up, not a stock phrase
+    assert question2.endswith("?") and question2 != question
+    assert len(set(said)) == 4
+    again = ChatAgent(
+        "Teacher", "You teach distributed systems. Answer in at most two sentences.", model="rules"
+    )
+    assert again(Msg("user", "What is an actor, in one sentence?")).content == answer  # deterministic
+
+
+def test_offline_debaters_answer_each_other_and_the_judge_names_who_argued_better() -> None:
+    pro = ChatAgent("Pro", "You argue FOR the motion. Two sentences, no more.", model="rules", seed=42)
+    con = ChatAgent("Con", "You argue AGAINST the motion. Two sentences, no more.", model="rules", seed=42)
+    judge = ChatAgent(
+        "Judge", "You judge a debate. Say who argued better, Pro or Con, and why.", model="rules"
+    )
+    speech = Msg("Moderator", "Motion: every workshop notebook should run on Binder. Opening statements.")
+    judge.observe(speech)
+    rounds = []
+    for _ in range(2):
+        p, c = pro(speech), con(speech)
+        pro.observe(c)
+        con.observe(p)
+        judge.observe([p, c])
+        rounds.append((p.content, c.content))
+        speech = Msg("Moderator", "Answer your opponent.")
+    (pro1, con1), (pro2, con2) = rounds
+    assert "Binder" in pro1 and "Binder" in con1 and pro1 != con1
+    assert "Con" in pro2 and "Pro" in con2  # each answers the other by name
+    verdict = judge(Msg("Moderator", "Who won the debate?")).content
+    assert re.match(r"(Pro|Con) argued better: ", verdict) and verdict.endswith("carried."), verdict
+
+
+def test_an_offline_agent_recalls_what_it_heard_and_says_what_it_cannot_talk_about() -> None:
+    carol = ChatAgent("Carol", "You are kind.", model="rules")
+    carol.observe(Msg("Alice", "Agents are actors."))
+    carol.observe(Msg("Bob", "Actors only talk through messages."))
+    recalled = carol(Msg("user", "What did you hear?")).content
+    assert (
+        recalled
+        == "I heard Alice say that agents are actors, and Bob say that actors only talk through messages."
+    )
+    unknown = RuleModel(0).complete([{"role": "user", "content": "What is the capital of France?"}])
+    assert unknown.startswith("I can only speak about what this workshop covers")

@@ -92,7 +92,7 @@ def test_cancelling_a_call_that_waits_for_input_stops_it() -> None:
         p = a(Msg("u", "hi"))
         assert asked.wait(30)
         assert p.cancel() is True
-        with pytest.raises(RemoteError, match="CallCancelled"):
+        with pytest.raises(agentnb.CallCancelledError, match="while it waited for an answer"):
             p.result(30)
     finally:
         get_session().console._in_cells = False

@@ -102,15 +102,10 @@ def test_servers_exit_when_the_kernel_shuts_down_or_restarts(kernel: Kernel) -> 
     assert all(wait_for_exit(pid, 5) for pid in pids), "a server outlived its kernel's shutdown"
 
 
-def test_the_stop_button_says_the_call_goes_on_and_cancel_withdraws_the_queued_ones(
-    kernel: Kernel, tmp_path
-) -> None:
-    gate = tmp_path / "gate"
-    kernel.execute(f"from agents import Gate\ng = Gate(name='G', path={str(gate)!r}).to_dist()")
-    kernel.execute("queued = [g(None) for _ in range(3)]")  # behind the first, in G's mailbox
-    kernel.execute("from conftest import wait_state\nwait_state(queued[0], 'running')")
-    msg_id = kernel.submit(  # blocks until the gate opens
-        "from conftest import say_when_waiting\nsay_when_waiting('waiting')\nqueued[0].content"
+def interrupt_reading(kernel: Kernel, expression: str) -> str:
+    """Read ``expression`` (a placeholder's content) in a cell and press the stop button while it waits."""
+    msg_id = kernel.submit(
+        f"from conftest import say_when_waiting\nsay_when_waiting('waiting')\n{expression}"
     )
     kernel.wait_for_output(kernel.wait_started(msg_id), "waiting")
     kernel.km.interrupt_kernel()
@@ -118,9 +113,33 @@ def test_the_stop_button_says_the_call_goes_on_and_cancel_withdraws_the_queued_o
     [error] = [o["content"] for o in interrupted.outputs if o["msg_type"] == "error"]
     assert error["ename"] == "CallInterrupted"
     assert len(error["traceback"]) == 1  # one short message, no trip through grpc's internals
-    assert "the call goes on" in error["traceback"][0] and "cancel()" in error["traceback"][0]
+    return str(error["traceback"][0])
+
+
+def test_the_stop_button_names_the_calls_state_and_cancel_withdraws_the_queued_ones(
+    kernel: Kernel, tmp_path
+) -> None:
+    gate = tmp_path / "gate"
+    kernel.execute(f"from agents import Gate\ng = Gate(name='G', path={str(gate)!r}).to_dist()")
+    kernel.execute("queued = [g(None) for _ in range(3)]")  # behind the first, in G's mailbox
+    kernel.execute("from conftest import wait_state\nwait_state(queued[0], 'running')")
+    running = interrupt_reading(kernel, "queued[0].content")
+    assert "the call goes on there (running)" in running and "%agentnb stop G" in running, running
+    assert kernel.execute("queued[0].state").value() == "'running'"  # what the message said
+    waiting = interrupt_reading(kernel, "queued[1].content")
+    assert "(waiting in the agent's queue)" in waiting and "placeholder.cancel()" in waiting, waiting
+    refused = kernel.execute("queued[0].cancel()")  # a running call: False, and a word why
+    assert refused.value() == "False"
+    assert "cannot withdraw the call to 'G': it has started (running)" in refused.stdout, refused.stdout
     assert kernel.execute("g.cancel()").value() == "2"  # the two calls queued behind it
-    assert kernel.execute("[p.state for p in queued[1:]]").value() == "['error', 'error']"
+    assert kernel.execute("[p.state for p in queued[1:]]").value() == "['cancelled', 'cancelled']"
+    read = kernel.execute("queued[1].content", allow_errors=True)
+    [error] = read.errors
+    assert error["ename"] == "CallCancelledError"
+    [line] = error["traceback"]  # the message alone: no traceback through agentnb, no empty remote one
+    assert line.startswith("CallCancelledError: agent 'G' on 127.0.0.1:"), line
+    assert line.endswith(": the call was cancelled before it started"), line
+    assert "the call was cancelled before it started" in error["evalue"]
     gate.touch()
     assert kernel.execute("queued[0].content == g(None).content == g.server.pid").value() == "True"
 

@@ -15,7 +15,7 @@ from raw import Raw
 from stream_agents import Endless, GatedWords, Relay, Tokens, Words
 
 import agentnb
-from agentnb import Limits, Msg, RemoteError
+from agentnb import CallCancelledError, Limits, Msg, RemoteError
 from agentnb._core._events import Event
 from agentnb._proto import agentnb_pb2 as pb
 from agentnb._runtime._session import get_session
@@ -75,12 +75,12 @@ def test_cancelling_mid_stream_stops_the_reply_at_its_next_piece() -> None:
     e = Endless(name="E").to_dist()
     p = e(Msg("user", "go"))
     seen: list[str] = []
-    with pytest.raises(RemoteError, match="CallCancelled") as failed:
+    with pytest.raises(CallCancelledError) as failed:
         for chunk in p.stream(timeout=30):
             seen.append(chunk)
             if len(seen) == 5:
                 assert p.cancel() is True  # a streaming reply: told to stop at its next piece
-    assert "stopped after" in str(failed.value) and p.state == "error"
+    assert "stopped after" in str(failed.value) and p.state == "cancelled"
     assert seen[:5] == ["0 ", "1 ", "2 ", "3 ", "4 "] and len(seen) < 100
     closed_after = e(Msg("user", "closed?")).content  # the agent answers again: its thread is free
     assert closed_after == len(seen) - 1  # its generator was closed (its finally ran) at its last yield
@@ -118,11 +118,11 @@ def test_a_reply_told_to_stop_while_it_works_stops_at_its_next_piece_keeping_tho
     assert p.cancel() is True  # it waits at its gate, between two pieces
     gate.touch()
     rest = []
-    with pytest.raises(RemoteError, match="CallCancelled"):
+    with pytest.raises(CallCancelledError):
         for chunk in pieces:
             rest.append(chunk)
     assert rest == ["two ", "three"]  # the piece it was making when told is kept; then it stopped
-    with pytest.raises(RemoteError, match="CallCancelled"):
+    with pytest.raises(CallCancelledError, match="stopped after 3 pieces"):
         p.result(30)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -49,6 +50,10 @@ def test_the_chart_is_svg_and_the_same_for_the_same_verdicts() -> None:
     svg = guess_plot(verdicts).text
     assert svg == guess_plot(verdicts).text
     assert ET.fromstring(svg).tag.endswith("svg") and svg.count("<circle") == 5 + 5  # dots + legend
+    # the legend draws each line as the plot does: the average dashed, the target solid
+    plot = dict(re.findall(r'<polyline [^>]*stroke="(#\w+)"[^>]*stroke-dasharray="([^"]*)"', svg))
+    legend = dict(re.findall(r'<line [^>]*stroke="(#\w+)"[^>]*stroke-dasharray="([^"]*)"/><text[^>]*>', svg))
+    assert plot == legend and sorted(plot.values()) == ["", "4 3"], (plot, legend)
 
 
 def test_a_launcher_on_a_loopback_alias_serves_the_seeds_loop_and_is_reused() -> None:
@@ -89,3 +94,44 @@ def test_the_command_plays_the_game_and_writes_the_graph_and_a_report(tmp_path) 
     for name in ("guess.svg", "guesses.svg"):
         assert ET.parse(out / name).getroot().tag.endswith("svg")
     assert "P039" in (out / "guess.svg").read_text() and "Judge" in (out / "guess.svg").read_text()
+
+
+@pytest.mark.timeout(180)
+def test_the_commands_graph_of_200_players_is_grouped_as_the_live_graph_and_fits_a_page(tmp_path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "agentnb.workshop", "--rounds", "2", "--out", str(out)],  # 200 players
+        capture_output=True, text=True, timeout=170,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        "200 players on 4 servers" in result.stdout and "where the time went: The run took" in result.stdout
+    )
+    root = ET.parse(out / "guess.svg").getroot()
+    width, height = (float(root.get(side, "0").removesuffix("px")) for side in ("width", "height"))
+    assert 0 < max(width, height) <= 2000, (width, height)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    nodes = {
+        g.find("svg:title", ns).text: " ".join(t.text or "" for t in g.iter(f"{{{ns['svg']}}}text"))
+        for g in root.iter(f"{{{ns['svg']}}}g")
+        if "node" in (g.get("class") or "").split()
+    }
+    # one node per class past 100 agents, as agentnb.graph() draws them: no player on its own
+    assert nodes == {"driver": "driver", "Player": "Player 200 agents", "Judge": "Judge"}, nodes
+
+
+def test_the_commands_help_is_complete_and_gives_the_defaults() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "agentnb.workshop", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    text = result.stdout
+    assert "``" not in text and "guess.svg" in text and "guesses.svg" in text and "report.txt" in text
+    for option, default in (("--players", "200"), ("--servers", "4"), ("--rounds", "5"), ("--seed", "0")):
+        line = next(line for line in text.splitlines() if line.strip().startswith(option))
+        assert f"(default: {default})" in line, line
+    assert "(default: guess-out)" in " ".join(text.split())
+    description = text.split("options:")[0]
+    assert all(p.rstrip().endswith((".", ")")) for p in description.split("\n\n")[1:] if p.strip()), (
+        description
+    )

@@ -3,6 +3,10 @@
 The second run, in the same kernel, must not hang, must not leave more
 processes than the first, and must give the same results; no process may
 outlive the kernel. All of them together must take under five minutes.
+
+The exercises' solutions are folded away in markdown (Run All runs none of
+them); each notebook is also run once with its solutions in their places,
+as a student runs them, so they stay right.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_runs import execute_twice, notebook_paths
+from notebook_runs import execute_solutions, execute_twice, notebook_paths
 
 NOTEBOOKS = notebook_paths()
 _took: dict[str, float] = {}
@@ -57,3 +61,34 @@ def test_the_readme_binder_badge_opens_the_first_notebook_in_jupyterlab() -> Non
     badge = readme.split("\n\n")[1]
     assert badge.startswith("[![Binder](https://mybinder.org/badge_logo.svg)](https://mybinder.org/v2/gh/")
     assert f"?urlpath=lab/tree/notebooks/{NOTEBOOKS[0].name})" in badge
+
+
+# What each solution must print (one entry per solution, in order).
+SOLUTIONS = {
+    "01": ["stnega ,olleh", "I heard Alice say that agents are actors, and Bob say that actors only talk"],
+    "02": ["s in: right after F, its last input", "s, nothing can overlap"],
+    "03": ["same conversation, one process: B2 exit True", "(12, 8)"],
+    "04": ["[C2] turn 2", "does not accept code"],
+    "05": ["s after A started", "A → C → D → F"],
+    "06": ["200 4 ->", "100 8 ->", "[27.153, 21.315, "],
+    "07": ["ProR: Everyone gets the same environment", "Undecided: Both have a point: ProR that"],
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_every_solution_runs_where_its_exercise_is(path: Path) -> None:
+    game = path.name.startswith("06")
+    printed = execute_solutions(path, twice=frozenset({1}) if game else frozenset())
+    expected = SOLUTIONS.get(path.name[:2])
+    if expected is None:  # a notebook with no expectations written here: its solutions must run
+        expected = [""] * len(printed)
+    if game:  # its first solution runs twice, as a student runs the cell again
+        expected = expected[:1] + expected
+    assert len(printed) == len(expected), printed
+    for text, wanted in zip(printed, expected, strict=True):
+        assert wanted in text, f"{wanted!r} not in a solution's output:\n{text}"
+    if game:  # timings start from no agents (none reattached), so starting takes time, run again too
+        for text in printed[:2]:
+            starts = [float(line.split("(")[1].split(",")[0]) for line in text.splitlines() if "-> (" in line]
+            assert len(starts) == 2 and all(start > 0.0 for start in starts), text

@@ -91,8 +91,15 @@ class CallInterrupted(KeyboardInterrupt):
 
 
 class CallCancelledError(AgentnbError):
-    """A call was withdrawn (``placeholder.cancel()``) before it started, or a streaming
-    reply (or one waiting for input) was stopped."""
+    """A call was withdrawn (``placeholder.cancel()``, ``agent.cancel()``) before it started,
+    or a streaming reply (or one waiting for an answer) was stopped.
+
+    A call withdrawn before it ran has nothing remote to show: a cell shows the message alone.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython hook: the message alone (the call never ran: no remote traceback)."""
+        return [f"CallCancelledError: {self}"]
 
 
 class ProtocolError(AgentnbError, RuntimeError):
@@ -144,6 +151,8 @@ class RemoteError(AgentnbError):
 
     def _render_traceback_(self) -> list[str]:
         """IPython hook: show the remote traceback in the cell."""
-        lines = [f"RemoteError: {self}", "", f"Remote traceback ({self.agent} on {self.address}):"]
-        lines.extend(self.remote_traceback.rstrip().splitlines())
+        lines = [f"RemoteError: {self}"]
+        if self.remote_traceback.strip():  # none for failures that did not come from running code
+            lines += ["", f"Remote traceback ({self.agent} on {self.address}):"]
+            lines.extend(self.remote_traceback.rstrip().splitlines())
         return lines

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("queued", "running", "done", "error", "output", "streaming", "input")
+#: Not a server's event: the driver's word that a server's feed ended for good (the server
+#: stopped): calls there that did not finish never will (the graph marks them failed).
+GONE = "gone"
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,8 @@ class Event:
 
     Attributes:
         kind: one of "queued", "running", "done", "error", "output", "streaming"
-            (a reply streams its pieces), "input" (a reply waits for an answer).
+            (a reply streams its pieces), "input" (a reply waits for an answer); or
+            "gone" (from the driver, not a server: that server's feed ended for good).
         task_id: the call's task id.
         agent: the agent that runs the call.
         address: ``host:port`` of that agent's server.

@@ -11,12 +11,20 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .._core import _connection as connection
 from .._core._address import host_port, is_loopback
 from .._core._context import current_task
-from .._core._errors import AgentExistsError, AgentnbError, CodeNotAcceptedError, MessageError, RemoteError
+from .._core._errors import (
+    AgentExistsError,
+    AgentnbError,
+    CodeNotAcceptedError,
+    MessageError,
+    RemoteError,
+    ServerUnavailableError,
+)
 from .._core._message import Msg
 from .._core._token import TOKEN_ENV
 from .._runtime._calls import Call
@@ -32,6 +40,7 @@ from ._html import agent_html
 from ._hub import heard
 from ._options import DistOptions
 from ._placeholder import Placeholder
+from ._runs import note_call
 
 log = logging.getLogger("agentnb")
 
@@ -188,7 +197,7 @@ class DistributedAgent:
         op, key = self._recipe.create_op(link.address, bool(link.accepts_code), replace, exclusive)
         if key is not None and key not in link.defined:
             link.defined.add(key)
-            link.put(Pending(self.name, op=self._recipe.define_op(link.address)))
+            link.put(Pending(self.name, op=self._recipe.define_op(link.address), failed=_define_failed(link)))
         origin, has_recipe = self._session.origin(), op.create.spec.WhichOneof("recipe") is not None
         self._origin = origin  # where what is said about its creation goes
 
@@ -246,6 +255,14 @@ class DistributedAgent:
                 self._failed(error)
 
     def _failed(self, error: BaseException) -> AgentnbError:
+        if self.link is not None and self.link.closing:  # the session stopped first: say that, once
+            error = ServerUnavailableError(
+                f"agent {self.name!r} was not created on {self.address}: the session was shut down "
+                "(agentnb.shutdown()) before its server had built it; run its to_dist() again"
+            )
+            self.broken = error
+            notice(f"agentnb: {error}", self._origin)
+            return error
         self.broken = error if isinstance(error, AgentnbError) else RemoteError(
             self.name, self.address, type(error).__name__, str(error), ""
         )  # fmt: skip
@@ -326,6 +343,7 @@ class DistributedAgent:
         )
         request = method_request(self.name, _caller(), name, arguments)
         call = Call(link, self.name, request, [], self._session.origin())
+        note_call(call)
         link.put(Pending(self.name, call=call))
         try:
             return call.result()
@@ -351,7 +369,9 @@ class DistributedAgent:
                 raise MessageError(
                     f"{where} is a {type(item).__name__}; pass a Msg, a placeholder, a list of them, or None"
                 )
-        return Call(link, self.name, request, producers, origin, size)
+        call = Call(link, self.name, request, producers, origin, size)
+        note_call(call)  # a call made inside ``with agentnb.run(...)`` is that run's
+        return call
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled (as a constructor argument shipped to a server), it travels as a reference."""
@@ -422,6 +442,17 @@ def notice(text: str, origin: Any = None) -> None:
     """A one-line notice for the user, shown in the notebook cell ``origin`` names (the one
     that caused it; None: the current one)."""
     get_session().notice(text, origin)
+
+
+def _define_failed(link: ServerLink) -> Callable[[AgentnbError], None]:
+    """What a failed class definition says: nothing when the session closed the link (the
+    agent's own creation says it then), else a warning (the agent's creation fails too)."""
+
+    def failed(error: AgentnbError) -> None:
+        if not link.closing:
+            log.warning("agentnb: %s", error)
+
+    return failed
 
 
 def _warn_if_failed(call: Call) -> None:

@@ -14,6 +14,8 @@ COLOURS = {
     "running": "#1e88e5",
     "done": "#43a047",
     "error": "#e53935",
+    "cancelled": "#757575",
+    "could not be created": "#e53935",
     "not started": "#9e9e9e",
     "server exited": "#e53935",
 }
@@ -44,5 +46,5 @@ def placeholder_html(agent: str, state: str, task_id: str, shown: str | None, er
         body += f": <code>{html.escape(error[:300])}</code>"
     elif shown is not None:
         body += f": <code>{html.escape(shown)}</code>"
-    task = f"task {html.escape(task_id[:8])}" if task_id else "not acknowledged yet"
+    task = f"task {html.escape(task_id[:8])}" if task_id else "on its way to its server"
     return f"<div>{body} <small>{task}</small></div>"

@@ -14,11 +14,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
+from .._core._errors import CallInterrupted
 from .._core._message import FIELDS, Msg, _preview
-from .._runtime._calls import DONE, Call
+from .._runtime._calls import CANCELLED, DONE, ERROR, Call
 from .._runtime._session import get_session
 from .._runtime._stream import astream_call, stream_call
 from ._html import placeholder_html
+
+#: What each state means, in the words the stop button's message uses.
+MEANING = {
+    "sending": "on its way to its server",
+    "queued": "waiting in the agent's queue",
+    "running": "running",
+}
+#: How long the stop button's message waits to learn where an interrupted call is.
+INTERRUPT_LOOKUP_S = 0.5
 
 
 def _field(name: str) -> property:
@@ -73,10 +83,33 @@ class Placeholder(Msg):
 
         Raises:
             RemoteError: the remote ``reply`` raised.
+            CallCancelledError: the call was withdrawn before it started.
             CallTimeoutError: no reply within ``timeout``; the call goes on.
             ServerUnavailableError: the server died or cannot be reached.
+            CallInterrupted: the wait was stopped (Ctrl-C, the stop button); the call goes on.
         """
-        return self._call.result(timeout)
+        try:
+            return self._call.result(timeout)
+        except CallInterrupted:
+            raise CallInterrupted(self._interrupted()) from None
+
+    def _interrupted(self) -> str:
+        """What the stop button says: where the call is now, and how to withdraw it."""
+        call = self._call
+        if not call.acked and not call.finished:  # a reader was sending it: its server answers soon
+            call.acked_or_wait(INTERRUPT_LOOKUP_S)
+        state = self.state
+        where = f"agent {self.agent_name!r} on {self.address}"
+        if state not in MEANING:  # it finished meanwhile
+            return f"stopped waiting for {where}; the call has finished meanwhile ({state}): read it again"
+        if state == "running":
+            withdraw = (
+                f"A running call cannot be withdrawn: %agentnb stop {self.agent_name} (or "
+                "agentnb.shutdown()) stops the agent; agent.cancel() withdraws the calls queued behind it"
+            )
+        else:
+            withdraw = "To withdraw it: placeholder.cancel(); every queued call of the agent: agent.cancel()"
+        return f"stopped waiting for {where}; the call goes on there ({MEANING[state]}). {withdraw}"
 
     def _resolved(self) -> Any:
         return self.result()
@@ -90,17 +123,24 @@ class Placeholder(Msg):
 
     @property
     def state(self) -> str:
-        """ "sending", "queued", "running", "streaming", "done" or "error"; never blocks."""
+        """ "sending", "queued", "running", "streaming", "done", "error" or "cancelled"; never blocks."""
         return self._call.state_now()
 
     def cancel(self) -> bool:
         """Withdraw the call if it has not started, or stop a streaming reply at its next piece
-        (and a reply waiting for input, or in a debugger); True if so. Other running replies go on."""
+        (and a reply waiting for input, or in a debugger); True if so.
+
+        Any other call that started (or finished) cannot be withdrawn: ``cancel()``
+        returns False and says why in one line (a running reply goes on; to
+        stop it, stop its agent: ``%agentnb stop NAME`` or ``agentnb.shutdown()``).
+        """
         call = self._call
-        stopped = call.cancel()
-        if stopped and call.task_id:
+        withdrawn = call.cancel()
+        if not withdrawn:
+            get_session().notice(self._not_withdrawn(), None)
+        elif call.task_id:
             get_session().console.forget(call.task_id)  # its prompt, if any, is not asked any more
-        return stopped
+        return withdrawn
 
     def stream(self, timeout: float | None = None) -> Iterator[str | Msg]:
         """The pieces of a streaming reply, in order, as they come (from any thread); then the
@@ -118,6 +158,15 @@ class Placeholder(Msg):
     def __aiter__(self) -> AsyncIterator[str | Msg]:
         """``async for chunk in p``: the pieces, awaited without blocking the running loop."""
         return astream_call(self._call)
+
+    def _not_withdrawn(self) -> str:
+        state, name = self.state, self.agent_name
+        if state in (DONE, ERROR, CANCELLED):
+            return f"agentnb: cancel() found nothing to withdraw: the call to {name!r} has finished ({state})"
+        return (
+            f"agentnb: cancel() cannot withdraw the call to {name!r}: it has started ({state}) and goes on; "
+            f"to stop it, stop the agent (%agentnb stop {name}, or agentnb.shutdown())"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return self.result().to_dict()
@@ -145,7 +194,7 @@ class Placeholder(Msg):
                 return (
                     f"<Placeholder {self.agent_name!r} done: {reply.name!r} said {_preview(reply.content)}>"
                 )
-        task = f"task {self.task_id[:8]}" if self.task_id else "not acknowledged yet"
+        task = f"task {self.task_id[:8]}" if self.task_id else MEANING["sending"]
         return f"<Placeholder {self.agent_name!r} {state} ({task})>"
 
 

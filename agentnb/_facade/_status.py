@@ -15,7 +15,7 @@ class AgentRow:
     name: str
     class_name: str
     address: str
-    state: str  # "running", "not started" (lazy) or "server exited"
+    state: str  # "running", "not started" (lazy), "could not be created" or "server exited"
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,12 @@ def status() -> SessionStatus:
         state = "running" if agent.alive() else "server exited"
         if not agent.address:
             state = "not started"
+        elif getattr(agent, "broken", None) is not None:  # its creation failed (a name taken, ...)
+            state = "could not be created"
         rows.append(AgentRow(agent.name, agent.class_name, agent.address, state))
     servers = []
     for server in session.launched():
-        names = tuple(a.name for a in agents if a.server is server)
+        names = tuple(a.name for a in agents if a.server is server and getattr(a, "broken", None) is None)
         code = server.returncode
         servers.append(
             ServerRow(server.address, server.pid, code is None, "" if code is None else f"code {code}", names)

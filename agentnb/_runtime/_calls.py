@@ -23,11 +23,11 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from .._core._config import Timeouts
-from .._core._errors import AgentnbError, CallInterrupted, CallTimeoutError, RemoteError
+from .._core._errors import AgentnbError, CallCancelledError, CallInterrupted, CallTimeoutError, RemoteError
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from . import _console, _stream
-from ._codec import Returned, decode_result
+from ._codec import Returned, decode_result, driver_error
 
 # The states of a call, in order (any may jump to "error").
 PENDING = "pending"  # made, waiting in the outbox
@@ -36,6 +36,7 @@ QUEUED = "queued"  # the server has it (acknowledged with a task id)
 RUNNING = "running"  # known from the event feed only
 DONE = "done"
 ERROR = "error"
+CANCELLED = "cancelled"  # withdrawn before it started (an error, named for what it is)
 
 
 #: A consumer's output waits at most this long for its producers' output (shown first).
@@ -278,7 +279,7 @@ class Call:
         except AgentnbError as exc:
             result = exc
         if isinstance(result, RemoteError):
-            self.fail(result)
+            self.fail(driver_error(result))
         else:
             self._finish(DONE, result)
 
@@ -357,8 +358,11 @@ class Call:
         return self.link.cancel(self)
 
     def state_now(self) -> str:
-        """ "sending", "queued", "running", "done" or "error", from what is known here (never blocks)."""
+        """ "sending", "queued", "running", "streaming", "done", "error" or "cancelled", from what
+        is known here (never blocks)."""
         if self.resolved:
+            if isinstance(self.error, CallCancelledError):
+                return CANCELLED
             return ERROR if self.error is not None else DONE
         if self.state in (PENDING, SENDING):
             return "sending"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._core._errors import MessageError, MessageTooLargeError, RemoteError
+from .._core._errors import AgentnbError, CallCancelledError, MessageError, MessageTooLargeError, RemoteError
 from .._core._events import KINDS, Event, InputRef
 from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
@@ -275,6 +275,19 @@ def decode_failure(failure: pb.Failure) -> RemoteError:
     return RemoteError(
         failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback, failure.task_id
     )
+
+
+#: The type a server names for a call withdrawn from its agent's mailbox before it started.
+CANCELLED = "CallCancelled"
+
+
+def driver_error(error: RemoteError) -> AgentnbError:
+    """A failure as the driver reports it: a call withdrawn before it started is a
+    :class:`CallCancelledError` (it never ran, so it has no remote traceback), anything
+    else stays the :class:`RemoteError` it is."""
+    if error.exc_type != CANCELLED:
+        return error
+    return CallCancelledError(f"agent {error.agent!r} on {error.address}: {error.remote_message}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """Following a server's event feed for as long as the session uses the server.
 
-A feed that ends while its server lives (a dropped connection, a restarted
+A new feed starts where its session's use of the server starts: the first
+event of a server the session launched, or, for a server it attached to (a
+launcher), the last event before its first contact (what other drivers did
+there earlier is theirs: their prints are not shown here). A feed that ends
+while its server lives (a dropped connection, a restarted
 launcher) is followed again from the last event number seen, so nothing is
 shown twice and nothing is missed while the server's log still holds it (a
 note says how many events it no longer held). agentnb says in one line when
@@ -13,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
 from .._core._errors import AgentnbError, AuthenticationError
-from .._core._events import Event
+from .._core._events import GONE, Event
 from ._client import ServerClient
 from ._codec import decode_events
 
@@ -54,13 +59,13 @@ class Feed:
         handle: Callable[[Event], None],
         notice: Callable[[str], None],
         alive: Callable[[], bool],
+        since: tuple[int, str] = (0, ""),
     ) -> None:
         self.client = client
         self._handle = handle
         self._notice = notice
         self._alive = alive
-        self.seq = 0
-        self.server_id = ""
+        self.seq, self.server_id = since  # (0, ""): from the server's first event
         self.drops = 0
         self._progress = asyncio.Condition()
         self.task: asyncio.Task[None] = asyncio.get_running_loop().create_task(self._run())
@@ -120,3 +125,5 @@ class Feed:
             if self._alive():
                 await asyncio.sleep(backoff)
                 backoff = min(MAX_BACKOFF, backoff * 2)
+        # the server stopped (or the session stopped using it): what did not finish there never will
+        self._handle(Event(GONE, "", "", address, timestamp=time.time(), preview="its server stopped"))

@@ -84,6 +84,9 @@ class ServerLink:
         self._gone: AgentnbError | None = None
         self.closing = False  # this session is stopping the server or the link
         self.followed = False  # the session follows its event feed
+        #: Where following its feed starts: a server this session did not launch is followed
+        #: from the first contact on (its earlier events are other drivers'), ours from the start.
+        self.events_from: tuple[int, str] = (0, "")
         self.accepts_code: bool | None = True if server is not None else None
         #: The server, if it runs in this process (its own agents call each other in-process).
         self.local = local.lookup(address)
@@ -122,6 +125,8 @@ class ServerLink:
         else:
             response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
+        if not self.followed and self.server is None:
+            self.events_from = (int(response.event_seq), response.server_id)
         return response
 
     async def submit(self, ops: list[bytes], what: str) -> pb.SubmitResponse:

@@ -230,7 +230,7 @@ class Session:
             feed = self._feeds.get(link.address)
             if feed is None or feed.task.done():
                 self._feeds[link.address] = Feed(
-                    link.client, self._on_event, self.notice, lambda: not link.gone
+                    link.client, self._on_event, self.notice, lambda: not link.gone, link.events_from
                 )
 
         self.loop.call_soon(start)

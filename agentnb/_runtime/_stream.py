@@ -37,7 +37,7 @@ from .._core._errors import (
 from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
 from . import _console
-from ._codec import decode_msg, decode_result
+from ._codec import decode_msg, decode_result, driver_error
 
 if TYPE_CHECKING:
     from ._client import ServerClient
@@ -191,7 +191,7 @@ class PieceFeed:
             raise self.error
         result = decode_result(self.outcome, f"the reply of agent {self.agent!r}") if self.outcome else None
         if isinstance(result, RemoteError):
-            raise result
+            raise driver_error(result)  # a stopped stream: CallCancelledError, as for its call
         raise StopIteration
 
     def text(self) -> str:

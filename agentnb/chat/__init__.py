@@ -6,7 +6,9 @@ it switches the notebook layer on); the model client uses the standard
 library (``urllib``, ``json``), no new dependency.
 
 * :class:`ChatAgent`: an agent whose replies come from a chat model.
-* :class:`RuleModel`: a deterministic rule-based model: offline, instant.
+* :class:`RuleModel`: a deterministic rule-based model: offline, instant;
+  it answers about the workshop's topics as a teacher, a curious student, a
+  sceptic, a debater or a judge would (the system prompt says which).
 * :class:`OpenAIChat`: a client for the chat completions API of OpenAI,
   Ollama, vLLM, llama.cpp's server...; configured by ``OPENAI_BASE_URL``,
   ``OPENAI_API_KEY`` and ``OPENAI_MODEL``.
@@ -16,9 +18,9 @@ library (``urllib``, ``json``), no new dependency.
 Example:
     >>> from agentnb import Msg
     >>> from agentnb.chat import ChatAgent
-    >>> bot = ChatAgent("Bot", "You are terse.", model="rules")
-    >>> bot(Msg("user", "Is 41 prime?")).content
-    'You said 41; I say 42.'
+    >>> bot = ChatAgent("Bot", "You teach distributed systems.", model="rules")
+    >>> bot(Msg("user", "What is an actor, in one sentence?")).content[:60]
+    'An actor is an independent part of a program that keeps its '
 """
 
 from __future__ import annotations

@@ -17,10 +17,8 @@ The endpoint comes from the environment:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
 import re
 import urllib.error
 import urllib.request
@@ -29,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ._errors import ModelNotConfiguredError, ModelRequestError
+from ._rules import reply as rule_reply
 
 BASE_URL_ENV, API_KEY_ENV, MODEL_ENV = "OPENAI_BASE_URL", "OPENAI_API_KEY", "OPENAI_MODEL"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -204,39 +203,22 @@ def _sse_pieces(response: Any, url: str) -> Iterator[str]:
             yield str(piece)
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
-
-
 def words(text: str) -> list[str]:
     """``text`` in pieces of a word and the space after it (joined, they are ``text``)."""
     return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
 
 
-_OPENERS = (
-    "I hear you on {word}.",
-    "Interesting point about {word}.",
-    "{word}? Let me think.",
-    "You keep coming back to {word}.",
-    "Fair enough, {word} matters.",
-)
-_TAKES = (
-    "But consider the other side.",
-    "I would still argue the opposite.",
-    "Here is one more reason.",
-    "That is where we agree.",
-    "Evidence beats opinion here.",
-    "Small steps first, then the big picture.",
-)
-
-
 class RuleModel:
     """A deterministic rule-based stand-in for a chat model: offline, instant, no key.
 
-    The reply depends only on ``seed``, the system prompt and the last
-    message, so the same conversation gives the same replies in every run.
+    It reads the system prompt (a teacher, a curious student, a sceptic, a
+    debater for or against a motion, a judge...) and the conversation, and
+    answers about what was asked, from what it knows of this workshop's
+    topics (see :mod:`agentnb.chat._rules`). The same conversation gives the
+    same reply in every run.
 
     Args:
-        seed: picks among the phrasings.
+        seed: picks among phrasings (and a debater's opening point).
     """
 
     def __init__(self, seed: int = 0) -> None:
@@ -244,23 +226,7 @@ class RuleModel:
         self.name = f"rules-{seed}"
 
     def complete(self, messages: list[ChatMessage], **params: Any) -> str:
-        system = next((m["content"] for m in messages if m.get("role") == "system"), "")
-        last = next((m for m in reversed(messages) if m.get("role") != "system"), None)
-        if last is None:
-            return "Hello! What shall we talk about?"
-        text = last.get("content", "")
-        digest = hashlib.sha256(f"{self.seed}|{system}|{text}".encode()).digest()
-        rng = random.Random(digest)
-        speaker, _, said = text.rpartition(": ") if ": " in text[:40] else ("", "", text)
-        numbers = [int(n) for n in re.findall(r"-?\d+", said)]
-        if numbers:
-            return f"You said {numbers[-1]}; I say {numbers[-1] + 1}."
-        if said.strip().endswith("?"):
-            return f"Good question{', ' + speaker if speaker else ''}. " + rng.choice(_TAKES)
-        words = _WORD.findall(said) or ["that"]
-        word = max(words, key=lambda w: (len(w), w)).lower()
-        reply = f"{rng.choice(_OPENERS).format(word=word)} {rng.choice(_TAKES)}"
-        return reply[0].upper() + reply[1:]
+        return rule_reply(messages, self.seed)
 
     def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
         """The same reply as :meth:`complete`, word by word."""

@@ -32,8 +32,8 @@ from .._proto import agentnb_pb2 as pb
 
 Kind = pb.Event.Kind
 
-#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk)
-_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int, int]
+#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk, size)
+_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int, int, int]
 
 #: A subscriber gets at most one batch per this many seconds: one write for
 #: many events under load, and still well inside the graph's 50 ms budget.
@@ -53,7 +53,9 @@ class EventBus:
         self._log: deque[_Raw] = deque()
         self._bytes = 0
         self._seq = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()  # the log (publishing takes only this)
+        self._cond = threading.Condition(threading.Lock())  # subscribers waiting for more
+        self._waiting = 0  # how many wait on _cond (a publisher wakes them only then)
         self._recording = recording
         self._closed = False
 
@@ -84,22 +86,25 @@ class EventBus:
             return  # nobody ever followed this server: events cost nothing
         now = time.time()
         refs = tuple(inputs)
-        with self._cond:
+        size = _size(task_id, agent, caller, preview, text, refs)
+        log = self._log
+        with self._lock:
             self._seq += 1
-            event: _Raw = (
+            log.append((
                 self._seq, kind, task_id, agent, caller, refs, now, preview, text, message_id,
-                direct_inputs, chunk,
-            )  # fmt: skip
-            self._log.append(event)
-            self._bytes += _size(event)
-            while len(self._log) > self._max or self._bytes > self._max_bytes:
-                self._bytes -= _size(self._log.popleft())
-            self._cond.notify_all()
+                direct_inputs, chunk, size,
+            ))  # fmt: skip
+            self._bytes += size
+            while len(log) > self._max or self._bytes > self._max_bytes:
+                self._bytes -= log.popleft()[12]
+        if self._waiting:
+            with self._cond:
+                self._cond.notify_all()
 
     def close(self) -> None:
         """End every subscription (the server is stopping)."""
+        self._closed = True
         with self._cond:
-            self._closed = True
             self._cond.notify_all()
 
     def subscribe(self, since_seq: int, server_id: str, is_active: Any) -> Iterator[pb.EventBatch]:
@@ -110,15 +115,18 @@ class EventBus:
             server_id: the instance ``since_seq`` belongs to; another one starts from 0.
             is_active: returns False once the subscriber's RPC has ended.
         """
-        with self._cond:
-            self._recording = True
+        self._recording = True
         cursor = since_seq if server_id in ("", self.server_id) else 0
         first = True  # the first batch goes at once, even empty: the subscriber knows it is connected
         while True:
             if not first:
                 with self._cond:
-                    while self._seq <= cursor and not self._closed and is_active():
-                        self._cond.wait(1.0)
+                    self._waiting += 1  # before looking: a publisher after this wakes us
+                    try:
+                        while self._seq <= cursor and not self._closed and is_active():
+                            self._cond.wait(1.0)
+                    finally:
+                        self._waiting -= 1
                     if self._closed or not is_active():
                         return
                 time.sleep(BATCH_WINDOW)  # let a burst gather into one write
@@ -130,7 +138,7 @@ class EventBus:
 
     def _take(self, cursor: int) -> tuple[list[_Raw], int, int]:
         """The events after ``cursor`` (up to a batch's size), how many were lost, the new cursor."""
-        with self._cond:
+        with self._lock:
             first = self._log[0][0] if self._log else self._seq + 1
             dropped = max(0, first - cursor - 1)
             start = max(0, cursor + 1 - first)
@@ -138,7 +146,7 @@ class EventBus:
             size = 0
             for i in range(start, len(self._log)):
                 event = self._log[i]
-                size += _size(event)
+                size += event[12]
                 if out and size > MAX_BATCH_BYTES:
                     break
                 out.append(event)
@@ -153,9 +161,10 @@ def split_text(text: str) -> list[str]:
     return [text[i : i + MAX_TEXT] for i in range(0, len(text), MAX_TEXT)]
 
 
-def _size(event: _Raw) -> int:
+def _size(
+    task_id: str, agent: str, caller: str, preview: str, text: str, inputs: tuple[pb.TaskRef, ...]
+) -> int:
     """What an event costs: its strings (the caller and inputs come from clients) and some overhead."""
-    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = event
     refs = sum(ref.ByteSize() for ref in inputs) if inputs else 0
     return _OVERHEAD + len(task_id) + len(agent) + len(caller) + len(preview) + len(text) + refs
 
@@ -204,7 +213,7 @@ def _merged(last: _Raw, earlier: list[_Raw], server_id: str) -> pb.Event:
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:
-    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = raw
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk, _ = raw
     return pb.Event(
         seq=seq, kind=kind, task_id=task_id, agent=agent, caller=caller, inputs=inputs,
         timestamp=timestamp, preview=preview, text=text, server_id=server_id, message_id=message_id,

@@ -25,7 +25,7 @@ from .._core._message import Msg
 from .._core._pieces import is_stream
 from .._facade._agent import AgentBase
 from .._proto import agentnb_pb2 as pb
-from .._runtime._codec import decode_value, encode_failure, encode_value, fill_msg, preview
+from .._runtime._codec import CANCELLED, decode_value, encode_failure, encode_value, fill_msg, preview
 from .._runtime._ops import ATTRIBUTES
 from . import _output, _stream
 from ._console import Console
@@ -217,7 +217,7 @@ class AgentHost:
             for job in a.mailbox.withdraw(lambda j: j.kind == "call" and (not wanted or j.task_id in wanted)):
                 cancelled.append(job.task_id)
                 self._finish(a, job, _failure_outcome(RemoteError(
-                    a.name, self.address, "CallCancelled", "the call was cancelled before it started", ""
+                    a.name, self.address, CANCELLED, "the call was cancelled before it started", ""
                 )))  # fmt: skip
             current = a.mailbox.current
             if current is not None and current.kind == "call" and (not wanted or current.task_id in wanted):

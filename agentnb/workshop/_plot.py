@@ -88,24 +88,25 @@ def guess_plot(verdicts: Sequence[dict[str, Any]], width: int = 640, height: int
                 f'<circle cx="{cx:.1f}" cy="{y(guess):.1f}" r="2.5" fill="{color}" '
                 f'fill-opacity="0.7"><title>{_esc(name)}: {guess}</title></circle>'
             )
-    for key, color, dash in (("average", "#444", "4 3"), ("target", "#d62728", "")):
+    lines = {"average": ("#444", "4 3"), "target": ("#d62728", "")}  # the legend draws them alike
+    for key, (color, dash) in lines.items():
         points = " ".join(f"{x(i):.1f},{y(v[key]):.1f}" for i, v in enumerate(verdicts))
         parts.append(
             f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2" '
             f'stroke-dasharray="{dash}"/>'
         )
-    legend = [(k, c, "circle") for k, c in COLORS.items()] + [
-        ("average", "#444", "line"),
-        ("target (2/3)", "#d62728", "line"),
+    legend = [(k, c, "") for k, c in COLORS.items()] + [
+        ("average", *lines["average"]),
+        ("target (2/3)", *lines["target"]),
     ]
-    for row, (label, color, shape) in enumerate(legend):
+    for row, (label, color, dash) in enumerate(legend):
         ly = top + 10 + row * 18
         lx = width - right + 16
         mark = (
             f'<circle cx="{lx}" cy="{ly - 4}" r="4" fill="{color}"/>'
-            if shape == "circle"
-            else f'<line x1="{lx - 6}" x2="{lx + 6}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
-            'stroke-width="2"/>'
+            if label in COLORS
+            else f'<line x1="{lx - 8}" x2="{lx + 8}" y1="{ly - 4}" y2="{ly - 4}" stroke="{color}" '
+            f'stroke-width="2" stroke-dasharray="{dash}"/>'
         )
         parts.append(f'{mark}<text x="{lx + 12}" y="{ly}">{_esc(label)}</text>')
     parts.append("</svg>")

@@ -16,6 +16,9 @@ they consumed):
   waited for last (the producer of its latest input, or the previous call of
   the same agent when its mailbox held it up), until a call that started as
   soon as it was made.
+* A **named run** (``agentnb.run(name)``) is taken whole: every call of it,
+  idle gaps included, and a call's latest input is on its chain even when it
+  was ready before the call was made (the call was made for it).
 
 Pure functions over :class:`CallView` lists; timestamps are the servers'
 ``time.time()`` (one machine's clock in the usual case).
@@ -23,8 +26,8 @@ Pure functions over :class:`CallView` lists; timestamps are the servers'
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from ._views import CallView
 
@@ -70,6 +73,7 @@ class TimeReport:
         agents: per agent, in the order they were first called.
         calls: every call of the run.
         entry: where the path's first message came from (the driver, or an agent).
+        name: the run's name ("" for the last stretch of overlapping calls).
     """
 
     start: float
@@ -80,10 +84,17 @@ class TimeReport:
     agents: tuple[AgentTime, ...]
     calls: tuple[CallView, ...]
     entry: str = "driver"
+    name: str = ""
 
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+    def grouped(self, group_of: Callable[[str], str]) -> TimeReport:
+        """The report with its critical path named by the nodes its agents are drawn in (grouped graphs)."""
+        nodes = frozenset(group_of(n) for n in self.nodes)
+        edges = frozenset((group_of(a), group_of(b)) for a, b in self.edges)
+        return replace(self, nodes=nodes, edges=edges)
 
     def sentences(self, limit: int = 8) -> list[str]:
         """The report in words: the run, its critical path, and the agents that waited longest."""
@@ -91,12 +102,16 @@ class TimeReport:
         if len(names) > 9:  # a long chain: its ends, and how long it is
             names = [*names[:4], f"… {len(self.path) - 6} more calls …", *names[-3:]]
         chain = " → ".join(names)
-        lines = [f"The run took {secs(self.seconds)}; its critical path: {chain}."]
+        run = f"Run {self.name!r}" if self.name else "The run"
+        lines = [f"{run} took {secs(self.seconds)}; its critical path: {chain}."]
         waiting = sorted((a for a in self.agents if a.waiting >= _EPS * 5), key=lambda a: -a.waiting)
         for a in waiting[:limit]:
             lines.append(agent_sentence(a))
         if len(waiting) > limit:
-            lines.append(f"… and {len(waiting) - limit} more agents waited (hover a node for its times).")
+            more = len(waiting) - limit
+            lines.append(
+                f"… and {more} more agent{'' if more == 1 else 's'} waited (hover a node for its times)."
+            )
         if not waiting:
             lines.append("No agent waited: every call started as soon as it was made.")
         return lines
@@ -137,24 +152,37 @@ def last_run(calls: Iterable[CallView]) -> list[CallView]:
     return run
 
 
-def report(calls: Iterable[CallView]) -> TimeReport | None:
-    """Where the last run's time went; None while a call is unfinished or before any call."""
+def whole_run(calls: Iterable[CallView]) -> list[CallView]:
+    """Every call, as one run (empty if any is unfinished): a named run's calls, gaps and all."""
+    timed = sorted((c for c in calls if c.queued_at is not None), key=lambda c: c.queued_at or 0.0)
+    return [] if any(c.finished_at is None for c in timed) else timed
+
+
+def report(calls: Iterable[CallView], whole: bool = False, name: str = "") -> TimeReport | None:
+    """Where the last run's time went; None while a call is unfinished or before any call.
+
+    Args:
+        calls: the calls seen.
+        whole: take every call as the run (a named run: ``agentnb.run(name)``) instead of the
+            last stretch of overlapping calls.
+        name: the run's name, for the report's first sentence.
+    """
     everything = list(calls)
-    run = last_run(everything)
+    run = whole_run(everything) if whole else last_run(everything)
     if not run:
         return None
     by_task = {c.task_id: c for c in everything}
     agents: dict[str, AgentTime] = {}
     for c in run:
         _account(c, by_task, agents)
-    path = _critical_path(run, by_task)
+    path = _critical_path(run, by_task, whole)
     edges = {(p.agent, c.agent) for p, c in zip(path, path[1:], strict=False) if p.agent != c.agent}
     edges.add((_entry(path[0], by_task), path[0].agent))
     start = min(c.queued_at for c in run if c.queued_at is not None)
     end = max(c.finished_at for c in run if c.finished_at is not None)
     ordered = tuple(sorted(agents.values(), key=lambda a: a.first))
     return TimeReport(start, end, tuple(path), frozenset(edges), frozenset(c.agent for c in path), ordered,
-                      tuple(run), _entry(path[0], by_task))  # fmt: skip
+                      tuple(run), _entry(path[0], by_task), name)  # fmt: skip
 
 
 def _entry(first: CallView, by_task: dict[str, CallView]) -> str:
@@ -192,7 +220,13 @@ def _account(c: CallView, by_task: dict[str, CallView], agents: dict[str, AgentT
     a.queued += max(started - ready, 0.0)
 
 
-def _critical_path(run: list[CallView], by_task: dict[str, CallView]) -> list[CallView]:
+def _critical_path(run: list[CallView], by_task: dict[str, CallView], whole: bool = False) -> list[CallView]:
+    """The chain back from the call that finished last (see the module doc).
+
+    In a whole run (a named one) a call's latest input is on the chain even if it was
+    ready before the call was made: the call was made after it, for it (the driver's
+    outbox, or the code, waited for it), as the rounds of a game wait for the verdicts.
+    """
     by_agent: dict[str, list[CallView]] = {}
     for c in run:
         by_agent.setdefault(c.agent, []).append(c)
@@ -203,7 +237,7 @@ def _critical_path(run: list[CallView], by_task: dict[str, CallView]) -> list[Ca
         queued, started, _ = _times(c)
         blockers = []
         producer = _last_input(c, by_task)
-        if producer is not None and (producer.finished_at or 0.0) > queued - _EPS:
+        if producer is not None and (whole or (producer.finished_at or 0.0) > queued - _EPS):
             blockers.append(producer)
         before = [
             m

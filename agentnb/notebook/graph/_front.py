@@ -8,10 +8,15 @@ What the browser side does (everything else is drawn in Python):
 * zoom and pan act on the drawing's SVG ``viewBox`` and survive redraws:
   Ctrl/⌘ + wheel zooms around the pointer, dragging pans once zoomed in,
   a double click zooms in there, Fit shows the whole drawing again;
-* when the kernel behind it restarts or dies, it says so in words above the
-  last picture (ipywidgets would show only a broken-link icon);
+* when the kernel behind it restarts, dies or is shut down, it says so in
+  words above the last picture (ipywidgets would show only a broken-link icon;
+  on a shut-down kernel, nothing at all);
 * hides the static copy that follows it in the same cell while it is live
-  (the copy is for saved notebooks, exports and nbviewer).
+  (the copy is for saved notebooks, exports and nbviewer);
+* keeps that copy up to date in the notebook itself (JupyterLab): the kernel
+  updates it through its display id, which a page that was reloaded no longer
+  knows, so the page writes the kernel's latest copy (``saved``) into the
+  notebook's output too, and the saved file keeps following the live graph.
 
 No message goes to the kernel: zooming works while a cell runs.
 """
@@ -48,6 +53,45 @@ function paint(svg, id, [kind, state, critical, tip, label]) {
   g.querySelector("a")?.setAttributeNS(XLINK, "title", tip);
   const text = kind === "e" ? g.querySelector("text") : null;
   if (text) text.textContent = label;
+}
+
+// The kernel behind the widget: JupyterLab's notebook widget manager knows its session.
+function watchKernel(model, gone) {
+  const manager = model.widget_manager;
+  const session = manager?.context?.sessionContext;
+  if (session?.kernelChanged) {  // Kernel > Shut Down Kernel: the session's kernel becomes null
+    const changed = (_, change) => { if (!change.newValue) gone(); };
+    const status = (_, value) => { if (value === "dead") gone(); };
+    session.kernelChanged.connect(changed);
+    session.statusChanged.connect(status);
+    return () => { session.kernelChanged.disconnect(changed); session.statusChanged.disconnect(status); };
+  }
+  const kernel = manager?.kernel;  // other front ends' managers hold the kernel itself
+  if (kernel?.statusChanged) {
+    const status = (_, value) => { if (value === "dead") gone(); };
+    kernel.statusChanged.connect(status);
+    return () => kernel.statusChanged.disconnect(status);
+  }
+  return () => {};
+}
+
+// Write the kernel's latest static copy into the notebook's output that holds this graph's copy.
+function keepSaved(model) {
+  const notebook = model.widget_manager?.context?.model;
+  const saved = model.get("saved");
+  if (!notebook?.cells || !saved?.id) return;
+  const mark = `data-agentnb-graph="${saved.id}"`;
+  const html = saved.bundle["text/html"];
+  for (let i = 0; i < notebook.cells.length; i++) {
+    const outputs = notebook.cells.get(i).outputs;
+    for (let j = 0; j < (outputs?.length ?? 0); j++) {
+      const shown = outputs.get(j).data?.["text/html"];
+      const text = Array.isArray(shown) ? shown.join("") : shown;
+      if (typeof text === "string" && text.includes(mark) && text !== html) {
+        outputs.set(j, { output_type: "display_data", data: saved.bundle, metadata: {} });
+      }
+    }
+  }
 }
 
 function render({ model, el }) {
@@ -152,11 +196,17 @@ function render({ model, el }) {
   model.on("change:drawing_seq", draw);
   model.on("change:patch", patch);
   model.on("change:timeline", drawTimeline);
-  // fires when the widget's connection to its kernel goes (restart, shutdown, crash)
-  model.on("comm_live_update", () => { el.classList.add("agentnb-dead"); dead.textContent = DEAD; });
+  const died = () => { el.classList.add("agentnb-dead"); dead.textContent = DEAD; };
+  // fires when the widget's connection to its kernel goes (a restart)
+  model.on("comm_live_update", died);
+  const unwatch = watchKernel(model, died);  // a shut-down kernel says nothing to the widget
+  const save = () => { try { keepSaved(model); } catch (error) { console.warn("agentnb graph:", error); } };
+  model.on("change:saved", save);
   draw();
   drawTimeline();
   show("graph");
+  save();
+  return () => { unwatch(); model.off("change:saved", save); };
 }
 
 export default { render };

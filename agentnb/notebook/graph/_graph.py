@@ -31,6 +31,7 @@ _WIDGET_OPTIONS: dict[str, Any] = {
     "replay": True,
     "by": "auto",
     "max_agents": 100,
+    "run": None,
 }
 
 
@@ -107,6 +108,15 @@ def _classes(session: Session) -> Callable[[str], str | None]:
     return class_of
 
 
+def _run_name(run: Any) -> str | None:
+    if run is None or isinstance(run, str):
+        return run
+    name = getattr(run, "name", None)  # an agentnb.Run
+    if isinstance(name, str):
+        return name
+    raise TypeError(f"graph(run=...) takes a run's name or an agentnb.run(...), got {type(run).__name__}")
+
+
 def graph(**options: Any) -> LiveGraph:
     """The live dataflow graph of this session's calls, as an ipywidgets widget.
 
@@ -131,7 +141,10 @@ def graph(**options: Any) -> LiveGraph:
             ``label_limit`` edges), ``label_chars``, ``engine`` ("auto",
             "dot", "neato", "sfdp"), ``dot_limit``, ``neato_limit``,
             ``timeout`` (seconds per graphviz run), ``rankdir``,
-            ``max_height`` (pixels), ``rate`` (updates per second, default
+            ``max_height`` (pixels), ``run`` (a name, or an ``agentnb.run(...)``:
+            show only the calls made inside ``with agentnb.run(name):``, the
+            latest such run, and say where its time went as a whole; a new
+            run of the name starts the graph over), ``rate`` (updates per second, default
             10), ``settle`` (seconds of quiet before the saved notebook's
             static picture is refreshed, default 1; it is also refreshed at
             the end of every cell), ``replay`` (start with the calls already
@@ -157,9 +170,11 @@ def graph(**options: Any) -> LiveGraph:
         by=widget_options["by"],
         max_agents=widget_options["max_agents"],
         class_of=_classes(session),
+        run=_run_name(widget_options["run"]),
     )
-    if widget_options["replay"]:  # after the widget listens: nothing falls between the two
-        widget.model.extend(event_log.events())
+    if widget_options["replay"] or widget.scope is not None:  # after the widget listens: nothing
+        for event in event_log.events():  # falls between the two (a run's calls are shown whole)
+            widget.offer(event)
     widget.changed()
     if cell is not None:
         _by_cell[cell] = widget

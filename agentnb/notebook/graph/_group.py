@@ -45,6 +45,14 @@ def choose(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_a
     return "server"
 
 
+def group_of(
+    snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int = 100
+) -> Callable[[str], str]:
+    """The name of the node each agent is drawn in, as :func:`group` groups ``snap``."""
+    how = choose(snap, by, class_of, max_agents)
+    return (lambda name: name) if how == "agent" else _key_function(snap, how, class_of)
+
+
 def group(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_agents: int = 100) -> Snapshot:
     """``snap`` with its agents grouped (``by``: "auto", "agent", "class" or "server")."""
     how = choose(snap, by, class_of, max_agents)
@@ -59,8 +67,10 @@ def group(snap: Snapshot, by: str, class_of: Callable[[str], str | None], max_ag
     for e in snap.edges:
         edges.setdefault((key(e.source), key(e.target)), []).append(e)
     merged = tuple(_merge_edges(k, group) for k, group in edges.items())
-    shape = hash((tuple(n.name for n in nodes), tuple(edges))) & 0x7FFFFFFF
-    note = f"grouped by {how} into {len(nodes) - (DRIVER in members)} nodes (graph(by='agent') draws each)"
+    # a group's size is in its drawn label: a new member lays the (small) grouped graph out again
+    shape = hash((tuple((n.name, n.members) for n in nodes), tuple(edges))) & 0x7FFFFFFF
+    groups = len(nodes) - (DRIVER in members)
+    note = f"grouped by {how} into {groups} node{'' if groups == 1 else 's'} (graph(by='agent') draws each)"
     note = "; ".join(n for n in (snap.note, note) if n)
     return replace(snap, nodes=nodes, edges=merged, shape_version=shape, note=note)
 

@@ -35,19 +35,27 @@ def fit(svg: str, size: tuple[float, float], max_height: int) -> str:
 
 def caption(snap: Snapshot, extra: Iterable[str] = ()) -> str:
     """One line that sums the graph up (the driver is not an agent, so it is not counted)."""
+    return (
+        f'<div class="agentnb-graph-caption" style="{_SMALL}">{html.escape(caption_text(snap, extra))}</div>'
+    )
+
+
+def caption_text(snap: Snapshot, extra: Iterable[str] = ()) -> str:
+    """:func:`caption` as plain text."""
     agents = sum(n.members for n in snap.nodes if n.name != DRIVER)
     running = sum(n.running for n in snap.nodes)
     failed = sum(e.counts.get("error", 0) for e in snap.edges)
-    parts = [
-        f"{agents} agent{'s' if agents != 1 else ''}",
-        f"{len(snap.edges)} edges",
-        f"{snap.messages} messages",
-    ]
+    parts = [plural(agents, "agent"), plural(len(snap.edges), "edge"), plural(snap.messages, "message")]
     parts += [f"{running} running"] if running else []
     parts += [f"{failed} failed"] if failed else []
     parts += [snap.note] if snap.note else []
     parts += list(extra)
-    return f'<div class="agentnb-graph-caption" style="{_SMALL}">{html.escape(" · ".join(parts))}</div>'
+    return " · ".join(parts)
+
+
+def plural(count: int, word: str) -> str:
+    """``1 agent``, ``2 agents``, ``1,000 messages``."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def _swatch(state: str) -> str:
@@ -139,8 +147,11 @@ _HIDE_DEAD_WIDGET = (
 )
 
 
-def static_html(graph: str, timeline: str) -> str:
-    """The saved notebook's picture: the graph and, folded, the timeline; no widget manager needed."""
+def static_html(graph: str, timeline: str, uid: str = "") -> str:
+    """The saved notebook's picture: the graph and, folded, the timeline; no widget manager needed.
+
+    ``uid`` marks it as the copy of one live graph (its page finds it by that mark).
+    """
     folded = (
         '<details style="margin-top:4px">'
         '<summary style="font:12px sans-serif;cursor:pointer">Timeline</summary>'
@@ -148,4 +159,5 @@ def static_html(graph: str, timeline: str) -> str:
         if timeline
         else ""
     )
-    return f'{_HIDE_DEAD_WIDGET}<div class="agentnb-static">{graph}{folded}</div>'
+    mark = f' data-agentnb-graph="{uid}"' if uid else ""
+    return f'{_HIDE_DEAD_WIDGET}<div class="agentnb-static"{mark}>{graph}{folded}</div>'

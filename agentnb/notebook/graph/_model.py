@@ -18,6 +18,10 @@ servers this driver follows), and testable from recorded event sequences.
   call in progress. Its state: running if any of its calls runs, else queued
   if any waits, else the outcome of its last call (done or error), else idle.
 
+A "gone" event (from the driver: a server's feed ended because the server
+stopped) fails every call there that had not finished: it never will, so
+its agent stops showing as running and the run can be summed up.
+
 Events from different servers arrive in any order (a consumer's "queued" may
 come before its producer's), and replays repeat them: applying an event is
 idempotent and order-independent per task (states only move forward).
@@ -39,10 +43,11 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
-from ..._core._events import Event, InputRef
+from ..._core._events import GONE, Event, InputRef
+from ._html import plural
 from ._labels import edge_label
 from ._records import RANK as _RANK
 from ._records import Call as _Call
@@ -63,6 +68,10 @@ __all__ = [
     "NodeView",
     "Snapshot",
 ]
+
+
+#: What a call that never finished because its server stopped says (hover text, previews).
+STOPPED = "stopped: its server stopped before it finished"
 
 
 class GraphModel:
@@ -86,6 +95,8 @@ class GraphModel:
 
     def apply(self, event: Event) -> bool:
         """Merge one event; True if anything visible changed. Cheap; call from any thread."""
+        if event.kind == GONE:
+            return self._gone(event)
         if event.kind not in _RANK or not event.task_id:
             return False
         with self._lock:
@@ -132,6 +143,23 @@ class GraphModel:
             return None
         self._finish(call, event)
         return call
+
+    def _gone(self, event: Event) -> bool:
+        """A server stopped: its calls that had not finished failed then."""
+        with self._lock:
+            stopped = [
+                c
+                for c in self._calls.values()
+                if c.address == event.address and c.state in ("", "queued", "running")
+            ]
+            for call in stopped:
+                self._move(call, "error")
+                self._finish(call, replace(event, kind="error", preview=STOPPED))
+                self._touch(call)
+            if stopped:
+                self.version += 1
+                self._changed.notify_all()
+            return bool(stopped)
 
     def _touch(self, call: _Call) -> None:
         """Drop the cached views a change to this call may have made stale."""
@@ -331,7 +359,7 @@ class GraphModel:
         return GraphRenderer(RenderOptions(**render)).svg(self.snapshot())
 
     def clear(self) -> None:
-        """Forget everything (the next snapshot is empty; versions keep counting up)."""
+        """Forget everything (the next snapshot is empty, messages count from 0; versions count on)."""
         with self._lock:
             self._calls.clear()
             self._waiting.clear()
@@ -339,11 +367,15 @@ class GraphModel:
             self._edges.clear()
             self._scope.clear()
             self._log.clear()
+            self._seq = 0
             self.version += 1
             self.shape_version += 1
             self._changed.notify_all()
 
     def __repr__(self) -> str:
         with self._lock:
-            shown = sum(n.present for n in self._nodes.values())
-            return f"<GraphModel {shown} agents, {len(self._edges)} edges, {self._seq} messages>"
+            agents = sum(n.present and name != DRIVER for name, n in self._nodes.items())
+            edges, messages = len(self._edges), self._seq
+        return (
+            f"<GraphModel {plural(agents, 'agent')}, {plural(edges, 'edge')}, {plural(messages, 'message')}>"
+        )

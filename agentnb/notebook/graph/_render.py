@@ -95,8 +95,10 @@ class GraphRenderer:
             return table_html(snap, self.problem)
         labels = self.options.show_labels(snap)
         extra = [f"laid out by {self.engine} in {self.layout_seconds * 1000:.0f} ms"]
-        if not labels:
+        if not labels and self.options.labels is None:
             extra.append(f"labels hidden (over {self.options.label_limit} edges; hover an edge)")
+        elif not labels:
+            extra.append("labels off (hover an edge)")
         body = fit(self._fill(snap, report), self._template.size, self.options.max_height)
         self.notes = notes(caption(snap, extra), legend(labels, report is not None), time_summary(report))
         return wrap(body, self.notes)

@@ -62,6 +62,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anywidget
@@ -71,11 +72,12 @@ from ..._runtime._output import Listener
 from ..._runtime._session import Session
 from ._critical import TimeReport, report
 from ._front import CSS, ESM
-from ._group import group
-from ._html import EMPTY, static_html
+from ._group import group, group_of
+from ._html import EMPTY, caption_text, static_html
 from ._model import GraphModel, Snapshot
 from ._pump import Pump
 from ._render import GraphRenderer
+from ._scope import RunScope
 from ._timeline import timeline_html
 
 log = logging.getLogger("agentnb")
@@ -117,6 +119,8 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
     drawing_seq = traitlets.Int(0).tag(sync=True)
     patch = traitlets.Dict().tag(sync=True)
     timeline = traitlets.Unicode("").tag(sync=True)
+    #: The static copy's latest bundle, for the page to keep the notebook's copy up to date.
+    saved = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -129,6 +133,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         by: str = "agent",
         max_agents: int = 100,
         class_of: Callable[[str], str | None] | None = None,
+        run: str | None = None,
     ) -> None:
         super().__init__()
         self._drawn: str = EMPTY  # what ``value`` was last set to
@@ -138,6 +143,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._by, self._max_agents = by, max_agents
         self._class_of = class_of or (lambda name: None)
         self._display_ids: list[str] = []
+        self._uid = uuid.uuid4().hex  # marks this graph's static copy in the notebook
         self._static = ""
         self._shown = -1
         self._report: TimeReport | None = None
@@ -149,20 +155,44 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._patched: dict[str, list[Any]] = {}  # recoloured since that drawing
         self._pump = Pump(self._draw, self._settled, rate, settle)
         self._stopped = False
+        #: With ``run``: only the calls of the latest run of that name (``with agentnb.run(name):``).
+        self.scope = RunScope(run, model, self._pump.wake) if run is not None else None
         self._unsubscribe = session.subscribe(self._listener) if session is not None else None
 
     # -- updates ---------------------------------------------------------------
 
     def _listen(self, event: Any) -> None:
-        if self.model.apply(event):
+        if self.offer(event):
             self._pump.wake()
+
+    def offer(self, event: Any) -> bool:
+        """Merge an event into the model (through the run's scope, if the graph shows a run)."""
+        return self.scope.offer(event) if self.scope is not None else self.model.apply(event)
 
     def changed(self) -> None:
         """Tell the widget its model changed outside the session's listeners (e.g. a replay)."""
         self._pump.wake()
 
     def _shown_snapshot(self) -> Snapshot:
-        return group(self.model.snapshot(), self._by, self._class_of, self._max_agents)
+        snap = group(self.model.snapshot(), self._by, self._class_of, self._max_agents)
+        if self.scope is None:
+            return snap
+        shown = f"the calls of run {self.scope.name!r}"
+        return replace(snap, note="; ".join(n for n in (shown, snap.note) if n))
+
+    def _drawn_report(self) -> TimeReport | None:
+        """The report's critical path as drawn: in the groups' nodes when agents are grouped."""
+        if self._report is None or self._by == "agent":
+            return self._report
+        return self._report.grouped(
+            group_of(self.model.snapshot(), self._by, self._class_of, self._max_agents)
+        )
+
+    def _time_report(self) -> TimeReport | None:
+        """Where the time went: the graph's run as a whole, or (following everything) the last run."""
+        whole = self.scope is not None
+        name = self.scope.name if self.scope is not None else ""
+        return report(self.model.calls(last=5000), whole=whole, name=name)
 
     def _draw(self) -> float | None:
         """Draw the model's latest state if it changed.
@@ -176,8 +206,8 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             if snap.version == self._shown:
                 return None
             start = time.thread_time()  # CPU time: graphviz's subprocess and other processes' load excluded
-            self._report = None if _unfinished(snap) else report(self.model.calls(last=5000))
-            value = self.renderer.render(snap, self._report)
+            self._report = None if _unfinished(snap) else self._time_report()
+            value = self.renderer.render(snap, self._drawn_report())
             if value != self._drawn:
                 self._send_drawing(value)
                 self.value = self._drawn = value
@@ -224,10 +254,10 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._refresh_static()
 
     def _bundle(self) -> dict[str, Any]:
-        text = f"agentnb graph: {self.model!r}"
+        text = f"agentnb graph: {caption_text(self._shown_snapshot())}"
         if self._report is not None:
             text += "\n" + "\n".join(self._report.sentences())
-        return {"text/plain": text, "text/html": static_html(self._drawn, self.timeline)}
+        return {"text/plain": text, "text/html": static_html(self._drawn, self.timeline, self._uid)}
 
     def _refresh_static(self, force: bool = False) -> None:
         """Put the current drawing into the saved notebook's copy (if it changed)."""
@@ -239,6 +269,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         bundle = self._bundle()
         for display_id in self._display_ids:
             update_display(bundle, raw=True, display_id=display_id)
+        self.saved = {"id": self._uid, "bundle": bundle}  # a reloaded page writes it into the notebook
         self._static = value
 
     def save_point(self, quiet: float = 0.1, limit: float = 1.0) -> None:
@@ -281,7 +312,9 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         self._static = self._drawn + self.timeline
-        display(self._bundle(), raw=True, display_id=display_id)
+        bundle = self._bundle()
+        display(bundle, raw=True, display_id=display_id)
+        self.saved = {"id": self._uid, "bundle": bundle}
         DISPLAYED.add(self)
         install_cell_hook()
 
@@ -296,8 +329,11 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         return self.model.wait_for(predicate, timeout)
 
     def where_the_time_went(self) -> TimeReport | None:
-        """The last finished run: critical path and each agent's running vs waiting time (None mid-run)."""
-        return report(self.model.calls(last=5000))
+        """The last finished run: critical path and each agent's running vs waiting time (None mid-run).
+
+        A graph of a named run (``graph(run=...)``) sums that run up as a whole.
+        """
+        return self._time_report()
 
     def svg(self) -> str:
         """The current drawing as a standalone SVG document (laid out again only if the shape changed).
@@ -306,7 +342,7 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
             GraphvizError: graphviz is missing, failed or ran out of time.
         """
         with self._draw_lock:
-            return self.renderer.svg(self._shown_snapshot(), self._report)
+            return self.renderer.svg(self._shown_snapshot(), self._drawn_report())
 
     def flush(self) -> None:
         """Draw the latest state now, in this thread, and send it to the saved notebook's static copy."""
@@ -324,6 +360,8 @@ class LiveGraph(anywidget.AnyWidget):  # type: ignore[misc]
         self._stopped = True
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self.scope is not None:
+            self.scope.close()
         self._pump.stop()
         return True
 
