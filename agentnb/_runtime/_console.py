@@ -41,6 +41,8 @@ Register = Callable[[Callable[[], None]], Any]
 
 #: Prompts whose answers are remembered (a feed followed again repeats events).
 _ANSWERED = 10_000
+#: Prompts waiting to be asked, at most (the oldest go first); debugger sessions announced.
+_PENDING = 1000
 
 _TIPS = {
     "breakpoint": "stopped at breakpoint(); pdb: n next, s step, p EXPR print, l list, w where, "
@@ -98,6 +100,8 @@ class Console:
             if prompt.key in self._answered or prompt.key in self._pending:
                 return
             self._pending[prompt.key] = prompt
+            while len(self._pending) > _PENDING:
+                self._pending.popitem(last=False)  # its reply reads end of file when its wait ends
             wakers = list(self._wakers)
             self._ready.notify_all()
             in_cells, idle = self._in_cells, not self._wakers
@@ -191,6 +195,8 @@ class Console:
         """Show the prompt, read the answer here, send it back."""
         shown, _, line = prompt.text.rpartition("\n")
         if prompt.kind in _TIPS and (prompt.address, prompt.task_id) not in self._sessions:
+            if len(self._sessions) >= _PENDING:
+                self._sessions.clear()
             self._sessions.add((prompt.address, prompt.task_id))
             print(f"agentnb: agent {prompt.agent!r} on {prompt.address}: {_TIPS[prompt.kind]}", flush=True)
         if shown:
