@@ -186,3 +186,9 @@ class TaskInput(io.TextIOBase):
     def buffer(self) -> Any:
         """The real stdin's bytes (a server watches its parent through it)."""
         return getattr(self._real, "buffer", None)
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else is the real stdin's (its ``name``, ``mode``, ...)."""
+        if name.startswith("__") or self.__dict__.get("_real") is None:
+            raise AttributeError(name)
+        return getattr(self._real, name)
