@@ -71,6 +71,7 @@ if _typing.TYPE_CHECKING:
     from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
     from .engines import ServerPool, servers
+    from ._facade._user import UserAgent
     from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
 
@@ -109,6 +110,7 @@ _EXPORTS = {
     "SessionStatus": "agentnb._facade._status",
     "TLS": "agentnb._core._tls",
     "Timeouts": "agentnb._core._config",
+    "UserAgent": "agentnb._facade._user",
     "__version__": "agentnb._core._version",
     "graph": "agentnb.notebook.graph._graph",
     "make_self_signed": "agentnb._core._tls",
@@ -154,6 +156,7 @@ __all__ = [
     "SessionStatus",
     "TLS",
     "Timeouts",
+    "UserAgent",
     "__version__",
     "graph",
     "make_self_signed",

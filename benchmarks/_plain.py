@@ -109,8 +109,48 @@ def in_flight(address: str, payload: bytes, calls: int, concurrency: int) -> flo
     return asyncio.run(run())
 
 
+STREAM = "/bench.Stream/Pieces"
+
+
+def serve_stream() -> None:
+    """A server stream: the request says how many pieces of how many bytes, and the
+    microseconds between two ("1000,8,0")."""
+
+    def pieces(request: bytes, context: object) -> Iterator[bytes]:
+        count, size, pause = (int(n) for n in request.decode().split(","))
+        piece = b"x" * size
+        for i in range(count):
+            if pause and i:
+                time.sleep(pause / 1e6)  # the pace of a model making tokens
+            yield piece
+
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Stream", {"Pieces": grpc.unary_stream_rpc_method_handler(pieces)}
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(8), handlers=[handler], options=OPTIONS)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    print(port, flush=True)
+    sys.stdin.read()
+    server.stop(0)
+
+
+def stream_once(channel: grpc.Channel, count: int, size: int, pause: float = 0.0) -> tuple[float, float]:
+    """One server stream of ``count`` pieces, ``pause`` seconds apart: (seconds to the first
+    piece, seconds to the last)."""
+    start = time.perf_counter()
+    first = 0.0
+    request = f"{count},{size},{int(pause * 1e6)}".encode()
+    for i, _ in enumerate(channel.unary_stream(STREAM)(request, timeout=60)):
+        if i == 0:
+            first = time.perf_counter() - start
+    return first, time.perf_counter() - start
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "sync":
         serve_sync()
+    elif sys.argv[1] == "stream":
+        serve_stream()
     else:
         asyncio.run(serve_aio())

@@ -1,11 +1,13 @@
 """A small OpenAI-compatible chat completions server, for tests and for recording without a model.
 
 It speaks the protocol (``POST /v1/chat/completions`` with a JSON body, a
-JSON answer with ``choices[0].message.content``), checks the bearer token if
-given one, and answers with :class:`agentnb.chat.RuleModel`: deterministic and
-offline, it reads each request's system prompt (a teacher, a student, a
-debater, a judge) and answers about the workshop's topics, so a run recorded
-against it reads as a real exchange. Its replies are scripted: it is a
+JSON answer with ``choices[0].message.content``; with ``"stream": true``,
+server-sent events: one ``data: {chunk}`` per word, ``choices[0].delta.content``,
+then ``data: [DONE]``), checks the bearer token if given one, and answers with
+:class:`agentnb.chat.RuleModel`: deterministic and offline, it reads each
+request's system prompt (a teacher, a student, a debater, a judge) and answers
+about the workshop's topics, so a run recorded against it reads as a real
+exchange. Its replies are scripted: it is a
 stand-in for a model server, not a model.
 
     python tests/fake_openai.py          # serves on a free port; prints the base URL
@@ -16,10 +18,12 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agentnb.chat import RuleModel
+from agentnb.chat._model import words
 
 MODEL = "stand-in-model"
 
@@ -30,10 +34,12 @@ class FakeOpenAI:
     Args:
         api_key: if set, requests must carry ``Authorization: Bearer <api_key>``.
         host: the address to listen on (loopback).
+        piece_delay: seconds between two streamed pieces (a model's pace).
     """
 
-    def __init__(self, api_key: str = "", host: str = "127.0.0.1") -> None:
+    def __init__(self, api_key: str = "", host: str = "127.0.0.1", piece_delay: float = 0.0) -> None:
         self.api_key = api_key
+        self.piece_delay = piece_delay
         self.requests: list[dict[str, Any]] = []
         self._model = RuleModel(seed=42)
         self._server = ThreadingHTTPServer((host, 0), self._handler())
@@ -59,9 +65,29 @@ class FakeOpenAI:
                 if body.get("model") != MODEL:
                     return self._send(404, {"error": {"message": f"model {body.get('model')!r} not found"}})
                 text = fake._model.complete(body["messages"])
+                if body.get("stream"):
+                    return self._stream(text)
                 self._send(200, {"object": "chat.completion", "model": MODEL,
                                  "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                                               "finish_reason": "stop"}]})  # fmt: skip
+
+            def _stream(self, text: str) -> None:
+                """Server-sent events: a role chunk, one chunk per word, a finish chunk, [DONE]."""
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.end_headers()  # HTTP/1.0: the stream ends when the connection closes
+                deltas = [{"role": "assistant"}] + [{"content": w} for w in words(text)] + [{}]
+                for i, delta in enumerate(deltas):
+                    if i and delta and fake.piece_delay:
+                        time.sleep(fake.piece_delay)  # the pace of a model making tokens
+                    finish = None if delta or i == 0 else "stop"
+                    chunk = {"object": "chat.completion.chunk", "model": MODEL,
+                             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
 
             def _send(self, status: int, data: dict[str, Any]) -> None:
                 payload = json.dumps(data).encode()

@@ -12,6 +12,8 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: The iopub messages kept as a cell's outputs (displays' in-place updates too).
+OUTPUTS = ("stream", "error", "execute_result", "display_data", "update_display_data")
 
 
 @dataclass
@@ -86,7 +88,7 @@ class Kernel:
                 if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     self._at_idle.setdefault(parent, len(self._outputs[parent]))
                     self._idle[parent].set()
-                elif msg["msg_type"] in ("stream", "error", "execute_result", "display_data"):
+                elif msg["msg_type"] in OUTPUTS:
                     self._outputs[parent].append(msg)
                 self._changed.notify_all()
 

@@ -177,24 +177,7 @@ class NotebookPage:
         Raises:
             AssertionError: the cell did not start or finish in time, or raised.
         """
-        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
-        before = self.prompt(index)
-        for attempt in range(attempts):
-            self.wait_kernel_idle(settle=0.3 if attempt == 0 else 1.0)
-            cell.locator(".jp-InputArea-editor").click()
-            self.page.keyboard.press("Shift+Enter")
-            try:
-                self.wait_for(
-                    "([i, before]) => { const p = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
-                    "?.querySelector('.jp-InputPrompt')?.textContent.trim(); return p && p !== before; }",
-                    [index, before],
-                    what=f"cell {index} to start",
-                    timeout=5,
-                )
-                break
-            except AssertionError:
-                if attempt == attempts - 1:
-                    raise
+        self.start_cell(index, attempts)
         self.wait_for(
             "(i) => /^\\[\\d+\\]/.test(document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
             ".querySelector('.jp-InputPrompt').textContent.trim())",
@@ -209,6 +192,27 @@ class NotebookPage:
                 f"cell {index} raised {errors[0].get('ename')}: {errors[0].get('evalue')}\n{text}"
             )
         return text
+
+    def start_cell(self, index: int, attempts: int = 3) -> None:
+        """Start cell ``index`` from the UI and return once it runs (retrying a dropped request)."""
+        cell = self.page.locator(".jp-Notebook .jp-Cell").nth(index)
+        before = self.prompt(index)
+        for attempt in range(attempts):
+            self.wait_kernel_idle(settle=0.3 if attempt == 0 else 1.0)
+            cell.locator(".jp-InputArea-editor").click()
+            self.page.keyboard.press("Shift+Enter")
+            try:
+                self.wait_for(
+                    "([i, before]) => { const p = document.querySelectorAll('.jp-Notebook .jp-Cell')[i]"
+                    "?.querySelector('.jp-InputPrompt')?.textContent.trim(); return p && p !== before; }",
+                    [index, before],
+                    what=f"cell {index} to start",
+                    timeout=5,
+                )
+                return
+            except AssertionError:
+                if attempt == attempts - 1:
+                    raise
 
     def save(self, timeout: float = 20) -> None:
         """Save the notebook from the UI (Ctrl+S) and wait until JupyterLab says it is clean."""

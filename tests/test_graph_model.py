@@ -169,7 +169,7 @@ def test_repeated_edges_group_into_one_edge_with_a_count() -> None:
     by_key = {e.key: e for e in model.snapshot().edges}
     assert {k: e.count for k, e in by_key.items()} == {("driver", "A"): 1, ("A", "B"): 5, ("B", "A"): 4}
     assert by_key["A", "B"].label == "turn 4A · 5 msgs"  # the latest message, and how many
-    assert by_key["B", "A"].counts == {"queued": 0, "running": 0, "done": 4, "error": 0}
+    assert by_key["B", "A"].counts == {"queued": 0, "running": 0, "streaming": 0, "done": 4, "error": 0}
 
 
 def test_without_grouping_every_message_is_an_edge() -> None:

@@ -49,6 +49,14 @@ class Limits:
         shm_threshold: requests and outcomes bigger than this many bytes, sent between
             processes of one host, go through shared memory instead of the gRPC stream
             (0: never); see ``agentnb/_runtime/_shm.py``.
+        answer_wait: seconds a reply's ``input()`` (or a debugger prompt) waits for
+            its answer; then it reads end of file (``input()`` raises EOFError).
+        failures_kept: failed calls whose frames a server keeps for a post-mortem
+            debugger (``%agentnb debug``), the latest ones.
+
+    ``waits_per_peer`` also bounds the ``StreamResult`` streams one client holds
+    open at once; a streaming reply's pieces count towards ``max_message_bytes``
+    (all of a call's pieces together) and, once it is done, towards ``result_bytes``.
     """
 
     max_message_bytes: int = 16 * MiB
@@ -63,6 +71,8 @@ class Limits:
     watches_per_stream: int = 200_000
     ops_per_batch: int = 20_000
     shm_threshold: int = 1 * MiB
+    answer_wait: float = 3600.0
+    failures_kept: int = 8
 
 
 DEFAULT_TIMEOUTS = Timeouts()

@@ -9,15 +9,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
 class TaskContext:
-    """A reply in progress: its agent, task id, and where its printed text goes."""
+    """A reply in progress: its agent, task id, where its printed text goes, who
+    answers its ``input()`` (the server's console) and its result-store entry
+    (which says when it must stop); the last two are None outside a server."""
 
     agent: str
     task_id: str
     emit: Callable[[str], None]
+    console: Any = None
+    entry: Any = None
 
 
 _local = threading.local()

@@ -91,9 +91,10 @@ class CallInterrupted(KeyboardInterrupt):
 
 
 class CallCancelledError(AgentnbError):
-    """A call was withdrawn (``placeholder.cancel()``, ``agent.cancel()``) before it started.
+    """A call was withdrawn (``placeholder.cancel()``, ``agent.cancel()``) before it started,
+    or a streaming reply (or one waiting for an answer) was stopped.
 
-    It never ran, so there is nothing remote to show: a cell shows the message alone.
+    A call withdrawn before it ran has nothing remote to show: a cell shows the message alone.
     """
 
     def _render_traceback_(self) -> list[str]:
@@ -122,6 +123,8 @@ class RemoteError(AgentnbError):
         exc_type: the remote exception's type name.
         remote_message: ``str()`` of the remote exception.
         remote_traceback: the remote traceback, formatted.
+        task_id: the task that raised ("" if unknown): ``%agentnb debug`` asks
+            its server for a post-mortem debugger on its frames.
     """
 
     def __init__(
@@ -131,8 +134,10 @@ class RemoteError(AgentnbError):
         exc_type: str,
         remote_message: str,
         remote_traceback: str = "",
+        task_id: str = "",
     ) -> None:
-        super().__init__(agent, address, exc_type, remote_message, remote_traceback)
+        super().__init__(agent, address, exc_type, remote_message, remote_traceback, task_id)
+        self.task_id = task_id
         self.agent = agent
         self.address = address
         self.exc_type = exc_type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("queued", "running", "done", "error", "output")
+KINDS = ("queued", "running", "done", "error", "output", "streaming", "input")
 #: Not a server's event: the driver's word that a server's feed ended for good (the server
 #: stopped): calls there that did not finish never will (the graph marks them failed).
 GONE = "gone"
@@ -24,8 +24,9 @@ class Event:
     """One event from a server's feed.
 
     Attributes:
-        kind: one of "queued", "running", "done", "error", "output"; or "gone"
-            (from the driver, not a server: that server's feed ended for good).
+        kind: one of "queued", "running", "done", "error", "output", "streaming"
+            (a reply streams its pieces), "input" (a reply waits for an answer); or
+            "gone" (from the driver, not a server: that server's feed ended for good).
         task_id: the call's task id.
         agent: the agent that runs the call.
         address: ``host:port`` of that agent's server.
@@ -33,15 +34,20 @@ class Event:
         inputs: the placeholders the call consumed.
         timestamp: server time (``time.time()``).
         preview: short preview of the call's direct input ("queued", when it
-            has no placeholder inputs), the reply ("done") or the error ("error").
-        text: printed output ("output" events).
+            has no placeholder inputs), the reply ("done"), the error ("error"),
+            the end of the text streamed so far ("streaming"), or what waits
+            for an answer ("input": "input", "breakpoint" or "post-mortem").
+        text: printed output ("output" events); what to show, then the prompt ("input").
         seq: the server's sequence number of this event.
-        message_id: the reply's ``Msg.id`` ("done" events).
+        message_id: the reply's ``Msg.id`` ("done" events); the call's key, if its
+            caller gave one ("streaming", "input": a caller reading the reply at once
+            learns its task id only with the reply).
         direct_inputs: how many inputs came as messages from the caller rather
             than as placeholders ("queued" events).
         chunk: the number of this piece of output within its task ("output"
             events; the same number comes with the call's outcome, so each
-            piece is shown once).
+            piece is shown once); the pieces streamed so far ("streaming");
+            the prompt's number within its task ("input").
     """
 
     kind: str

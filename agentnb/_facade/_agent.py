@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._config import Limits, Timeouts
 from .._core._message import Msg
+from .._core._pieces import drain, is_stream
 from .._core._tls import TLS
 from .._core._token import new_token
 from .._runtime._codec import set_reference_decoder
@@ -49,6 +50,11 @@ class AgentBase:
 
     _init_args: tuple[tuple[Any, ...], dict[str, Any]] | None  # None: built by a server
 
+    #: True: a call starts as soon as its turn comes, without waiting for its placeholder
+    #: inputs; each arrives as a message whose ``.stream()`` yields the producer's pieces
+    #: as they come and whose fields wait for the final message (see ``reply``).
+    stream_inputs: bool = False
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         to_dist = kwargs.pop("to_dist", None)
         if to_dist:
@@ -68,7 +74,13 @@ class AgentBase:
         self.memory: list[Msg] = []
 
     def reply(self, x: Input = None) -> Msg:
-        """Consume a message (or a list, or None) and produce one."""
+        """Consume a message (or a list, or None) and produce one.
+
+        A reply may stream: written as a generator, it yields pieces (``str`` or
+        ``Msg``) as it makes them and returns its final ``Msg`` (or returns
+        nothing: its text pieces, joined, become the final message's content).
+        The caller reads them with ``p.stream()`` / ``async for chunk in p``.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement reply(self, x)")
 
     def observe(self, x: Input) -> None:
@@ -79,8 +91,11 @@ class AgentBase:
         self.memory.extend(x if isinstance(x, list) else [x])
 
     def __call__(self, x: Any = None) -> Msg:
-        """Run :meth:`reply`; placeholders in the input are resolved first."""
-        reply = self.reply(_resolve(x))
+        """Run :meth:`reply`; placeholders in the input are resolved first (unless the agent
+        reads streams), and a streaming reply is run to its final message."""
+        reply = self.reply(x if self.stream_inputs else _resolve(x))
+        if is_stream(reply):
+            reply = drain(reply, self.name)
         heard(self, reply)
         return reply
 

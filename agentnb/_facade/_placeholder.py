@@ -11,13 +11,14 @@ from the producing server. The call itself is owned by the runtime
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
 
 from .._core._errors import CallInterrupted
 from .._core._message import FIELDS, Msg, _preview
 from .._runtime._calls import CANCELLED, DONE, ERROR, Call
 from .._runtime._session import get_session
+from .._runtime._stream import astream_call, stream_call
 from ._html import placeholder_html
 
 #: What each state means, in the words the stop button's message uses.
@@ -122,20 +123,41 @@ class Placeholder(Msg):
 
     @property
     def state(self) -> str:
-        """ "sending", "queued", "running", "done", "error" or "cancelled"; never blocks."""
+        """ "sending", "queued", "running", "streaming", "done", "error" or "cancelled"; never blocks."""
         return self._call.state_now()
 
     def cancel(self) -> bool:
-        """Withdraw the call if it has not started; True if it was withdrawn.
+        """Withdraw the call if it has not started, or stop a streaming reply at its next piece
+        (and a reply waiting for input, or in a debugger); True if so.
 
-        A call that started (or finished) cannot be withdrawn: ``cancel()``
+        Any other call that started (or finished) cannot be withdrawn: ``cancel()``
         returns False and says why in one line (a running reply goes on; to
         stop it, stop its agent: ``%agentnb stop NAME`` or ``agentnb.shutdown()``).
         """
-        withdrawn = self._call.cancel()
+        call = self._call
+        withdrawn = call.cancel()
         if not withdrawn:
             get_session().notice(self._not_withdrawn(), None)
+        elif call.task_id:
+            get_session().console.forget(call.task_id)  # its prompt, if any, is not asked any more
         return withdrawn
+
+    def stream(self, timeout: float | None = None) -> Iterator[str | Msg]:
+        """The pieces of a streaming reply, in order, as they come (from any thread); then the
+        final message is ``p.content`` / ``p.result()``. A reply that does not stream has none.
+
+        Args:
+            timeout: the longest wait for the next piece (None: as long as the call runs).
+
+        Raises:
+            RemoteError: the reply failed (after the pieces it made).
+            CallTimeoutError: no piece within ``timeout``; the call goes on.
+        """
+        return stream_call(self._call, timeout)
+
+    def __aiter__(self) -> AsyncIterator[str | Msg]:
+        """``async for chunk in p``: the pieces, awaited without blocking the running loop."""
+        return astream_call(self._call)
 
     def _not_withdrawn(self) -> str:
         state, name = self.state, self.agent_name

@@ -114,18 +114,20 @@ class AgentInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., class_name: _Optional[str] = ..., source_hash: _Optional[str] = ..., calls: _Optional[int] = ..., queued: _Optional[int] = ..., fingerprint: _Optional[str] = ...) -> None: ...
 
 class Failure(_message.Message):
-    __slots__ = ("agent", "address", "exc_type", "message", "traceback")
+    __slots__ = ("agent", "address", "exc_type", "message", "traceback", "task_id")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     EXC_TYPE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     TRACEBACK_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
     agent: str
     address: str
     exc_type: str
     message: str
     traceback: str
-    def __init__(self, agent: _Optional[str] = ..., address: _Optional[str] = ..., exc_type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ...) -> None: ...
+    task_id: str
+    def __init__(self, agent: _Optional[str] = ..., address: _Optional[str] = ..., exc_type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., task_id: _Optional[str] = ...) -> None: ...
 
 class OutputChunk(_message.Message):
     __slots__ = ("chunk", "text")
@@ -362,12 +364,14 @@ class CancelRequest(_message.Message):
     def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., agent: _Optional[str] = ...) -> None: ...
 
 class CancelResponse(_message.Message):
-    __slots__ = ("cancelled", "running")
+    __slots__ = ("cancelled", "running", "stopping")
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
+    STOPPING_FIELD_NUMBER: _ClassVar[int]
     cancelled: _containers.RepeatedScalarFieldContainer[str]
     running: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, cancelled: _Optional[_Iterable[str]] = ..., running: _Optional[_Iterable[str]] = ...) -> None: ...
+    stopping: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cancelled: _Optional[_Iterable[str]] = ..., running: _Optional[_Iterable[str]] = ..., stopping: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class FetchResultRequest(_message.Message):
     __slots__ = ("task_id",)
@@ -501,12 +505,16 @@ class Event(_message.Message):
         DONE: _ClassVar[Event.Kind]
         ERROR: _ClassVar[Event.Kind]
         OUTPUT: _ClassVar[Event.Kind]
+        STREAMING: _ClassVar[Event.Kind]
+        INPUT: _ClassVar[Event.Kind]
     KIND_UNSPECIFIED: Event.Kind
     QUEUED: Event.Kind
     RUNNING: Event.Kind
     DONE: Event.Kind
     ERROR: Event.Kind
     OUTPUT: Event.Kind
+    STREAMING: Event.Kind
+    INPUT: Event.Kind
     SEQ_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -550,3 +558,57 @@ class EventBatch(_message.Message):
     dropped: int
     server_id: str
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., dropped: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...
+
+class Piece(_message.Message):
+    __slots__ = ("text", "message")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    message: Message
+    def __init__(self, text: _Optional[str] = ..., message: _Optional[_Union[Message, _Mapping]] = ...) -> None: ...
+
+class StreamResultRequest(_message.Message):
+    __slots__ = ("task_id", "from_piece")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_PIECE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    from_piece: int
+    def __init__(self, task_id: _Optional[str] = ..., from_piece: _Optional[int] = ...) -> None: ...
+
+class StreamResultResponse(_message.Message):
+    __slots__ = ("first", "pieces", "outcome", "server_id")
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    PIECES_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    SERVER_ID_FIELD_NUMBER: _ClassVar[int]
+    first: int
+    pieces: _containers.RepeatedCompositeFieldContainer[Piece]
+    outcome: Outcome
+    server_id: str
+    def __init__(self, first: _Optional[int] = ..., pieces: _Optional[_Iterable[_Union[Piece, _Mapping]]] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., server_id: _Optional[str] = ...) -> None: ...
+
+class AnswerInputRequest(_message.Message):
+    __slots__ = ("task_id", "prompt", "text", "eof")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    EOF_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    prompt: int
+    text: str
+    eof: bool
+    def __init__(self, task_id: _Optional[str] = ..., prompt: _Optional[int] = ..., text: _Optional[str] = ..., eof: _Optional[bool] = ...) -> None: ...
+
+class AnswerInputResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class PostMortemRequest(_message.Message):
+    __slots__ = ("task_id",)
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    def __init__(self, task_id: _Optional[str] = ...) -> None: ...
+
+class PostMortemResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

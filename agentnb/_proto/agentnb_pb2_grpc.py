@@ -104,6 +104,21 @@ class AgentServerStub:
                 request_serializer=agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.SerializeToString,
                 response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.FromString,
                 _registered_method=True)
+        self.StreamResult = channel.unary_stream(
+                '/agentnb.v1.AgentServer/StreamResult',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.StreamResultRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.StreamResultResponse.FromString,
+                _registered_method=True)
+        self.AnswerInput = channel.unary_unary(
+                '/agentnb.v1.AgentServer/AnswerInput',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.AnswerInputRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.AnswerInputResponse.FromString,
+                _registered_method=True)
+        self.PostMortem = channel.unary_unary(
+                '/agentnb.v1.AgentServer/PostMortem',
+                request_serializer=agentnb_dot_v1_dot_agentnb__pb2.PostMortemRequest.SerializeToString,
+                response_deserializer=agentnb_dot_v1_dot_agentnb__pb2.PostMortemResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServerServicer:
@@ -207,6 +222,29 @@ class AgentServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StreamResult(self, request, context):
+        """The pieces of a task's reply from `from_piece` on, as they come, then its
+        outcome (a reply that does not stream: the outcome alone).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AnswerInput(self, request, context):
+        """Answer a prompt (an INPUT event) of a reply waiting on this server.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PostMortem(self, request, context):
+        """Open a post-mortem debugger on the frames of a recent failed call; its
+        prompts come as INPUT events of that task; returns once it ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -279,6 +317,21 @@ def add_AgentServerServicer_to_server(servicer, server):
                     servicer.FetchItems,
                     request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.FromString,
                     response_serializer=agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.SerializeToString,
+            ),
+            'StreamResult': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamResult,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.StreamResultRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.StreamResultResponse.SerializeToString,
+            ),
+            'AnswerInput': grpc.unary_unary_rpc_method_handler(
+                    servicer.AnswerInput,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.AnswerInputRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.AnswerInputResponse.SerializeToString,
+            ),
+            'PostMortem': grpc.unary_unary_rpc_method_handler(
+                    servicer.PostMortem,
+                    request_deserializer=agentnb_dot_v1_dot_agentnb__pb2.PostMortemRequest.FromString,
+                    response_serializer=agentnb_dot_v1_dot_agentnb__pb2.PostMortemResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -659,6 +712,87 @@ class AgentServer:
             '/agentnb.v1.AgentServer/FetchItems',
             agentnb_dot_v1_dot_agentnb__pb2.FetchItemsRequest.SerializeToString,
             agentnb_dot_v1_dot_agentnb__pb2.ItemsChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/StreamResult',
+            agentnb_dot_v1_dot_agentnb__pb2.StreamResultRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.StreamResultResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AnswerInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/AnswerInput',
+            agentnb_dot_v1_dot_agentnb__pb2.AnswerInputRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.AnswerInputResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PostMortem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentnb.v1.AgentServer/PostMortem',
+            agentnb_dot_v1_dot_agentnb__pb2.PostMortemRequest.SerializeToString,
+            agentnb_dot_v1_dot_agentnb__pb2.PostMortemResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,7 @@ from .._core._errors import (
 )
 from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
+from . import _console, _stream
 from ._codec import Returned, decode_result, driver_error
 from ._output import PRODUCERS_FIRST_S, WhenDone, when_all
 
@@ -252,6 +253,8 @@ class Call:
         left on the server) only says the call is done; the reply is fetched
         when someone reads it.
         """
+        if _stream.hold(self, outcome):  # its pieces are being read here: they come first
+            return
         waiting = [p.when_done for p in self.producers if not p.finished]
         if not waiting:
             self._settle_now(outcome)
@@ -355,8 +358,8 @@ class Call:
         return self.link.cancel(self)
 
     def state_now(self) -> str:
-        """ "sending", "queued", "running", "done", "error" or "cancelled", from what is known here
-        (never blocks)."""
+        """ "sending", "queued", "running", "streaming", "done", "error" or "cancelled", from what
+        is known here (never blocks)."""
         if self.resolved:
             if isinstance(self.error, CallCancelledError):
                 return CANCELLED
@@ -374,16 +377,12 @@ class Call:
         if not self.finished and self.link.steal(self):
             self._send_here(timeout)
         if not self.finished:
-            done = threading.Event()
-            self.when_done(done.set)
-            done.wait(remaining())
+            _console.wait(self.when_done, remaining())  # a notebook cell answers remote prompts meanwhile
         if self.finished:
             if self.withheld and not self.resolved:
                 self._fetch_here(remaining())
             if not self.resolved:
-                done = threading.Event()
-                self.when_resolved(done.set)
-                done.wait(remaining())
+                _console.wait(self.when_resolved, remaining())
             if self.resolved:
                 return self.outcome()
         raise CallTimeoutError(
@@ -397,6 +396,7 @@ class Call:
             self.key = new_id()  # not a secret: it only keeps a resend from being queued twice
             assert self.request is not None  # not sent yet, so not answered
             self.request.call_key = self.key
+        self.link.remember_origin(self.key, self.origin)  # its task id comes last: its key names it till then
         chunk = self.link.timeouts.fetch_chunk
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))
         try:

@@ -25,6 +25,7 @@ from .._core._errors import (
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
 from .._proto import agentnb_pb2_grpc as pb_grpc
+from . import _console
 from . import _shm as shm
 from . import _wire as wire
 from ._channel import aio_channel, sync_channel
@@ -261,6 +262,41 @@ class ServerClient:
         finally:
             stream.cancel()
 
+    async def stream_result(
+        self, task_id: str, from_piece: int, agent: str
+    ) -> AsyncIterator[pb.StreamResultResponse]:
+        """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability)."""
+        stream = self._stub.StreamResult(
+            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece), wait_for_ready=True
+        )
+        try:
+            async for response in stream:
+                yield response
+        except grpc.RpcError as exc:
+            raise translate(exc, self.address, f"reading the pieces of agent {agent!r}") from exc
+        finally:
+            stream.cancel()
+
+    async def answer(self, task_id: str, prompt: int, text: str, eof: bool) -> None:
+        """Answer a reply's prompt (its ``input()``, or a debugger's)."""
+        await self._rpc(
+            "answering a prompt",
+            self._stub.AnswerInput(
+                pb.AnswerInputRequest(task_id=task_id, prompt=prompt, text=text, eof=eof),
+                metadata=self._metadata,
+                timeout=self.timeouts.control,
+            ),
+        )
+
+    async def post_mortem(self, task_id: str, timeout: float) -> None:
+        """Open a post-mortem debugger on a failed call's frames; returns once it ended."""
+        await self._rpc(
+            "debugging a failed call",
+            self._stub.PostMortem(
+                pb.PostMortemRequest(task_id=task_id), metadata=self._metadata, timeout=timeout
+            ),
+        )
+
     async def shutdown(self) -> None:
         await self._rpc(
             "asking the server to shut down",
@@ -312,13 +348,14 @@ class SyncServerClient:
         pause = 0.01
         what = f"calling agent {request.agent!r}"
         data = request.SerializeToString()  # once (upb's ByteSize would serialize it too)
+        send = self._call if not _console.serving_here() else self._call_answering
         try:
             while True:
                 sent, segment = data, shm.share(data, self.limits.shm_threshold) if self.shared else None
                 if segment is not None:  # a big call to a server of this host: through shared memory
                     sent = pb.CallRequest(shared=segment).SerializeToString()
                 try:
-                    response = self._call(
+                    response = send(
                         sent,
                         metadata=self._metadata,
                         timeout=max(0.001, deadline - time.monotonic()),
@@ -337,6 +374,17 @@ class SyncServerClient:
                 pause = min(0.5, pause * 2)
         finally:
             request.wait_ms = 0
+
+    def _call_answering(self, request: bytes, **options: Any) -> pb.CallResponse:
+        """``Call``, from a notebook cell's thread: asks the reply's prompts while it waits
+        (the reply may run in the server's handler thread until it is answered)."""
+        future = self._call.future(request, **options)
+        try:
+            _console.wait(lambda done: future.add_done_callback(lambda _: done()), None)
+        except BaseException:
+            future.cancel()
+            raise
+        return future.result()  # type: ignore[no-any-return]
 
     def fetch(self, task_id: str, agent: str, timeout: float | None) -> pb.Outcome:
         """Wait for a task's whole outcome in this thread, re-polling in chunks."""

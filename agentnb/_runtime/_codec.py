@@ -267,11 +267,14 @@ def encode_failure(failure: RemoteError) -> pb.Failure:
         exc_type=failure.exc_type,
         message=failure.remote_message,
         traceback=failure.remote_traceback,
+        task_id=failure.task_id,
     )
 
 
 def decode_failure(failure: pb.Failure) -> RemoteError:
-    return RemoteError(failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback)
+    return RemoteError(
+        failure.agent, failure.address, failure.exc_type, failure.message, failure.traceback, failure.task_id
+    )
 
 
 #: The type a server names for a call withdrawn from its agent's mailbox before it started.

@@ -39,7 +39,7 @@ class TaskStates:
         self._size = size
 
     def update(self, event: Event) -> None:
-        if event.kind == "output" or not event.task_id:
+        if event.kind in ("output", "input") or not event.task_id:
             return
         self._states[event.task_id] = event.kind
         self._states.move_to_end(event.task_id)

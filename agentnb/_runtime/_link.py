@@ -185,7 +185,7 @@ class ServerLink:
             return False
         response = self._cancel(pb.CancelRequest(task_ids=[call.task_id]))
         self.results.until_delivered(response.cancelled)
-        return call.task_id in response.cancelled
+        return call.task_id in response.cancelled or call.task_id in response.stopping
 
     def cancel_agent(self, agent: str) -> int:
         """Withdraw every call to ``agent`` that has not started; returns how many."""

@@ -23,6 +23,7 @@ from .._core._events import Event
 from .._core._tls import TLS
 from .._core._token import new_token
 from ._calls import Call
+from ._console import Console
 from ._feed import Feed, TaskStates
 from ._link import ServerLink
 from ._loop import LoopThread
@@ -66,6 +67,9 @@ class Session:
         self.states = TaskStates()
         self._shown: Listener = print_output  # shows remote output (the calling cell's, in a notebook)
         self._listeners: list[Listener] = [self._shown]
+        #: Remote prompts (a reply's input(), its debuggers), asked here and answered.
+        self.console = Console(self)
+        self._listeners.append(self.console)
         self.dispatch = dispatch_to(self._listeners, _log_listener_failure)
         self.output = OutputLedger(self.dispatch, self._later)
         self._origin: Callable[[], Any] | None = None  # where a call comes from (a cell)

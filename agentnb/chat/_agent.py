@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from typing import Any
 
 from agentnb import AgentBase, Msg
 
 from .._facade._agent import Input
 from ._model import ChatMessage, ChatModel, OpenAIChat, RuleModel
-from ._recording import MODE_ENV, Recording, RecordingModel, ReplayModel
+from ._recording import MODE_ENV, PACE_ENV, Recording, RecordingModel, ReplayModel
 
 MODELS = ("rules", "openai")
 MODES = ("live", "record", "replay")
@@ -27,7 +28,13 @@ def resolve_mode(mode: str | None, recording: str | None) -> str:
 
 
 def open_model(
-    model: str = "rules", *, seed: int = 0, recording: str | None = None, mode: str = "live", agent: str = ""
+    model: str = "rules",
+    *,
+    seed: int = 0,
+    recording: str | None = None,
+    mode: str = "live",
+    agent: str = "",
+    pace: str = "instant",
 ) -> ChatModel:
     """The chat model an agent talks to.
 
@@ -39,12 +46,13 @@ def open_model(
         mode: "live" asks the model; "record" asks it and records each reply for
             ``agent``; "replay" answers from the recording alone (no key, no network).
         agent: whose replies are recorded or replayed.
+        pace: how a replay streams: "instant" or "recorded" (the pieces' recorded times).
     """
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
     if mode == "replay":
         assert recording is not None
-        return ReplayModel(Recording(recording), agent)
+        return ReplayModel(Recording(recording), agent, pace)
     live: ChatModel = RuleModel(seed) if model == "rules" else OpenAIChat()
     if mode == "record":
         assert recording is not None
@@ -72,6 +80,11 @@ class ChatAgent(AgentBase):
             where the agent is built (the notebook); its server follows.
         temperature: the model's sampling temperature (None: the endpoint's default).
         max_tokens: the longest reply, in tokens (None: the endpoint's default).
+        stream: reply in pieces as the model makes them (server-sent events from an
+            endpoint); the caller reads them with ``p.stream()`` and its cell shows
+            the text growing. A recording keeps the pieces and their times.
+        pace: how a replayed stream comes: "instant" or "recorded" (at the pace it was
+            recorded). Default: ``AGENTNB_CHAT_PACE``, else "instant".
 
     Raises:
         ModelNotConfiguredError: a live or recording "openai" agent, with no
@@ -89,12 +102,17 @@ class ChatAgent(AgentBase):
         mode: str | None = None,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        stream: bool = False,
+        pace: str | None = None,
     ) -> None:
         super().__init__(name)
         self.sys_prompt = sys_prompt
         self.mode = resolve_mode(mode, recording)
         self._remember_argument("mode", self.mode)  # servers rebuild it in the mode chosen here
         self.params = {"temperature": temperature, "max_tokens": max_tokens}
+        self.stream = stream
+        self.pace = pace or os.environ.get(PACE_ENV, "").strip() or "instant"
+        self._remember_argument("pace", self.pace)  # replayed on the server at the pace chosen here
         self.model_name, self.seed, self.recording = model, seed, recording
         self._model: ChatModel | None = None
         if model == "openai" and self.mode != "replay":
@@ -107,8 +125,9 @@ class ChatAgent(AgentBase):
 
     def _open(self) -> ChatModel:
         self._model = open_model(
-            self.model_name, seed=self.seed, recording=self.recording, mode=self.mode, agent=self.name
-        )
+            self.model_name, seed=self.seed, recording=self.recording, mode=self.mode, agent=self.name,
+            pace=self.pace,
+        )  # fmt: skip
         return self._model
 
     def prompt(self) -> list[ChatMessage]:
@@ -121,10 +140,23 @@ class ChatAgent(AgentBase):
                 messages.append({"role": "user", "content": f"{msg.name}: {_text(msg.content)}"})
         return messages
 
-    def reply(self, x: Input = None) -> Msg:
+    def reply(self, x: Input = None) -> Any:
+        if self.stream:
+            return self._streamed(x)
         self.observe(x)
         text = self.model.complete(self.prompt(), **self.params)
         answer = Msg(self.name, text.strip())
+        self.memory.append(answer)
+        return answer
+
+    def _streamed(self, x: Input) -> Generator[str, None, Msg]:
+        """The reply in pieces, as the model makes them; its final message is the whole text."""
+        self.observe(x)
+        pieces = []
+        for piece in self.model.stream(self.prompt(), **self.params):
+            pieces.append(piece)
+            yield piece
+        answer = Msg(self.name, "".join(pieces).strip())
         self.memory.append(answer)
         return answer
 

@@ -1,8 +1,10 @@
 """Chat models: a client for OpenAI-compatible endpoints, and a rule-based model for offline use.
 
 A chat model turns a list of ``{"role": ..., "content": ...}`` messages into a
-reply text. Both models here have a ``name`` (what record/replay keys on) and
-``complete(messages, **params)``. The client uses the standard library only.
+reply text. Both models here have a ``name`` (what record/replay keys on),
+``complete(messages, **params)`` and ``stream(messages, **params)`` (the reply
+in pieces as they are made; from an endpoint, with server-sent events). The
+client uses the standard library only.
 
 The endpoint comes from the environment:
 
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -41,6 +44,10 @@ class ChatModel(Protocol):
 
     def complete(self, messages: list[ChatMessage], **params: Any) -> str:
         """The model's reply to ``messages``."""
+        ...
+
+    def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
+        """The model's reply to ``messages``, in pieces as they are made."""
         ...
 
 
@@ -114,14 +121,8 @@ class OpenAIChat:
                 answered something that is not a chat completion.
         """
         url = f"{self.config.base_url}/chat/completions"
-        body = {"model": self.config.model, "messages": messages}
-        body.update({k: v for k, v in params.items() if v is not None})
-        headers = {"Content-Type": "application/json"}
-        if self.config.api_key:
-            headers["Authorization"] = f"Bearer {self.config.api_key}"
-        request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
+            with self._post(messages, params, stream=False) as response:
                 data = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read(500).decode(errors="replace").strip()
@@ -143,8 +144,68 @@ class OpenAIChat:
                 f"the model endpoint {url} answered without choices[0].message.content: {str(data)[:300]}"
             ) from exc
 
+    def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
+        """Ask the model for a streamed reply (``"stream": true``): its pieces as the endpoint
+        sends them (server-sent events, ``data: {...}`` lines until ``data: [DONE]``).
+
+        Raises:
+            ModelRequestError: as :meth:`complete`, or a stream that is not chat chunks.
+        """
+        url = f"{self.config.base_url}/chat/completions"
+        try:
+            with self._post(messages, params, stream=True) as response:
+                yield from _sse_pieces(response, url)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(500).decode(errors="replace").strip()
+            raise ModelRequestError(
+                f"the model endpoint {url} answered {exc.code} {exc.reason}: {detail}"
+            ) from exc
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ModelRequestError(
+                f"cannot reach the model endpoint {url} ({reason}); is the server running, and "
+                f"is {BASE_URL_ENV} right?"
+            ) from exc
+
+    def _post(self, messages: list[ChatMessage], params: dict[str, Any], stream: bool) -> Any:
+        """POST a chat completion request; returns the open response."""
+        body: dict[str, Any] = {"model": self.config.model, "messages": messages}
+        body.update({k: v for k, v in params.items() if v is not None})
+        if stream:
+            body["stream"] = True
+        headers = {"Content-Type": "application/json"}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        url = f"{self.config.base_url}/chat/completions"
+        request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+        return urllib.request.urlopen(request, timeout=self.config.timeout)
+
     def __repr__(self) -> str:
         return f"<OpenAIChat {self.config.model!r} at {self.config.base_url}>"
+
+
+def _sse_pieces(response: Any, url: str) -> Iterator[str]:
+    """The text pieces of a streamed chat completion (server-sent events, one ``data:`` line each)."""
+    for raw in response:
+        line = raw.decode("utf-8", errors="replace").strip()
+        if not line.startswith("data:"):
+            continue  # blank lines end events; ":" lines are comments; "event:"/"id:" are not used
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            chunk = json.loads(data)
+            choices = chunk["choices"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelRequestError(f"the model endpoint {url} streamed something that is not a chat "
+                                    f"chunk: {data[:300]}") from exc  # fmt: skip
+        if choices and (piece := (choices[0].get("delta") or {}).get("content")):
+            yield str(piece)
+
+
+def words(text: str) -> list[str]:
+    """``text`` in pieces of a word and the space after it (joined, they are ``text``)."""
+    return re.findall(r"\s*\S+\s*", text) or ([text] if text else [])
 
 
 class RuleModel:
@@ -166,6 +227,10 @@ class RuleModel:
 
     def complete(self, messages: list[ChatMessage], **params: Any) -> str:
         return rule_reply(messages, self.seed)
+
+    def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
+        """The same reply as :meth:`complete`, word by word."""
+        yield from words(self.complete(messages, **params))
 
     def __repr__(self) -> str:
         return f"<RuleModel seed={self.seed}>"

@@ -12,6 +12,11 @@ A recording is one JSON file, committed beside the notebook that made it::
       }
     }
 
+A streamed reply's entry also keeps its ``pieces`` and when each came
+(``times``, seconds from the request), so a replay streams the same pieces,
+at once or at the recorded pace; a reply recorded whole streams as one
+piece, and a streamed one answers whole (its pieces joined).
+
 An entry is keyed by the agent's name and a stable hash of what the model
 was asked: the model's name, the messages (system prompt included) and the
 parameters. A replay computes the same key and returns the recorded reply,
@@ -32,6 +37,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +47,9 @@ from ._model import API_KEY_ENV, BASE_URL_ENV, MODEL_ENV, ChatMessage, ChatModel
 
 FORMAT = "agentnb-chat-recording/1"
 MODE_ENV = "AGENTNB_CHAT_MODE"
+PACE_ENV = "AGENTNB_CHAT_PACE"
+#: How a replay streams: every piece at once, or at the pace they were recorded.
+PACES = ("instant", "recorded")
 
 
 def entry_key(model: str, messages: list[ChatMessage], params: dict[str, Any]) -> str:
@@ -81,9 +90,19 @@ class Recording:
         """The entries recorded for ``agent``, by key."""
         return dict(self.load().get("agents", {}).get(agent, {}))
 
-    def add(self, agent: str, model: str, messages: list[ChatMessage], params: dict[str, Any],
-            reply: str) -> str:  # fmt: skip
-        """Record one reply (safe from several processes at once); returns its key.
+    def add(
+        self,
+        agent: str,
+        model: str,
+        messages: list[ChatMessage],
+        params: dict[str, Any],
+        reply: str,
+        pieces: list[str] | None = None,
+        times: list[float] | None = None,
+    ) -> str:
+        """Record one reply (and, streamed, its pieces and their times); returns its key.
+
+        Safe from several processes at once.
 
         Raises:
             RecordingError: the file holds replies of another model.
@@ -98,7 +117,10 @@ class Recording:
                 )
             data["model"] = model
             agents = data.setdefault("agents", {})
-            agents.setdefault(agent, {})[key] = {"messages": messages, "params": params, "reply": reply}
+            entry: dict[str, Any] = {"messages": messages, "params": params, "reply": reply}
+            if pieces is not None:
+                entry.update(pieces=pieces, times=times or [0.0] * len(pieces))
+            agents.setdefault(agent, {})[key] = entry
             data["agents"] = {a: dict(sorted(e.items())) for a, e in sorted(agents.items())}
             self._write(data)
         return key
@@ -144,6 +166,16 @@ class RecordingModel:
         self.recording.add(self.agent, self.name, messages, _clean(params), reply)
         return reply
 
+    def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
+        """Stream from the real model, recording the pieces and when each came."""
+        start = time.monotonic()
+        pieces, times = [], []
+        for piece in self.model.stream(messages, **params):
+            pieces.append(piece)
+            times.append(round(time.monotonic() - start, 4))
+            yield piece
+        self.recording.add(self.agent, self.name, messages, _clean(params), "".join(pieces), pieces, times)
+
 
 class ReplayModel:
     """Answers from a recording only: no key, no network.
@@ -152,18 +184,34 @@ class ReplayModel:
         ReplayMissError: the input was not recorded for this agent.
     """
 
-    def __init__(self, recording: Recording, agent: str) -> None:
-        self.recording, self.agent = recording, agent
+    def __init__(self, recording: Recording, agent: str, pace: str = "instant") -> None:
+        if pace not in PACES:
+            raise ValueError(f"pace must be one of {', '.join(PACES)}, got {pace!r} (from {PACE_ENV}?)")
+        self.recording, self.agent, self.pace = recording, agent, pace
         data = recording.load()
         self.name = str(data.get("model", ""))
         self._replies = dict(data.get("agents", {}).get(agent, {}))
 
     def complete(self, messages: list[ChatMessage], **params: Any) -> str:
+        return str(self._entry(messages, params)["reply"])
+
+    def stream(self, messages: list[ChatMessage], **params: Any) -> Iterator[str]:
+        """The recorded pieces (a reply recorded whole: one piece), at once or at the recorded pace."""
+        entry = self._entry(messages, params)
+        pieces = [str(p) for p in entry.get("pieces") or [entry["reply"]]]
+        times = [float(t) for t in entry.get("times") or [0.0] * len(pieces)]
+        start = time.monotonic()
+        for piece, at in zip(pieces, times, strict=False):
+            if self.pace == "recorded" and (ahead := at - (time.monotonic() - start)) > 0:
+                time.sleep(ahead)  # the pace the model had when it was recorded
+            yield piece
+
+    def _entry(self, messages: list[ChatMessage], params: dict[str, Any]) -> dict[str, Any]:
         key = entry_key(self.name, messages, _clean(params))
         entry = self._replies.get(key)
         if entry is None:
             raise ReplayMissError(self._miss(messages, key))
-        return str(entry["reply"])
+        return dict(entry)
 
     def _miss(self, messages: list[ChatMessage], key: str) -> str:
         last = messages[-1]["content"] if messages else "(no messages)"

@@ -18,6 +18,9 @@ The first use of agentnb in a kernel (a name taken from ``agentnb``, or
   and saves the notebook as it is: what a call prints after that is not in
   the saved notebook;
 * keeps a spare server started ahead, so ``to_dist()`` in a cell is fast;
+* asks remote prompts (a reply's ``input()``, ``breakpoint()``, ``%agentnb
+  debug``) in the cell whose thread waits for a placeholder, through the
+  kernel's stdin, and shows streaming replies' text growing in their cells;
 * makes ``asyncio.run(main())`` work in a cell: the kernel's loop is already
   running, so asyncio is made reentrant with ``nest_asyncio2`` (the maintained
   fork; the original package is archived and, under ipykernel 7.4, silently
@@ -34,7 +37,9 @@ from typing import Any
 import nest_asyncio2
 
 from .._core._events import Event
+from .._runtime._console import serve_in_cells
 from .._runtime._session import Session, get_session, prefixed
+from ._stream_view import install as install_stream_views
 from .graph._graph import install_event_log
 
 log = logging.getLogger("agentnb")
@@ -96,6 +101,10 @@ def switch_on(session: Session | None = None) -> bool:
     if not session.use_notebook(shell.get_parent, cell_output, notice):
         return True  # on already
     install_event_log(session)  # so a graph() made after some calls still shows them
+    # remote prompts (input(), debuggers) are asked in the cell that waits; streams grow in place
+    session.console.notice = lambda text, task_id: notice(text, session.origins.get(task_id))
+    serve_in_cells(session.console)
+    install_stream_views(shell, session)
     shell.events.register("post_run_cell", lambda result: _sync_output(session, shell))
     nest_asyncio2.apply()
     return True

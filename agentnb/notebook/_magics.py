@@ -9,16 +9,17 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from .._facade._status import shutdown, status
 from .._runtime._session import get_session
+from ._debug import debug
 from .graph._graph import graph
 
-USAGE = "usage: %agentnb status | %agentnb stop [name ...] | %agentnb graph"
+USAGE = "usage: %agentnb status | %agentnb stop [name ...] | %agentnb graph | %agentnb debug [placeholder]"
 
 
 @magics_class
 class AgentnbMagics(Magics):
     @line_magic
     def agentnb(self, line: str) -> Any:
-        """%agentnb status | stop [name ...] | graph"""
+        """%agentnb status | stop [name ...] | graph | debug [placeholder]"""
         words = shlex.split(line)
         command, args = (words[0], words[1:]) if words else ("status", [])
         if command == "status":
@@ -31,6 +32,9 @@ class AgentnbMagics(Magics):
             return _stop(args)
         if command == "graph":
             return graph()
+        if command == "debug":  # after a remote exception, as %debug after a local one
+            target = self.shell.user_ns[args[0]] if args and self.shell is not None else None
+            return debug(target)
         raise ValueError(f"unknown %agentnb command {command!r}; {USAGE}")
 
 

@@ -32,8 +32,9 @@ from .._runtime import _local as local
 from .._runtime import _shm as shm
 from .._runtime._channel import server_credentials, server_options
 from .._runtime._recipe import Recipe, source_hash
-from . import _output
+from . import _debug, _output
 from ._auth import TokenInterceptor
+from ._console import Console
 from ._events import EventBus
 from ._handlers import add_servicer
 from ._host import AgentHost
@@ -178,16 +179,19 @@ class AgentServer:
         if tls is None and not is_loopback(config.host):
             warn_cleartext("listen", host_port(config.host, self.port), stacklevel=3)
         store = ResultStore(limits.max_results, limits.result_bytes, limits.result_ttl, self.server_id)
+        bus = EventBus(self.server_id, limits.event_history, limits.event_history_bytes, config.trace)
         self.host = AgentHost(
             self.address,
             self.server_id,
-            EventBus(self.server_id, limits.event_history, limits.event_history_bytes, config.trace),
+            bus,
             store,
             Recipes(config.accepts_code, config.allowed_modules),
             Resolver(store, self.address, self.server_id, limits, config.timeouts, tls),
             ElasticPool("agentnb-reply", limits.workers),
             limits.max_message_bytes,
             limits.output_bytes_per_call,
+            Console(bus, self.address, limits.answer_wait, config.accepts_code),
+            limits.failures_kept,
         )
         self.started_at = time.time()
         facts = ServerFacts(
@@ -203,6 +207,7 @@ class AgentServer:
             local.register(self._local)
         shm.owner()  # sweeps the shared memory of processes that are gone, now and then
         _output.install()
+        _debug.install()  # a reply's input() and breakpoint() ask its caller
         _output.install_logging(exclusive=config.own_process)
         if config.agent_class is not None:
             self._create_configured_agent()

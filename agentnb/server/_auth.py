@@ -1,6 +1,6 @@
 """Token check on every RPC but the capability reads, and refusals logged without flooding.
 
-``FetchResult``, ``WatchResults`` and ``FetchItems`` are the exceptions: reading a result
+``FetchResult``, ``WatchResults``, ``FetchItems`` and ``StreamResult`` are the exceptions: reading a result
 needs its task id, 128 random bits issued by this server that only the
 call's maker and those it handed the placeholder to know. That lets a
 server read a forwarded placeholder from the producing server without
@@ -31,6 +31,7 @@ CAPABILITY_METHODS = frozenset({
     "/agentnb.v1.AgentServer/FetchResult",
     "/agentnb.v1.AgentServer/WatchResults",
     "/agentnb.v1.AgentServer/FetchItems",
+    "/agentnb.v1.AgentServer/StreamResult",
 })  # fmt: skip
 LOG_EVERY_S = 60.0
 _PEERS = 1000  # peers remembered for throttling

@@ -185,7 +185,7 @@ def _batch(events: list[_Raw], server_id: str) -> list[pb.Event]:
             first[task_id] = [raw]
         elif kind == _RUNNING and task_id in first:
             first[task_id].append(raw)
-        elif kind == _OUTPUT:
+        elif kind == _OUTPUT or kind == Kind.INPUT:  # a prompt is never folded away
             first.pop(task_id, None)
         elif kind in (_DONE, _ERROR) and task_id in first:
             whole.add(task_id)

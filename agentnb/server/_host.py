@@ -22,22 +22,29 @@ from typing import Any
 from .._core._context import TaskContext, set_current_task
 from .._core._errors import MessageError, RemoteError
 from .._core._message import Msg
+from .._core._pieces import is_stream
 from .._facade._agent import AgentBase
 from .._proto import agentnb_pb2 as pb
 from .._runtime._codec import CANCELLED, decode_value, encode_failure, encode_value, fill_msg, preview
 from .._runtime._ops import ATTRIBUTES
-from . import _output
+from . import _output, _stream
+from ._console import Console
+from ._debug import Failures
 from ._events import EventBus, Kind
 from ._mailbox import Job, Mailbox, flat
 from ._output import TaskPrints
 from ._recipes import Factory, RecipeError, Recipes, check_method
 from ._resolve import Resolver
 from ._store import Entry, ResultStore
+from ._streamed_inputs import streamed_inputs
 from ._workers import ElasticPool
 
 
 class Actor:
-    __slots__ = ("name", "instance", "class_name", "source_hash", "fingerprint", "calls", "mailbox", "broken")
+    __slots__ = (
+        "name", "instance", "class_name", "source_hash", "fingerprint", "calls", "mailbox", "broken",
+        "streams",
+    )  # fmt: skip
 
     def __init__(self, host: AgentHost, name: str, spec: pb.AgentSpec) -> None:
         self.name = name
@@ -48,6 +55,7 @@ class Actor:
         self.calls = 0
         self.mailbox = Mailbox(self, host.run_job, host.spawn)
         self.broken: RemoteError | None = None  # its constructor raised
+        self.streams = False  # its class reads its inputs' streams (``stream_inputs``)
 
     def info(self) -> pb.AgentInfo:
         return pb.AgentInfo(
@@ -72,6 +80,8 @@ class AgentHost:
         workers: ElasticPool,
         max_message_bytes: int,
         output_budget: int,
+        console: Console | None = None,
+        failures_kept: int = 0,
     ) -> None:
         self.address = address
         self.server_id = server_id
@@ -83,6 +93,9 @@ class AgentHost:
         self.max_message_bytes = max_message_bytes
         self.output_budget = output_budget
         self.actors: dict[str, Actor] = {}
+        #: prompts of replies (input(), debuggers) and the frames of recent failures
+        self.console = console or Console(bus, address, 0.0, False)
+        self.failures = Failures(self.console, failures_kept)
         self._lock = threading.Lock()
         self.run_job, self.spawn = self.run, workers.run  # bound once, shared by every mailbox
 
@@ -103,6 +116,7 @@ class AgentHost:
         factory = self.recipes.factory(spec)  # refuses before anything runs
         entry = self.store.issue(name)
         actor = Actor(self, name, spec)
+        actor.streams = bool(getattr(self.recipes.agent_class(spec), "stream_inputs", False))
         actor.mailbox.post(Job("build", entry=entry, args=factory))
         with self._lock:
             self.actors[name] = actor
@@ -112,6 +126,7 @@ class AgentHost:
         """Host an agent built in this process (a launcher's configured agent)."""
         actor = Actor(self, name, spec)
         actor.instance = instance
+        actor.streams = bool(getattr(instance, "stream_inputs", False))
         with self._lock:
             self.actors[name] = actor
         return actor
@@ -143,10 +158,15 @@ class AgentHost:
                 f"a call of agent {actor.name!r} with shape {shape!r} needs {expected} input(s), got "
                 f"{len(request.inputs)}"
             )
-        inputs = self.resolver.inputs(request.inputs, actor.name)
+        streams = actor.streams or getattr(actor.instance, "stream_inputs", False)
+        inputs = (streams and streamed_inputs(self.resolver, actor.name, request)) or self.resolver.inputs(
+            request.inputs, actor.name
+        )
         args = self._arguments(actor, request) if request.method else None
         entry = self.store.issue(actor.name)
         task_id = entry.task_id
+        if request.call_key:
+            entry.key = request.call_key  # a caller reading the reply at once knows the call by it
         if issued is not None:
             issued(entry)
         if self.bus.recording:
@@ -184,11 +204,15 @@ class AgentHost:
         actor.mailbox.post(Job("observe", inputs, "list", entry))
         return entry
 
-    def cancel(self, actor: Actor | None, task_ids: list[str]) -> tuple[list[str], list[str]]:
-        """Withdraw queued calls (all of ``actor``'s if no ids); returns (cancelled, running)."""
+    def cancel(self, actor: Actor | None, task_ids: list[str]) -> tuple[list[str], list[str], list[str]]:
+        """Withdraw queued calls (all of ``actor``'s if no ids); returns (cancelled, running,
+        stopping): running calls go on, but a streaming reply (or one waiting for an
+        answer) stops at its next piece (or prompt)."""
         wanted = set(task_ids)
         actors = [actor] if actor is not None else list(self.actors.values())
-        cancelled, running = [], []
+        cancelled: list[str] = []
+        running: list[str] = []
+        stopping: list[str] = []
         for a in actors:
             for job in a.mailbox.withdraw(lambda j: j.kind == "call" and (not wanted or j.task_id in wanted)):
                 cancelled.append(job.task_id)
@@ -197,8 +221,11 @@ class AgentHost:
                 )))  # fmt: skip
             current = a.mailbox.current
             if current is not None and current.kind == "call" and (not wanted or current.task_id in wanted):
-                running.append(current.task_id)
-        return cancelled, running
+                assert current.entry is not None
+                streams = _stream.stop(current.entry)  # a reply that streams later stops at its first piece
+                waits = self.console.waiting(current.task_id)
+                (stopping if streams or waits else running).append(current.task_id)
+        return cancelled, running, stopping
 
     # -- running jobs (in a worker thread, or inline) ------------------------------
 
@@ -266,14 +293,18 @@ class AgentHost:
         if job.method:
             run = lambda: self._method(instance, job.method, job.args)  # noqa: E731
         else:
-            run = lambda: self._encode_reply(actor.name, instance.reply(x))  # noqa: E731
+            run = lambda: self._encode_reply(actor.name, instance.reply(x), job.entry)  # noqa: E731
         try:
-            outcome = self._in_task(actor.name, job.task_id, job.prints, run)
+            outcome = self._in_task(actor.name, job.task_id, job.prints, run, job.entry)
         except Exception as exc:  # noqa: BLE001 - the failure is the outcome
             outcome = _failure_outcome(self._failure(actor.name, exc))
+            outcome.failure.task_id = outcome.failure.task_id or job.task_id
+            self.failures.failed(job.task_id, actor.name, exc)
         self._finish(actor, job, job.prints.fill(outcome))
 
-    def _encode_reply(self, agent: str, result: Any) -> pb.Outcome:
+    def _encode_reply(self, agent: str, result: Any, entry: Entry | None = None) -> pb.Outcome:
+        if not isinstance(result, Msg) and entry is not None and is_stream(result):
+            result = _stream.drive(result, agent, entry, self.bus, self.address, self.max_message_bytes)
         if not isinstance(result, Msg):
             raise TypeError(
                 f"reply() of agent {agent!r} returned {type(result).__name__}; it must return a Msg"
@@ -295,8 +326,10 @@ class AgentHost:
             return outcome
         return pb.Outcome(value_json=encode_value(value, f"the value of {name}"))
 
-    def _in_task(self, agent: str, task_id: str, prints: TaskPrints, fn: Callable[[], Any]) -> Any:
-        set_current_task(TaskContext(agent, task_id, prints.emit))
+    def _in_task(
+        self, agent: str, task_id: str, prints: TaskPrints, fn: Callable[[], Any], entry: Entry | None = None
+    ) -> Any:
+        set_current_task(TaskContext(agent, task_id, prints.emit, self.console, entry))
         try:
             return fn()
         finally:
@@ -331,6 +364,7 @@ class AgentHost:
         return RemoteError(agent, self.address, type(exc).__name__, prefix + str(exc), user_traceback(exc))
 
     def close(self) -> None:
+        self.console.close()
         self.workers.shutdown(wait=False, cancel_futures=True)
         self.resolver.close()
 

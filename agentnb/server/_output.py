@@ -90,6 +90,12 @@ class TaskOutput(io.TextIOBase):
         if task is not None and rest:
             task.emit(rest)
 
+    def take_partial(self) -> str:
+        """Take what the current thread wrote after its last newline (``input()``'s prompt)."""
+        rest = getattr(self._local, "buffer", "")
+        self._local.buffer = ""
+        return rest
+
     def flush(self) -> None:
         self._real.flush()
 
@@ -107,6 +113,12 @@ def install() -> None:
             sys.stdout = TaskOutput(sys.stdout)
         if not isinstance(sys.stderr, TaskOutput):
             sys.stderr = TaskOutput(sys.stderr)
+
+
+def take_partial() -> str:
+    """What this thread's reply printed on its current line, not shown yet (a prompt)."""
+    stream = sys.stdout
+    return stream.take_partial() if isinstance(stream, TaskOutput) else ""
 
 
 def flush_task() -> None:

@@ -141,6 +141,18 @@ class Recipes:
                 linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         _restore_filenames(cls, dict(request.code_files))
 
+    def agent_class(self, spec: pb.AgentSpec) -> type | None:
+        """The class a recipe builds, if known before building it (None for a pickled one)."""
+        recipe = spec.WhichOneof("recipe")
+        if recipe == "by_key":
+            return self._classes.get(spec.by_key.class_key)
+        if recipe == "by_import":
+            try:
+                return import_agent_class(spec.by_import.class_path, self.allowed_modules)
+            except RecipeError:
+                return None
+        return None
+
     def factory(self, spec: pb.AgentSpec) -> Factory:
         """A function that builds the agent; checks everything it can before returning."""
         recipe = spec.WhichOneof("recipe")

@@ -19,7 +19,7 @@ from .._core._errors import AgentnbError, MessageError, RemoteError
 from .._core._message import Msg
 from .._core._tls import TLS
 from .._proto import agentnb_pb2 as pb
-from .._runtime._client import ClientPool, status_error
+from .._runtime._client import ClientPool, ServerClient, status_error
 from .._runtime._codec import Returned, decode_msg, decode_result, input_label
 from .._runtime._items import fetch_items, item_values
 from .._runtime._loop import LoopThread
@@ -81,6 +81,32 @@ class Resolver:
             else:
                 self._loop.loop.call_soon_threadsafe(self._remote, inputs, i, ref)
         return inputs
+
+    # -- for agents that read their inputs' streams (see ._streamed_inputs) ----------------
+
+    def watch_ref(self, ref: pb.TaskRef, sink: Inputs) -> None:
+        """Resolve one placeholder into ``sink`` (its input 0), as a call's inputs are."""
+        if self._is_local(ref):
+            self._local(sink, 0, ref)
+        else:
+            self._loop.loop.call_soon_threadsafe(self._remote, sink, 0, ref)
+
+    @property
+    def address(self) -> str:
+        """This server's address."""
+        return self._address
+
+    @property
+    def loop(self) -> LoopThread:
+        return self._loop
+
+    @property
+    def reconnect(self) -> float:
+        return self._timeouts.reconnect
+
+    def client(self, address: str) -> ServerClient:
+        """The client of another server (or this one), for reading pieces (on the loop)."""
+        return self._clients.get(address, None, self._limits, self._timeouts, self._tls)
 
     def _is_local(self, ref: pb.TaskRef) -> bool:
         if ref.server_id:

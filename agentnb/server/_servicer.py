@@ -21,6 +21,7 @@ from .._runtime import _shm as shm
 from .._runtime import _wire as wire
 from .._runtime._channel import ENVELOPE_BYTES
 from .._runtime._client import REASON_KEY
+from ._interactive import InteractiveRpcs
 from ._lease import resident_bytes
 from ._mesh import MeshHost
 from ._recipes import RecipeError
@@ -140,7 +141,7 @@ class ServerFacts:
     tls: bool
 
 
-class Servicer(pb_grpc.AgentServerServicer):
+class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
     def __init__(
         self,
         host: AgentHost,
@@ -149,6 +150,7 @@ class Servicer(pb_grpc.AgentServerServicer):
         request_stop: Callable[[], None],
         lease: Lease | None = None,
     ) -> None:
+        InteractiveRpcs.__init__(self, limits)  # StreamResult, AnswerInput, PostMortem
         self._facts = facts
         self._lease = lease
         self._host = host
@@ -324,10 +326,10 @@ class Servicer(pb_grpc.AgentServerServicer):
     def Cancel(self, request: pb.CancelRequest, context: Context) -> pb.CancelResponse:
         try:
             actor = self._actor(request.agent) if request.agent else None
-            cancelled, running = self._host.cancel(actor, list(request.task_ids))
+            cancelled, running, stopping = self._host.cancel(actor, list(request.task_ids))
         except Exception as exc:  # noqa: BLE001
             _abort(context, _refusal(exc))
-        return pb.CancelResponse(cancelled=cancelled, running=running)
+        return pb.CancelResponse(cancelled=cancelled, running=running, stopping=stopping)
 
     # -- results (capabilities: no token) -------------------------------------------------
 

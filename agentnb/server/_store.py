@@ -23,6 +23,7 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from typing import Any
 
 from .._proto import agentnb_pb2 as pb
 
@@ -102,7 +103,10 @@ class Entry:
     """
 
     mesh = False  # a mesh call's entry (``_mesh_store.MeshEntry``) holds one reply per agent
-    __slots__ = ("task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read")
+    __slots__ = (
+        "task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read", "stream",
+        "key",
+    )  # fmt: skip
 
     def __init__(self, task_id: str, agent: str) -> None:
         self.task_id = task_id
@@ -114,6 +118,8 @@ class Entry:
         self.done_at = 0.0
         self.callbacks: list[Callback] | None = []
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
+        self.stream: Any = None  # a streaming reply's pieces (server._stream.PieceLog), kept with it
+        self.key = ""  # the call key its caller gave (its STREAMING and INPUT events carry it)
 
     @property
     def outcome(self) -> pb.Outcome:
@@ -172,6 +178,8 @@ class ResultStore:
         """Record an outcome and run the entry's callbacks (outside the lock)."""
         wire = outcome.SerializeToString()
         size = len(wire) + getattr(entry, "item_bytes", 0)  # a mesh call's replies count too
+        if entry.stream is not None:
+            size += entry.stream.bytes  # a streaming reply's pieces count too
         with self._lock:
             if entry.done:
                 return

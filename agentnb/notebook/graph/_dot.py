@@ -29,6 +29,7 @@ STYLE = {
     "idle": ("#757575", "#fafafa"),
     "queued": ("#9e9e9e", "#eeeeee"),
     "running": ("#1e88e5", "#e3f2fd"),
+    "streaming": ("#8e24aa", "#f3e5f5"),
     "done": ("#43a047", "#e8f5e9"),
     "error": ("#e53935", "#ffebee"),
 }

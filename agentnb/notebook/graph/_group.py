@@ -19,7 +19,7 @@ UNKNOWN = "(server unknown)"  # agents seen only as callers: no event of theirs 
 
 
 def _merge_state(states: list[str]) -> str:
-    for state in ("running", "queued", "error", "done"):
+    for state in ("streaming", "running", "queued", "error", "done"):
         if state in states:
             return state
     return "idle"

@@ -68,7 +68,7 @@ def _swatch(state: str) -> str:
 
 def legend(labels: bool, critical: bool) -> str:
     """What colours, labels, counts and the thick outline mean."""
-    states = "".join(_swatch(s) for s in ("queued", "running", "done", "error"))
+    states = "".join(_swatch(s) for s in ("queued", "running", "streaming", "done", "error"))
     words = [
         "edge label: what the latest message holds (text as is, {keys} of a dict, [n items] of a list)"
         + ("; “N msgs”: how many messages that edge carried" if labels else ""),

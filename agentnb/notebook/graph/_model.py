@@ -141,6 +141,8 @@ class GraphModel:
             moved, late = self._move(call, "running"), call.started_at is None
             call.started_at = event.timestamp if late else call.started_at
             return call if moved or late else None
+        if event.kind == "streaming":  # running, and its reply's pieces flow
+            return call if self._move(call, "streaming") else None
         if not self._move(call, event.kind):
             return None
         self._finish(call, event)
@@ -299,7 +301,8 @@ class GraphModel:
         return node
 
     def _presence(self, node: _Node) -> None:
-        present = node.edges > 0 or node.counts["queued"] + node.counts["running"] > 0
+        counts = node.counts
+        present = node.edges > 0 or counts["queued"] + counts["running"] + counts["streaming"] > 0
         if present != node.present:
             node.present = present
             self.shape_version += 1

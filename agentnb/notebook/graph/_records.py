@@ -11,7 +11,7 @@ from typing import Any
 from ._labels import edge_label
 from ._views import STATES, CallView, EdgeView, MessageView, NodeView
 
-RANK = {"queued": 0, "running": 1, "done": 2, "error": 2}
+RANK = {"queued": 0, "running": 1, "streaming": 2, "done": 3, "error": 3}
 
 
 class Call:
@@ -110,12 +110,15 @@ class Node:
     @property
     def state(self) -> str:
         counts = self.counts
-        return "running" if counts["running"] else "queued" if counts["queued"] else self.last or "idle"
+        if counts["streaming"] or counts["running"]:
+            return "streaming" if counts["streaming"] else "running"
+        return "queued" if counts["queued"] else self.last or "idle"
 
     def view(self) -> NodeView:
         if self.cached is None:
             c = self.counts
-            self.cached = NodeView(self.name, self.state, self.address, c["queued"], c["running"], c["done"],
+            running = c["running"] + c["streaming"]  # a streaming call is running
+            self.cached = NodeView(self.name, self.state, self.address, c["queued"], running, c["done"],
                                    c["error"], self.last_reply, self.last_error, 1, self.mark,
                                    self.mark_note)  # fmt: skip
         return self.cached

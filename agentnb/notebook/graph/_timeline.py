@@ -22,7 +22,13 @@ from ._critical import TimeReport, secs
 from ._views import CallView
 
 GUTTER, PLOT, LANE, TOP = 110, 620, 20, 22
-_FILL = {"queued": "#bdbdbd", "running": "#1e88e5", "done": "#43a047", "error": "#e53935"}
+_FILL = {
+    "queued": "#bdbdbd",
+    "running": "#1e88e5",
+    "streaming": "#8e24aa",
+    "done": "#43a047",
+    "error": "#e53935",
+}
 
 
 def _ticks(span: float) -> list[float]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 DRIVER = "driver"
-STATES = ("queued", "running", "done", "error")
+STATES = ("queued", "running", "streaming", "done", "error")
 #: What a pool of servers says about an agent (events of these kinds carry no task).
 MARKS = ("lost", "respawned")
 
