@@ -70,8 +70,8 @@ if _typing.TYPE_CHECKING:
     from ._facade._placeholder import Placeholder
     from ._facade._runs import Run, run
     from ._facade._status import SessionStatus, shutdown, status
-    from .engines import ServerPool, servers
     from ._facade._user import UserAgent
+    from .engines import ServerPool, servers
     from .notebook.graph._graph import graph
     from .server import RpcAgentServerLauncher
 
