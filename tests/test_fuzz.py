@@ -329,7 +329,7 @@ def test_every_rpc_answers_fuzzed_requests_with_documented_statuses_in_flat_memo
     # the fuzzing reached past the token and past parsing
     assert grpc.StatusCode.OK in fuzzer.seen["Submit"] and grpc.StatusCode.OK in fuzzer.seen["Call"]
     assert grpc.StatusCode.INVALID_ARGUMENT in fuzzer.seen["Call"]
-    capabilities = ("FetchResult", "WatchResults", "FetchItems")  # a task id, not a token
+    capabilities = ("FetchResult", "WatchResults", "FetchItems", "StreamResult")  # a task id, not a token
     assert all(
         grpc.StatusCode.UNAUTHENTICATED in codes for m, codes in fuzzer.seen.items() if m not in capabilities
     )
