@@ -15,6 +15,11 @@ def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True, timeout=30)
 
 
+def _ip_tc(*args: str, netns: str = "") -> None:
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    subprocess.run([*prefix, "tc", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
 @dataclass
 class Host:
     """A network namespace with one address (``ip``), reachable from here at ``peer``."""
@@ -22,6 +27,22 @@ class Host:
     name: str
     ip: str
     peer: str
+    here: str = ""  # the veth end in this namespace
+    there: str = ""  # the veth end in the host's
+
+    def cut(self) -> None:
+        """Drop every packet between here and the host, silently (no reset, no refusal):
+        a cable pulled, as both ends see it."""
+        _ip_tc("qdisc", "add", "dev", self.here, "root", "blackhole")
+        _ip_tc("qdisc", "add", "dev", self.there, "root", "blackhole", netns=self.name)
+
+    def mend(self) -> None:
+        subprocess.run(["tc", "qdisc", "del", "dev", self.here, "root"], capture_output=True, timeout=30)
+        subprocess.run(
+            ["ip", "netns", "exec", self.name, "tc", "qdisc", "del", "dev", self.there, "root"],
+            capture_output=True,
+            timeout=30,
+        )
 
     def popen(self, argv: list[str], **kwargs: object) -> subprocess.Popen[str]:
         env = dict(os.environ, PYTHONPATH=HERE)
@@ -46,7 +67,7 @@ class Hosts:
                 name, here, there = f"anb{self._tag}h{i}", f"anb{self._tag}a{i}", f"anb{self._tag}b{i}"
                 net = f"10.{200 + i}.{os.getpid() % 250}"
                 _ip("netns", "add", name)
-                self.hosts.append(Host(name, f"{net}.2", f"{net}.1"))
+                self.hosts.append(Host(name, f"{net}.2", f"{net}.1", here, there))
                 _ip("link", "add", here, "type", "veth", "peer", "name", there)
                 _ip("link", "set", there, "netns", name)
                 _ip("addr", "add", f"{net}.1/24", "dev", here)

@@ -245,8 +245,9 @@ class ServerClient:
             stream.cancel()
 
     def watch(self) -> Any:
-        """Open a WatchResults stream (a bidirectional gRPC call: ``write`` ids, iterate results)."""
-        return self._stub.WatchResults(metadata=self._reader, wait_for_ready=True)
+        """Open a WatchResults stream (a bidirectional gRPC call: ``write`` ids, read results).
+        It fails at once when the server cannot be reached (the watch counts how long)."""
+        return self._stub.WatchResults(metadata=self._reader)
 
     async def events(self, since_seq: int, server_id: str) -> AsyncIterator[pb.EventBatch]:
         stream = self._stub.StreamEvents(

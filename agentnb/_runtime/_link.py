@@ -54,6 +54,8 @@ class SessionPort(Protocol):
 
     def feed_state(self, task_id: str) -> str | None: ...
 
+    def server_unreachable(self, address: str, error: AgentnbError) -> None: ...
+
     @property
     def output(self) -> OutputLedger: ...
 
@@ -243,6 +245,10 @@ class ServerLink:
 
     def feed_state(self, task_id: str) -> str | None:
         return self._session.feed_state(task_id)
+
+    def unreachable(self, error: AgentnbError) -> None:
+        """The server was unreachable too long for the calls waiting on it (they failed)."""
+        self._session.server_unreachable(self.address, error)
 
     def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
         self._session.output.after(task_id, producers)

@@ -59,6 +59,8 @@ class Reader(Protocol):
 
     def release(self, task_id: str) -> None: ...
 
+    def unreachable(self, error: AgentnbError) -> None: ...
+
 
 class Results:
     def __init__(self, link: Reader) -> None:
@@ -116,7 +118,7 @@ class Results:
             if link.local is not None:
                 self._watch = LocalWatch(link.local, link.loop)
             else:
-                self._watch = ResultWatch(link.client, link.explain, INLINE_REPLY_BYTES)
+                self._watch = ResultWatch(link.client, link.explain, INLINE_REPLY_BYTES, link.unreachable)
         return self._watch
 
     def until_delivered(self, task_ids: Iterable[str]) -> None:
@@ -208,8 +210,9 @@ class LocalWatch:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def watch(self, task_id: str, deliver: Delivery, fail: Failure) -> None:
-        """Deliver the outcome of ``task_id`` once it is ready (call on the loop)."""
+    def watch(self, task_id: str, deliver: Delivery, fail: Failure, doubt: object = None) -> None:
+        """Deliver the outcome of ``task_id`` once it is ready (call on the loop; a server in
+        this process is never in doubt)."""
         waiting = self._waiting.get(task_id)
         if waiting is not None:
             waiting.append((deliver, fail))

@@ -14,12 +14,14 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
-from .._core._events import Event
+from .._core._errors import AgentnbError
+from .._core._events import GONE, Event
 from .._core._tls import TLS
 from .._core._token import new_token
 from ._calls import Call
@@ -244,6 +246,11 @@ class Session:
         else:
             self.states.update(event)
             self.dispatch(event)
+
+    def server_unreachable(self, address: str, error: AgentnbError) -> None:
+        """A server's calls failed for being unreachable too long: what did not finish there
+        is shown failed too (the graph), though its feed may come back (on the loop)."""
+        self._on_event(Event(GONE, "", "", address, timestamp=time.time(), preview=f"unreachable: {error}"))
 
     def feed(self, address: str) -> Feed | None:
         return self._feeds.get(address)

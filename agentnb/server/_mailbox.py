@@ -1,7 +1,12 @@
 """Mailboxes: each agent runs one job at a time, in arrival order (the actor guarantee).
 
 A job waits for its inputs (placeholders being resolved) without holding a
-thread: the mailbox parks and resumes when they are ready. An idle agent's
+thread: the mailbox parks and resumes when they are ready. Jobs run in
+arrival order while their inputs' servers are healthy; a job whose input's
+server falls into trouble (refused, broken, silent: see ``_runtime._watch``)
+is set aside, so the agent answers its other calls meanwhile, and runs (or
+fails, with the error naming that server) when the input arrives or its
+wait runs out. An idle agent's
 job can run in the thread that posted it (``inline``): that is how a call
 whose caller waits for the reply costs no thread hop at all.
 """
@@ -25,13 +30,15 @@ if TYPE_CHECKING:
 class Inputs:
     """The inputs of one job, some of which may still be on their way."""
 
-    __slots__ = ("values", "error", "_pending", "_waiter", "_lock")
+    __slots__ = ("values", "error", "doubted", "_pending", "_waiter", "_aside", "_lock")
 
     def __init__(self, values: list[Any], pending: int) -> None:
         self.values = values
         self.error: RemoteError | None = None
+        self.doubted = False  # an input's server fell into trouble while it was awaited
         self._pending = pending
         self._waiter: Callable[[], None] | None = None
+        self._aside: Callable[[], None] | None = None
         self._lock = threading.Lock() if pending else None
 
     @property
@@ -51,9 +58,37 @@ class Inputs:
             self._pending -= 1
             waiter = self._waiter if self.ready else None
             if waiter is not None:
-                self._waiter = None
+                self._waiter = self._aside = None
         if waiter is not None:
             waiter()
+
+    def doubt(self) -> None:
+        """An awaited input's server is in trouble: a mailbox parked on these inputs moves on."""
+        if self._lock is None:
+            return
+        with self._lock:
+            if self.ready or self.doubted:
+                return
+            self.doubted = True
+            aside, self._aside = self._aside, None
+            if aside is not None:
+                self._waiter = None
+        if aside is not None:
+            aside()
+
+    def park(self, resume: Callable[[], None], aside: Callable[[], None]) -> bool:
+        """Wait in a mailbox: ``resume()`` once every input is there, or ``aside()`` (once, and
+        then no ``resume``) if an input's server is or falls into trouble first. False: the
+        inputs are ready, run the job now."""
+        assert self._lock is not None
+        with self._lock:
+            if self.ready:
+                return False
+            if not self.doubted:
+                self._waiter, self._aside = resume, aside
+                return True
+        aside()
+        return True
 
     def when_ready(self, waiter: Callable[[], None]) -> None:
         """Run ``waiter`` once every input is there (at once if they are)."""
@@ -158,10 +193,19 @@ class Mailbox:
     def _drain(self, job: Job | None) -> None:
         while job is not None:
             if not job.inputs.ready:
-                job.inputs.when_ready(partial(self._spawn, self._drain, job))
-                return
+                if job.inputs.park(partial(self._spawn, self._drain, job), partial(self._set_aside, job)):
+                    return
+                continue
             self._execute(job)
             job = self._pop()
+
+    def _set_aside(self, job: Job) -> None:
+        """The parked job's input may never come: post it again once it came or failed, and
+        run what waits behind it meanwhile."""
+        job.inputs.when_ready(partial(self.post, job))
+        following = self._pop()
+        if following is not None:
+            self._spawn(self._drain, following)
 
     def _execute(self, job: Job) -> None:
         self.current = job

@@ -6,7 +6,15 @@ server, shared by every call waiting on it; the task id is the capability,
 so no token is needed; a server with TLS reads over TLS, trusting its CA).
 Nothing holds a thread while it waits. Placeholders name their server, so a
 client could name any number of them: a server reads from at most
-``MAX_SERVERS`` others at once, forgetting idle ones first.
+``MAX_SERVERS`` others at once, forgetting idle ones first, and waits for at
+most ``Limits.watches_per_stream`` results from any one of them.
+
+Every wait follows the producing server's health (``_runtime._watch``): a
+call whose input's server falls into trouble stops holding its agent's
+mailbox, and fails, naming the agent and the server, once that server has
+been unreachable for ``Timeouts.reconnect`` seconds; a server that restarted
+or never made the task fails it at once. A server that failed its waiters
+is forgotten (its channel closed), so unreachable addresses hold nothing.
 """
 
 from __future__ import annotations
@@ -170,6 +178,12 @@ class Resolver:
                 return
             client = self._clients.get(address, None, self._limits, self._timeouts, self._tls)
             watch = self._watches[address] = ResultWatch(client)
+        elif len(watch) >= self._limits.watches_per_stream:
+            inputs.resolve(i, _unreadable(ref, address, "ResourceExhausted", (
+                f"this server already waits for {len(watch):,} results from {address}; "
+                "call again once some of those calls are done"
+            )))  # fmt: skip
+            return
 
         def deliver(result: pb.TaskResult, server_id: str) -> None:
             if result.HasField("status"):
@@ -182,17 +196,22 @@ class Resolver:
 
         def fail(error: AgentnbError) -> None:
             inputs.resolve(i, _unreadable(ref, address, type(error).__name__, str(error)))
+            self._loop.loop.call_soon(self._forget, address, watch)
 
-        watch.watch(ref.task_id, deliver, fail)
+        watch.watch(ref.task_id, deliver, fail, inputs.doubt)
+
+    def _forget(self, address: str, watch: ResultWatch) -> None:
+        """A server that failed what waited on it: close its channel unless waited on again."""
+        if self._watches.get(address) is watch and not len(watch):
+            del self._watches[address]
+            client = self._clients.pop(address, None, self._tls)
+            if client is not None:
+                asyncio.ensure_future(client.close())
 
     def _forget_idle(self) -> None:
         """Close the channels to servers nothing waits on any more (on the loop)."""
         for address, watch in list(self._watches.items()):
-            if not len(watch):
-                del self._watches[address]
-                client = self._clients.pop(address, None, self._tls)
-                if client is not None:
-                    asyncio.ensure_future(client.close())
+            self._forget(address, watch)
 
     def close(self) -> None:
         async def close() -> None:

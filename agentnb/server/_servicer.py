@@ -21,6 +21,7 @@ from .._runtime import _shm as shm
 from .._runtime import _wire as wire
 from .._runtime._channel import ENVELOPE_BYTES
 from .._runtime._client import REASON_KEY
+from .._runtime._watch import HEARTBEAT_S
 from ._interactive import InteractiveRpcs
 from ._lease import resident_bytes
 from ._mesh import MeshHost
@@ -425,7 +426,11 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
         server_id = wire.text(2, self._facts.server_id)
         try:
             while True:
-                first = ready.get()
+                try:
+                    first = ready.get(timeout=HEARTBEAT_S)
+                except queue.Empty:  # nothing ready: say this server is still here
+                    yield server_id
+                    continue
                 if first is None:
                     return
                 batch, size, ended = [first], len(first), False

@@ -19,8 +19,9 @@ servers this driver follows), and testable from recorded event sequences.
   if any waits, else the outcome of its last call (done or error), else idle.
 
 A "gone" event (from the driver: a server's feed ended because the server
-stopped) fails every call there that had not finished: it never will, so
-its agent stops showing as running and the run can be summed up.
+stopped, or its calls failed because it was unreachable too long) fails
+every call there that had not finished: it never will, so its agent stops
+showing as running and the run can be summed up.
 
 Events from different servers arrive in any order (a consumer's "queued" may
 come before its producer's), and replays repeat them: applying an event is
@@ -72,6 +73,8 @@ __all__ = [
 
 #: What a call that never finished because its server stopped says (hover text, previews).
 STOPPED = "stopped: its server stopped before it finished"
+#: How a "gone" event from a server unreachable too long begins (its preview says why).
+UNREACHABLE = "unreachable: "
 
 
 class GraphModel:
@@ -172,7 +175,8 @@ class GraphModel:
             ]
             for call in stopped:
                 self._move(call, "error")
-                self._finish(call, replace(event, kind="error", preview=STOPPED))
+                preview = event.preview if event.preview.startswith(UNREACHABLE) else STOPPED
+                self._finish(call, replace(event, kind="error", preview=preview))
                 self._touch(call)
             if stopped:
                 self.version += 1
