@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
@@ -109,6 +110,32 @@ def _again(exc: grpc.RpcError, deadline: float | None) -> bool:
     return exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED and (
         deadline is None or time.monotonic() < deadline
     )
+
+
+class _Down:
+    """How long a server has been unreachable across the retries of one wait."""
+
+    def __init__(self, bound: float) -> None:
+        self.bound = bound
+        self.since = 0.0
+        self.pause = 0.1
+
+    def again(self, exc: grpc.RpcError, deadline: float | None) -> float | None:
+        """The pause before trying again, or None: give up (not a lost connection, or lost for
+        longer than the bound, or past the deadline)."""
+        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            return None
+        now = time.monotonic()
+        self.since = self.since or now
+        pause, self.pause = self.pause, min(1.0, self.pause * 2)
+        if now - self.since + pause > self.bound or (deadline is not None and now + pause > deadline):
+            return None
+        return pause
+
+    def error(self, error: AgentnbError) -> AgentnbError:
+        if self.since and isinstance(error, ServerUnavailableError):
+            return ServerUnavailableError(f"{error} (unreachable for {time.monotonic() - self.since:.0f} s)")
+        return error
 
 
 def _metadata(token: str | None) -> tuple[tuple[str, str], ...]:
@@ -219,18 +246,21 @@ class ServerClient:
         """Wait for a task's whole outcome, re-polling in chunks; None waits as long as it runs."""
         deadline = None if timeout is None else time.monotonic() + timeout
         what = f"reading the reply of agent {agent!r}"
+        down = _Down(self.timeouts.reconnect)
         while True:
             chunk = _chunk(self.timeouts.fetch_chunk, deadline)
             try:
                 response = await self._stub.FetchResult(
-                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk,
-                    wait_for_ready=True,
-                )  # fmt: skip
+                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk
+                )
                 shm.unshare(response.outcome, self.limits.max_message_bytes, what)
                 return response.outcome
             except grpc.RpcError as exc:
                 if not _again(exc, deadline):
-                    raise translate(exc, self.address, what) from exc
+                    pause = down.again(exc, deadline)
+                    if pause is None:
+                        raise down.error(translate(exc, self.address, what)) from exc
+                    await asyncio.sleep(pause)
 
     async def items(self, task_id: str, start: int, what: str) -> AsyncIterator[pb.ItemsChunk]:
         """The replies of a mesh call from ``start`` on, in chunks, as they are ready. An
@@ -268,7 +298,7 @@ class ServerClient:
     ) -> AsyncIterator[pb.StreamResultResponse]:
         """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability)."""
         stream = self._stub.StreamResult(
-            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece), wait_for_ready=True
+            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece)
         )
         try:
             async for response in stream:
@@ -391,18 +421,21 @@ class SyncServerClient:
         """Wait for a task's whole outcome in this thread, re-polling in chunks."""
         deadline = None if timeout is None else time.monotonic() + timeout
         what = f"reading the reply of agent {agent!r}"
+        down = _Down(self.timeouts.reconnect)
         while True:
             chunk = _chunk(self.timeouts.fetch_chunk, deadline)
             try:
                 response = self._stub.FetchResult(
-                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk,
-                    wait_for_ready=True,
-                )  # fmt: skip
+                    pb.FetchResultRequest(task_id=task_id), metadata=self._reader, timeout=chunk
+                )
                 shm.unshare(response.outcome, self.limits.max_message_bytes, what)
                 return response.outcome
             except grpc.RpcError as exc:
                 if not _again(exc, deadline):
-                    raise translate(exc, self.address, what) from exc
+                    pause = down.again(exc, deadline)
+                    if pause is None:
+                        raise down.error(translate(exc, self.address, what)) from exc
+                    time.sleep(pause)  # the server is reconnecting: try again shortly
 
     def renew_lease(self, timeout: float) -> pb.RenewLeaseResponse:
         """Renew a leased server's lease, in this thread; fails fast (no waiting for a connection)."""
