@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent import futures
@@ -29,11 +30,15 @@ def _handlers(handler: object) -> grpc.GenericRpcHandler:
     )
 
 
-def serve_sync() -> None:
+def serve_sync(unix: str = "") -> None:
+    """Serve on a free loopback port, or on the Unix socket ``unix``; print the port (or the target)."""
     server = grpc.server(futures.ThreadPoolExecutor(8), handlers=[_handlers(lambda r, c: r)], options=OPTIONS)
-    port = server.add_insecure_port("127.0.0.1:0")
+    if unix:
+        server.add_insecure_port(f"unix:{unix}")
+    else:
+        port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    print(port, flush=True)
+    print(f"unix:{unix}" if unix else port, flush=True)
     sys.stdin.read()
     server.stop(0)
 
@@ -52,16 +57,19 @@ async def serve_aio() -> None:
 
 @contextmanager
 def plain_process(kind: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A plain echo server process ("sync" or "aio"); yields it and its address."""
+    """A plain echo server process ("sync", "aio", or "unix": sync on a Unix socket); yields it
+    and its address."""
+    unix = os.path.join(tempfile.mkdtemp(prefix="plain-"), "echo.sock") if kind == "unix" else ""
     proc = subprocess.Popen(
-        [sys.executable, os.path.abspath(__file__), kind],
+        [sys.executable, os.path.abspath(__file__), kind, unix],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert proc.stdout is not None
-        yield proc, f"127.0.0.1:{int(proc.stdout.readline())}"
+        line = proc.stdout.readline().strip()
+        yield proc, line if line.startswith("unix:") else f"127.0.0.1:{int(line)}"
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
@@ -150,6 +158,8 @@ def stream_once(channel: grpc.Channel, count: int, size: int, pause: float = 0.0
 if __name__ == "__main__":
     if sys.argv[1] == "sync":
         serve_sync()
+    elif sys.argv[1] == "unix":
+        serve_sync(sys.argv[2])
     elif sys.argv[1] == "stream":
         serve_stream()
     else:

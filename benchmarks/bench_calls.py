@@ -6,12 +6,14 @@ by a plain grpcio client with the same bytes.
 
     python benchmarks/bench_calls.py [--calls 3000] [--quick]
 
-Targets (issue 10): sequential p50 and p99 <= 1.5x the plain sync echo; one
-agent with 8 calls in flight >= 0.6x the plain aio echo; 1 MiB and 10 MiB
-round trips <= 2x the plain echo of the same bytes; tracing (the graph's
-event feed) costs <= 10 % of pipelined throughput. With ``--agentscope PYTHON``
-and ``--ray PYTHON`` (Pythons that have AgentScope 0.1.1 or Ray), the same
-calls to their agents and actors, in the same run: agentnb should be ahead.
+Targets (issue 20): sequential p50 <= 1.2x the plain sync echo over TCP, and
+below it over Unix sockets (agentnb's driver reaches the servers it launched
+by one); p99 <= 2x; one agent with 8 calls in flight >= 0.8x the plain aio
+echo; 1 MiB round trip <= 1.5x the plain echo of the same bytes (10 MiB: see
+bench_shm, on one host against Ray); tracing (the graph's event feed) costs
+<= 5 % of pipelined throughput. With ``--agentscope PYTHON`` and ``--ray
+PYTHON`` (Pythons that have AgentScope 0.1.1 or Ray), the same calls to
+their agents and actors, in the same run: agentnb should be ahead.
 """
 
 from __future__ import annotations
@@ -155,31 +157,38 @@ def main() -> None:
     mine: dict[str, float] = {}  # agentnb's figures, for the peers' rows
 
     # sequential: A B A B, the best round of each (the machine's noise hurts both alike)
-    seq_plain, seq_ours = [], []
-    with _plain.plain_server("sync") as address:
+    seq_plain, seq_unix, seq_ours = [], [], []
+    with _plain.plain_server("sync") as address, _plain.plain_server("unix") as unix:
         for _ in range(rounds):
             seq_plain.append(_plain.sequential(address, TEXT.encode(), calls))
+            seq_unix.append(_plain.sequential(unix, TEXT.encode(), calls))
             seq_ours.append(agent_sequential(calls, TEXT))
     best_plain = min(seq_plain, key=p50)
+    best_unix = min(seq_unix, key=p50)
     best_ours = min(seq_ours, key=p50)
     mine["seq_p50_ms"], mine["seq_p99_ms"] = p50(best_ours) * 1e3, p99(best_ours) * 1e3
-    rows.append(row("sequential call, p50", p50(best_ours) * 1e3, p50(best_plain) * 1e3, "ms", "<= 1.5x",
-                    p50(best_ours) <= 1.5 * p50(best_plain)))  # fmt: skip
-    rows.append(row("sequential call, p99", p99(best_ours) * 1e3, p99(best_plain) * 1e3, "ms", "<= 1.5x",
-                    p99(best_ours) <= 1.5 * p99(best_plain)))  # fmt: skip
+    ours_ms, tcp_ms, unix_ms = p50(best_ours) * 1e3, p50(best_plain) * 1e3, p50(best_unix) * 1e3
+    rows.append(row("sequential call, p50", ours_ms, tcp_ms, "ms", "<= 1.2x", ours_ms <= 1.2 * tcp_ms,
+                    note="baseline: plain grpcio over TCP"))  # fmt: skip
+    rows.append(row("sequential call, p50, below the TCP floor", ours_ms, tcp_ms, "ms", "< 1x",
+                    ours_ms < tcp_ms, note="agentnb over a Unix socket"))  # fmt: skip
+    rows.append(row("sequential call, p50 vs the Unix socket floor", ours_ms, unix_ms, "ms", "report", True,
+                    note="baseline: plain grpcio over a Unix socket"))  # fmt: skip
+    rows.append(row("sequential call, p99", p99(best_ours) * 1e3, p99(best_plain) * 1e3, "ms", "<= 2x",
+                    p99(best_ours) <= 2 * p99(best_plain)))  # fmt: skip
 
     # one agent, 8 in flight (asyncio) and 8 threads
     with _plain.plain_server("aio") as address:
         plain_rate = max(_plain.in_flight(address, TEXT.encode(), calls, 8) for _ in range(rounds))
     ours_rate = max(agent_in_flight(calls, 8) for _ in range(rounds))
     mine["in_flight_per_s"] = ours_rate
-    rows.append(row("one agent, 8 in flight (calls/s)", ours_rate, plain_rate, "/s", ">= 0.6x",
-                    ours_rate >= 0.6 * plain_rate))  # fmt: skip
+    rows.append(row("one agent, 8 in flight (calls/s)", ours_rate, plain_rate, "/s", ">= 0.8x",
+                    ours_rate >= 0.8 * plain_rate))  # fmt: skip
     with _plain.plain_server("sync") as address:
         plain_rate = max(plain_threads(address, calls, 8) for _ in range(rounds))
     ours_rate = max(agent_threads(calls, 8) for _ in range(rounds))
-    rows.append(row("one agent, 8 threads (calls/s)", ours_rate, plain_rate, "/s", ">= 0.6x",
-                    ours_rate >= 0.6 * plain_rate))  # fmt: skip
+    mine["threads_per_s"] = ours_rate
+    rows.append(row("one agent, 8 threads (calls/s)", ours_rate, plain_rate, "/s", "report", True))
 
     # payloads: the same bytes through plain grpcio and through an agent
     for size, label in ((1 << 20, "1 MiB"), (10 << 20, "10 MiB")):
@@ -189,9 +198,9 @@ def main() -> None:
             plain = min(p50(_plain.sequential(address, payload, n, warmup=3)) for _ in range(rounds))
         ours = min(p50(agent_sequential(n, payload, warmup=3)) for _ in range(rounds))
         mine["1mib_ms" if size == 1 << 20 else "10mib_ms"] = ours * 1e3
-        rows.append(
-            row(f"{label} round trip, p50", ours * 1e3, plain * 1e3, "ms", "<= 2x", ours <= 2 * plain)
-        )
+        target = 1.5 if size == 1 << 20 else 2.0
+        rows.append(row(f"{label} round trip, p50", ours * 1e3, plain * 1e3, "ms", f"<= {target:g}x",
+                        ours <= target * plain))  # fmt: skip
 
     # tracing: pipelined throughput with the event feed followed, and without
     traced, untraced = [], []
@@ -199,13 +208,14 @@ def main() -> None:
         traced.append(traced_in_flight(True, calls))
         untraced.append(traced_in_flight(False, calls))
     cost = 1 - max(traced) / max(untraced)
-    rows.append(row("tracing on, 8 in flight (calls/s)", max(traced), max(untraced), "/s", "cost <= 10%",
-                    cost <= 0.10, note=f"cost {cost:.1%}"))  # fmt: skip
+    rows.append(row("tracing on, 8 in flight (calls/s)", max(traced), max(untraced), "/s", "cost <= 5%",
+                    cost <= 0.05, note=f"cost {cost:.1%}"))  # fmt: skip
 
     # the peers: the same calls to AgentScope's agents and Ray's actors
     figures = (
         ("seq_p50_ms", "sequential call, p50", "ms"), ("seq_p99_ms", "sequential call, p99", "ms"),
         ("in_flight_per_s", "one agent, 8 in flight (calls/s)", "/s"),
+        ("threads_per_s", "one agent, 8 threads (calls/s)", "/s"),
         ("1mib_ms", "1 MiB round trip, p50", "ms"), ("10mib_ms", "10 MiB round trip, p50", "ms"),
     )  # fmt: skip
     for key, (label, script) in PEERS.items():
@@ -215,6 +225,8 @@ def main() -> None:
             continue
         theirs = peer_figures(python, script, calls, rounds)
         for figure, workload, unit in figures:
+            if figure not in theirs:
+                continue
             faster = mine[figure] > theirs[figure] if unit == "/s" else mine[figure] < theirs[figure]
             rows.append(row(f"{workload} vs {label}", mine[figure], theirs[figure], unit, f"ahead of {label}",
                             faster, note=f"baseline: {label}, same run"))  # fmt: skip

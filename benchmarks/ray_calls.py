@@ -52,6 +52,21 @@ def in_flight(actor, payload, calls: int, concurrency: int) -> float:
     return asyncio.run(run())
 
 
+def threads(actor, payload, calls: int, count: int) -> float:
+    """Calls per second of ``count`` threads, each calling and waiting in turn."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(n: int) -> None:
+        for _ in range(n):
+            ray.get(actor.reply.remote(payload))
+
+    worker(50)
+    start = time.perf_counter()
+    with ThreadPoolExecutor(count) as pool:
+        list(pool.map(worker, [calls // count] * count))
+    return (calls // count * count) / (time.perf_counter() - start)
+
+
 def p99(samples: list[float]) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -67,6 +82,7 @@ def main() -> None:
         "seq_p50_ms": statistics.median(seq) * 1e3,
         "seq_p99_ms": p99(seq) * 1e3,
         "in_flight_per_s": max(in_flight(actor, text, calls, 8) for _ in range(rounds)),
+        "threads_per_s": max(threads(actor, text, calls, 8) for _ in range(rounds)),
     }
     for size, key in ((1 << 20, "1mib_ms"), (10 << 20, "10mib_ms")):
         payload = os.urandom(size)
