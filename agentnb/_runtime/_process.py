@@ -198,7 +198,7 @@ def start(
     log = new_log()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # glibc gives each thread that ever allocated its own arena and keeps its
-    # memory: a server's pool threads come and go (one arena saves about 400
+    # memory: a server's pool threads come and go (two arenas saved about 400
     # bytes per hosted agent at 30,000 agents), and malloc_trim cannot give back
     # the top of any arena but the main one (see _memory).
     env.setdefault("MALLOC_ARENA_MAX", _memory.arenas_for_servers())
