@@ -93,6 +93,23 @@ def test_the_two_machine_program_runs_over_tls_with_a_generated_certificate(
             )  # fmt: skip
 
 
+def test_a_certificate_that_does_not_name_the_host_dialled_is_reported_as_such(tmp_path) -> None:
+    elsewhere = agentnb.make_self_signed(tmp_path / "certs", hosts=["127.0.0.2"])
+    tls_args = ("--tls-cert", str(elsewhere.cert), "--tls-key", str(elsewhere.key), "--token", "named")
+    with cli_server("--host", "127.0.0.3", "--agent-class", "agents:Echo", "--agent-kwargs", '{"name": "A"}',
+                    *tls_args) as server:  # fmt: skip
+        port = int(server.address.rsplit(":", 1)[1])
+        with pytest.raises(ServerUnavailableError) as caught:
+            Echo(name="A").to_dist(
+                host="127.0.0.3", port=port, launch_server=False, token="named", tls=TLS(ca=elsewhere.cert),
+                timeouts=Timeouts(control=2, reconnect=2),
+            )  # fmt: skip
+    message = str(caught.value)
+    assert f"127.0.0.3:{port}" in message
+    assert "certificate does not name the host that was dialled" in message
+    assert "needs to_dist(..., tls=" not in message  # tls= was passed: not the advice to give
+
+
 def test_a_server_launched_by_to_dist_serves_tls_and_gets_its_key_path_privately(certs: TLS) -> None:
     e = Echo(name="E").to_dist(tls=certs)
     assert e(Msg("user", "over tls")).content == "over tls"

@@ -71,9 +71,21 @@ def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> A
     return ProtocolError(f"{where}: {code.name}: {details}")
 
 
+#: What gRPC's details say when a certificate does not name the host dialled (its own
+#: check, and OpenSSL's and BoringSSL's words for it).
+_WRONG_HOST = ("hostname verification", "hostname mismatch", "not in peer certificate", "peer name")
+
+
 def _hint(details: str) -> str:
     """What to check when a server cannot be reached, TLS problems first."""
     lowered = details.lower()
+    if any(sign in lowered for sign in _WRONG_HOST):
+        return (
+            "the server's TLS certificate does not name the host that was dialled: dial a name "
+            "or address the certificate names, or serve one that names this host "
+            "(agentnb.make_self_signed(folder, hosts=[...]), or python -m agentnb.server "
+            "--make-cert DIR --hosts ...)"
+        )
     if "certificate" in lowered or "handshake" in lowered or "ssl" in lowered:
         return (
             "the TLS handshake failed: a server with TLS needs to_dist(..., tls=agentnb.TLS(ca=...)) "

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from .._core._config import Limits, Timeouts
 from .._core._errors import ServerLaunchError
 from .._core._tls import TLS
+from . import _memory
 from . import _shm as shm
 from ._logs import name_after, new_log, sweep_once
 
@@ -197,9 +198,10 @@ def start(
     log = new_log()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # glibc gives each thread that ever allocated its own arena and keeps its
-    # memory; a server's pool threads come and go, so two arenas save about
-    # 400 bytes per hosted agent at 30,000 agents and cost no measurable speed.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
+    # memory: a server's pool threads come and go (two arenas saved about 400
+    # bytes per hosted agent at 30,000 agents), and malloc_trim cannot give back
+    # the top of any arena but the main one (see _memory).
+    env.setdefault("MALLOC_ARENA_MAX", _memory.arenas_for_servers())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get("PYTHONPATH")) if p)
     cmd = [sys.executable, "-m", "agentnb.server", "--handshake"]
 

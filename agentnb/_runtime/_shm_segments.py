@@ -28,7 +28,7 @@ UNREAD_TTL = 60.0
 #: Segments one process keeps at most; with all busy, big messages go through gRPC.
 MAX_SEGMENTS = 8
 #: A segment unused for this many seconds is removed.
-IDLE_S = 30.0
+IDLE_S = 10.0
 #: Segments grow in steps of this many bytes (so a slightly bigger message reuses one).
 STEP = 1024 * 1024
 
