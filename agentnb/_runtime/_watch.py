@@ -115,6 +115,7 @@ class ResultWatch:
         reconnect = self._client.timeouts.reconnect
         while self._waiting:
             call = self._client.watch()
+            heard = time.monotonic()  # the server's last word (or this stream's start)
             self._unsent = list(self._waiting)
             writer = asyncio.get_running_loop().create_task(self._write(call))
             dropped = False
@@ -125,6 +126,7 @@ class ResultWatch:
                         dropped = True  # the server ended the stream (it is stopping)
                         break
                     backoff, down_since, last, self.troubled = 0.1, 0.0, None, False
+                    heard = time.monotonic()
                     for result in response.results:
                         self._deliver(result, response.server_id)
                     if not self._waiting:
@@ -147,7 +149,8 @@ class ResultWatch:
                     return
                 self._trouble()
                 last = exc
-                down_since = down_since or time.monotonic()
+                # gone since its last word: a cut link errs only when TCP gives up, seconds later
+                down_since = down_since or heard
                 if time.monotonic() - down_since > reconnect:
                     self._lost(_unreachable(error, exc, reconnect, self._client.address))
                     return
