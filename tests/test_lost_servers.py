@@ -188,3 +188,33 @@ def test_a_cut_link_fails_every_reader_and_holds_no_agent(
     event = errors.wait(p.task_id, BOUND)
     assert event.agent == "B" and "'A'" in event.preview and address in event.preview
     failed_in(graph, "A")
+
+
+def test_a_server_declared_lost_ends_a_call_on_its_way_from_a_readers_thread(
+    far: tuple[Host, str], never: str
+) -> None:
+    """An engine that says a worker died (``link.server_lost``) ends a call a reader sent from
+    its own thread at once, not at the reader's deadline."""
+    host, address = far
+    a_host, a_port = address.rsplit(":", 1)
+    a = Gate(name="A", path=never).to_dist(a_host, int(a_port), launch_server=False, token=TOKEN)
+    host.cut()
+    outcome: list[BaseException] = []
+    sending = threading.Thread(target=lambda: _read_at_once(a, outcome), daemon=True)
+    sending.start()  # the reader sends the call itself (read at once) into the silence
+    assert not _joined(sending, 1.0)  # it waits for the server
+    a.link.server_lost(ServerUnavailableError("the engine says A's worker died"))
+    assert _joined(sending, NEXT), "the reader still waits for a server declared lost"
+    assert isinstance(outcome[0], ServerUnavailableError) and "worker died" in str(outcome[0])
+
+
+def _read_at_once(agent: agentnb.AgentBase, outcome: list[BaseException]) -> None:
+    try:
+        agent(Msg("user", "now")).result(timeout=100)
+    except BaseException as exc:  # noqa: BLE001 - handed to the test
+        outcome.append(exc)
+
+
+def _joined(thread: threading.Thread, timeout: float) -> bool:
+    thread.join(timeout)
+    return not thread.is_alive()

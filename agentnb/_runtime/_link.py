@@ -210,13 +210,22 @@ class ServerLink:
     def send_now(self, call: Call, wait: float) -> pb.CallResponse:
         try:
             return self.results.send_now(self.outbox.encode_call(call), wait)
-        except (CallTimeoutError, KeyboardInterrupt):
-            # still running past the reader's deadline, or the reader stopped waiting: the
-            # outbox asks again (same key, so it is not queued twice) for its task id and
-            # watches it from there
-            call.requeued()
-            self.outbox.put(Pending(call.agent, call=call))
+        except AgentnbError as exc:
+            if self._gone is not None:  # declared lost while the call was on its way
+                raise for_agent(self._gone, call.agent) from None
+            if not isinstance(exc, CallTimeoutError):
+                raise
+            self._requeue(call)
             raise
+        except KeyboardInterrupt:
+            self._requeue(call)
+            raise
+
+    def _requeue(self, call: Call) -> None:
+        """Still running past the reader's deadline, or the reader stopped waiting: the outbox
+        asks again (same key, so it is not queued twice) for its task id and watches it."""
+        call.requeued()
+        self.outbox.put(Pending(call.agent, call=call))
 
     def fetch_now(self, call: Call, timeout: float | None) -> pb.Outcome:
         return self.results.fetch_now(call, timeout)
@@ -299,6 +308,7 @@ class ServerLink:
         self._gone = error
         self.results.fail_all(error)
         self.outbox.fail_all(error)
+        self.results.close_sync()  # calls on their way from readers' threads end now, not at their deadline
 
     def close_sync(self) -> None:
         self.results.close_sync()
