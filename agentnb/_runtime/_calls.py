@@ -36,6 +36,7 @@ from .._core._message import Msg, new_id
 from .._proto import agentnb_pb2 as pb
 from . import _console, _stream
 from ._codec import Returned, decode_result, driver_error
+from ._memory import BIG
 from ._output import PRODUCERS_FIRST_S, WhenDone, when_all
 
 # The states of a call, in order (any may jump to "error").
@@ -76,8 +77,8 @@ class CallLink(Protocol):
     def watch(self, call: Call) -> None:
         """Deliver the outcome of an acknowledged call when it is ready."""
 
-    def release(self, task_id: str) -> None:
-        """Nobody here reads this task's result again."""
+    def release(self, task_id: str, big: bool = False) -> None:
+        """Nobody here reads this task's result again (``big``: a big one, released at once)."""
 
     def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:
         """The error, with what is known about why (how a launched server exited, ...)."""
@@ -124,7 +125,7 @@ class Call:
     __slots__ = (
         "link", "agent", "request", "slots", "producers", "size", "task_id", "server_id", "state",
         "origin", "key", "consumers", "released", "withheld", "acked", "finished", "resolved", "value",
-        "error", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
+        "error", "big", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
     )  # fmt: skip
     # Few objects per call, on purpose: a simulation holds 100,000 calls, and every
     # object the garbage collector tracks makes each of its full passes longer (a
@@ -154,6 +155,7 @@ class Call:
         self.key = ""  # set when a reader sends it: a resend with the same key is not queued twice
         self.consumers = 0  # calls that take this one's reply as input and have not settled
         self.released = False
+        self.big = False  # its reply was big: released at once when nobody reads it again
         self.withheld = False  # done, but its (big) reply was left on the server until read
         self.acked = False  # the server has it under task_id (or it failed before)
         self.finished = False  # done or failed (a withheld reply may still be to fetch)
@@ -274,6 +276,7 @@ class Call:
 
     def take(self, outcome: pb.Outcome) -> None:
         """Hand over an outcome's result (its output was shown already)."""
+        self.big = outcome.ByteSize() >= BIG
         try:
             result: Any = decode_result(outcome, f"the reply of agent {self.agent!r}")
         except AgentnbError as exc:
@@ -316,7 +319,7 @@ class Call:
         if self.state == DONE:
             self.request = None  # sent and answered: its inputs are not needed again
         if self.released and self.consumers <= 0:
-            self.link.release(self.task_id)
+            self.link.release(self.task_id, self.big)
 
     def add_consumer(self) -> None:
         with self._lock:
@@ -327,13 +330,13 @@ class Call:
             self.consumers -= 1
             ready = self.consumers == 0 and self.released and self.finished
         if ready:
-            self.link.release(self.task_id)
+            self.link.release(self.task_id, self.big)
 
     def drop(self) -> None:
         """Nobody in this process can read the result any more (its placeholder is gone)."""
         self.released = True
         if self.finished and self.consumers <= 0:
-            self.link.release(self.task_id)
+            self.link.release(self.task_id, self.big)
 
     # -- waiting ------------------------------------------------------------------------
 

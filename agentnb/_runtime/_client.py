@@ -309,9 +309,7 @@ class ServerClient:
         self, task_id: str, from_piece: int, agent: str
     ) -> AsyncIterator[pb.StreamResultResponse]:
         """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability)."""
-        stream = self._stub.StreamResult(
-            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece)
-        )
+        stream = self._stub.StreamResult(pb.StreamResultRequest(task_id=task_id, from_piece=from_piece))
         try:
             async for response in stream:
                 yield response

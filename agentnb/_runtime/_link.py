@@ -242,9 +242,12 @@ class ServerLink:
         else:
             self.loop.call_soon(self.results.watch, call)
 
-    def release(self, task_id: str) -> None:
+    def release(self, task_id: str, big: bool = False) -> None:
         if task_id and not self.gone:
-            self.outbox.release(task_id)
+            if big:
+                self.outbox.release_now(task_id)
+            else:
+                self.outbox.release(task_id)
 
     def show_output(self, task_id: str, agent: str, outcome: pb.Outcome) -> None:
         self._session.show_output(task_id, agent, self.address, outcome)

@@ -142,7 +142,7 @@ class LocalLink:
     def watch(self, call: Call) -> None:
         pass
 
-    def release(self, task_id: str) -> None:
+    def release(self, task_id: str, big: bool = False) -> None:
         pass
 
     def explain(self, error: AgentnbError, agent: str = "") -> AgentnbError:

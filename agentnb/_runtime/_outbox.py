@@ -482,6 +482,21 @@ class Outbox:
             self._noting = True
             self._link.loop.call_soon(self._note_releases)
 
+    def release_now(self, task_id: str) -> None:
+        """Release a big result at once (its server reuses the memory for the next big reply
+        instead of faulting fresh pages in); any thread, no lock, like ``release``."""
+        self._dropped.append(task_id)
+        self._link.loop.call_soon(self._release_now)
+
+    def _release_now(self) -> None:
+        self._take_dropped()
+        with self._lock:
+            if not self._releases or self._scheduled:
+                return
+            self._released_at = 0.0  # due: they go on their own
+            self._scheduled = True
+        self._flush_now()
+
     def _take_dropped(self) -> None:
         """Move dropped task ids to the releases the next batch carries (on the loop)."""
         dropped = self._dropped
