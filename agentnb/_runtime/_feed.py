@@ -24,7 +24,7 @@ from collections.abc import Callable
 from .._core._errors import AgentnbError, AuthenticationError
 from .._core._events import GONE, Event
 from ._client import ServerClient
-from ._codec import decode_events
+from ._codec import decode_event, decode_events
 
 log = logging.getLogger("agentnb")
 
@@ -60,11 +60,13 @@ class Feed:
         notice: Callable[[str], None],
         alive: Callable[[], bool],
         since: tuple[int, str] = (0, ""),
+        watched: Callable[[], bool] = lambda: True,
     ) -> None:
         self.client = client
         self._handle = handle
         self._notice = notice
         self._alive = alive
+        self._watched = watched  # someone listens to every event (else merged ones stay merged)
         self.seq, self.server_id = since  # (0, ""): from the server's first event
         self.drops = 0
         self._progress = asyncio.Condition()
@@ -88,6 +90,7 @@ class Feed:
 
     async def _run(self) -> None:
         address = self.client.address
+        watched = self._watched
         lost = ""
         backoff = 0.1
         while self._alive():
@@ -107,8 +110,11 @@ class Feed:
                         )
                     for raw in batch.events:
                         self.seq = raw.seq
-                        for event in decode_events(raw, address):
-                            self._handle(event)
+                        if watched():  # a listener (the graph) sees each state a call went through
+                            for event in decode_events(raw, address):
+                                self._handle(event)
+                        else:  # only the last one counts (TaskStates, output)
+                            self._handle(decode_event(raw, address))
                     async with self._progress:
                         self._progress.notify_all()
                 ended = "the server ended the feed"

@@ -114,8 +114,6 @@ def dispatch_to(
     """A dispatcher that calls each listener, never letting one stop the others."""
 
     def dispatch(event: Event) -> None:
-        if not listeners:  # most events of a run nobody watches: no copy, no loop
-            return
         for listener in list(listeners):
             try:
                 listener(event)

@@ -73,6 +73,8 @@ class Session:
         self.console = Console(self)
         self._listeners.append(self.console)
         self.dispatch = dispatch_to(self._listeners, _log_listener_failure)
+        #: Listeners besides the session's own (the graph, a test): they see every state of a call.
+        self._subscribers = 0
         self.output = OutputLedger(self.dispatch, self._later)
         self._origin: Callable[[], Any] | None = None  # where a call comes from (a cell)
         self.origins: OrderedDict[str, Any] = OrderedDict()
@@ -122,11 +124,13 @@ class Session:
         """Call ``listener`` with every event (on the loop thread); returns the unsubscribe."""
         with self._lock:
             self._listeners.append(listener)
+            self._subscribers += 1
 
         def unsubscribe() -> None:
             with self._lock:
                 if listener in self._listeners:
                     self._listeners.remove(listener)
+                    self._subscribers -= 1
 
         return unsubscribe
 
@@ -235,7 +239,12 @@ class Session:
             feed = self._feeds.get(link.address)
             if feed is None or feed.task.done():
                 self._feeds[link.address] = Feed(
-                    link.client, self._on_event, self.notice, lambda: not link.gone, link.events_from
+                    link.client,
+                    self._on_event,
+                    self.notice,
+                    lambda: not link.gone,
+                    link.events_from,
+                    lambda: self._subscribers > 0,
                 )
 
         self.loop.call_soon(start)
