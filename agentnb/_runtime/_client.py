@@ -53,7 +53,7 @@ def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> A
             f"{where}: the agent server cannot be reached ({details}); {_hint(details)}"
         )
     if code == grpc.StatusCode.NOT_FOUND:
-        if reason in ("expired", "unknown_task", "released", "restarted"):
+        if reason in ("expired", "unknown_task", "unknown_key", "released", "restarted"):
             return ResultExpiredError(f"{where}: {details}")
         return AgentNotFoundError(f"{where}: {details}")
     if code == grpc.StatusCode.ALREADY_EXISTS:
