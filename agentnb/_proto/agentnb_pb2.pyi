@@ -388,14 +388,16 @@ class FetchResultResponse(_message.Message):
     def __init__(self, outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
 
 class WatchResultsRequest(_message.Message):
-    __slots__ = ("task_ids", "inline_limit", "call_keys")
+    __slots__ = ("task_ids", "inline_limit", "call_keys", "gather_ms")
     TASK_IDS_FIELD_NUMBER: _ClassVar[int]
     INLINE_LIMIT_FIELD_NUMBER: _ClassVar[int]
     CALL_KEYS_FIELD_NUMBER: _ClassVar[int]
+    GATHER_MS_FIELD_NUMBER: _ClassVar[int]
     task_ids: _containers.RepeatedScalarFieldContainer[str]
     inline_limit: int
     call_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., inline_limit: _Optional[int] = ..., call_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    gather_ms: int
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., inline_limit: _Optional[int] = ..., call_keys: _Optional[_Iterable[str]] = ..., gather_ms: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
     __slots__ = ("task_id", "outcome", "status", "call_key")

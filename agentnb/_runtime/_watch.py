@@ -56,15 +56,19 @@ class ResultWatch:
         describe: Callable[[AgentnbError], AgentnbError] | None = None,
         inline_limit: int = 0,
         on_lost: Callable[[AgentnbError], None] | None = None,
+        gather_ms: int = 0,
     ) -> None:
         """Args:
         client: the server's client.
         describe: adds what is known about a server that cannot be reached.
         inline_limit: replies bigger than this come withheld (0: always whole).
         on_lost: told (after the waiters) when the server was unreachable too long.
+        gather_ms: let the server send at most one response per this many milliseconds
+            (a watcher off the critical path; see ``WatchResultsRequest.gather_ms``).
         """
         self._client = client
         self._inline = inline_limit
+        self._gather = gather_ms
         self._describe = describe or (lambda exc: exc)
         self._on_lost = on_lost
         self._waiting: dict[str, list[tuple[Delivery, Failure, Doubt | None]]] = {}
@@ -203,7 +207,9 @@ class ResultWatch:
             for i in range(0, len(slots), _CHUNK):
                 ids = [s for s in slots[i : i + _CHUNK] if not s.startswith(KEY)]
                 keys = [s[len(KEY) :] for s in slots[i : i + _CHUNK] if s.startswith(KEY)]
-                request = pb.WatchResultsRequest(task_ids=ids, call_keys=keys, inline_limit=self._inline)
+                request = pb.WatchResultsRequest(
+                    task_ids=ids, call_keys=keys, inline_limit=self._inline, gather_ms=self._gather
+                )
                 await call.write(request)
 
     def _deliver(self, result: pb.TaskResult, server_id: str) -> None:

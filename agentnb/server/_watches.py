@@ -68,6 +68,7 @@ class WatchStream:
         self._removers: dict[str, Any] = {}
         self._deadlines: dict[str, float] = {}  # "key:" + key -> when it fails, in order
         self.inline = 0  # the watcher's inline_limit (its latest request says)
+        self.gather = 0.0  # seconds between responses, at least (its latest request says)
 
     # -- what the watcher asks -------------------------------------------------------------
 
@@ -75,7 +76,7 @@ class WatchStream:
         """Take the watcher's requests until it stops sending (in a thread of its own)."""
         try:
             for request in requests:
-                self.inline = request.inline_limit
+                self.inline, self.gather = request.inline_limit, min(request.gather_ms, 100) / 1000
                 for task_id in request.task_ids:
                     self._watch_id(task_id)
                 for key in request.call_keys:
@@ -205,6 +206,7 @@ class WatchStream:
     def responses(self, server_id: bytes) -> Iterator[bytes]:
         """WatchResultsResponses until the watcher stops; then every wait is let go."""
         ready = self._ready
+        sent = 0.0  # when the last response with results went
         try:
             while True:
                 try:
@@ -215,6 +217,9 @@ class WatchStream:
                     continue
                 if first is None:
                     return
+                wait = sent + self.gather - time.monotonic()
+                if wait > 0:  # results trickle: gather what comes meanwhile into one response
+                    time.sleep(wait)
                 batch, size, ended = [first], len(first), False
                 while len(batch) < 1000 and size < BATCH_BYTES:
                     try:
@@ -227,6 +232,7 @@ class WatchStream:
                     batch.append(more)
                     size += len(more)
                 yield b"".join(wire.field(1, result) for result in batch) + server_id
+                sent = time.monotonic()
                 if ended:
                     return
                 if self._deadlines:
