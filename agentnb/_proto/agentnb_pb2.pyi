@@ -580,12 +580,14 @@ class Piece(_message.Message):
     def __init__(self, text: _Optional[str] = ..., message: _Optional[_Union[Message, _Mapping]] = ...) -> None: ...
 
 class StreamResultRequest(_message.Message):
-    __slots__ = ("task_id", "from_piece")
+    __slots__ = ("task_id", "from_piece", "call_key")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_PIECE_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     from_piece: int
-    def __init__(self, task_id: _Optional[str] = ..., from_piece: _Optional[int] = ...) -> None: ...
+    call_key: str
+    def __init__(self, task_id: _Optional[str] = ..., from_piece: _Optional[int] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class StreamResultResponse(_message.Message):
     __slots__ = ("first", "pieces", "outcome", "server_id")

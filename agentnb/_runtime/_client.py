@@ -294,11 +294,12 @@ class ServerClient:
             stream.cancel()
 
     async def stream_result(
-        self, task_id: str, from_piece: int, agent: str
+        self, task_id: str, from_piece: int, agent: str, call_key: str = ""
     ) -> AsyncIterator[pb.StreamResultResponse]:
-        """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability)."""
+        """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability;
+        or the key of the call that made it, with no task id: see ``TaskRef.call_key``)."""
         stream = self._stub.StreamResult(
-            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece)
+            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece, call_key=call_key)
         )
         try:
             async for response in stream:

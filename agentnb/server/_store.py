@@ -95,6 +95,9 @@ def check_task_id(task_id: str, what: str = "task id") -> None:
         raise StoreError("bad_id", f"{shown!r} is not a {what} (32 lower-case hex digits)")
 
 
+#: Keys of calls whose results went, remembered to say why (a late reader by key).
+GONE_KEYS = 20_000
+
 #: A finished result nobody has read yet is not dropped to make room for more
 #: results before this many seconds (the store says it is full instead: back
 #: pressure, not loss). The byte budget is a hard bound: past it, the oldest
@@ -153,7 +156,7 @@ class ResultStore:
         self._gone: deque[int] = deque()
         self._ids = _Ids()
         self._keyed: dict[str, Entry] = {}  # call key -> its entry, while the entry is kept
-        self._gone_keys: dict[str, int] = {}  # call key -> its task (as an int), once it went
+        self._gone_keys: dict[int, int] = {}  # call key -> its task (as ints), once it went (the last few)
         self._expected: dict[str, list[Callback]] = {}  # call key not here yet -> who waits for it
         self._expecting = 0
 
@@ -312,8 +315,8 @@ class ResultStore:
         if it came and its result went)."""
         with self._lock:
             entry = self._keyed.get(key)
-            if entry is None and key in self._gone_keys:
-                raise self._missing(f"{self._gone_keys[key]:032x}")
+            if entry is None:
+                self._check_gone(key)
             return entry
 
     def on_key(self, key: str, found: Callback) -> Callable[[], bool]:
@@ -332,8 +335,7 @@ class ResultStore:
         with self._lock:
             entry = self._keyed.get(key)
             if entry is None:
-                if key in self._gone_keys:
-                    raise self._missing(f"{self._gone_keys[key]:032x}")
+                self._check_gone(key)
                 if self._expecting >= self._max:
                     raise StoreError(
                         "full", f"this server already awaits {self._expecting:,} calls named by key"
@@ -343,6 +345,13 @@ class ResultStore:
                 return lambda: self._unexpect(key, found)
         found(entry)
         return _ended
+
+    def _check_gone(self, key: str) -> None:
+        """Raise why the result of the call with this key went, if it came and went lately
+        (call with the lock)."""
+        task = self._gone_keys.get(int(key, 16)) if TASK_ID.fullmatch(key) else None
+        if task is not None:
+            raise self._missing(f"{task:032x}")
 
     def _unexpect(self, key: str, found: Callback) -> bool:
         with self._lock:
@@ -391,8 +400,8 @@ class ResultStore:
                 self._expired.pop(oldest, None)
         if entry.key and self._keyed.get(entry.key) is entry:
             del self._keyed[entry.key]
-            self._gone_keys[entry.key] = key
-            while len(self._gone_keys) > 4 * self._max:
+            self._gone_keys[int(entry.key, 16)] = key
+            while len(self._gone_keys) > GONE_KEYS:
                 del self._gone_keys[next(iter(self._gone_keys))]
 
     def _missing(self, task_id: str) -> StoreError:
