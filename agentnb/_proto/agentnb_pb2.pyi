@@ -256,7 +256,7 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each", "shared")
+    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each", "shared", "key_names_task")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     AS_LIST_FIELD_NUMBER: _ClassVar[int]
@@ -269,6 +269,7 @@ class CallRequest(_message.Message):
     MESH_FIELD_NUMBER: _ClassVar[int]
     EACH_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
+    KEY_NAMES_TASK_FIELD_NUMBER: _ClassVar[int]
     agent: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     as_list: bool
@@ -281,7 +282,8 @@ class CallRequest(_message.Message):
     mesh: bool
     each: bool
     shared: SharedSegment
-    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
+    key_names_task: bool
+    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ..., key_names_task: _Optional[bool] = ...) -> None: ...
 
 class CallResponse(_message.Message):
     __slots__ = ("task_id", "outcome", "server_id")

@@ -195,8 +195,8 @@ class Call:
         """Name the call by a key of its own (before it is sent; once)."""
         with self._lock:
             if not self.key and self.request is not None and self.state == PENDING:
-                self.key = new_key()
-                self.request.call_key = self.key
+                self.key = self.request.call_key = new_key()
+                self.request.key_names_task = True
             return self.key
 
     def requeued(self) -> None:
@@ -417,6 +417,7 @@ class Call:
             with self._lock:
                 assert self.request is not None  # not sent yet, so not answered
                 self.key = self.request.call_key = new_key()
+                self.request.key_names_task = True
         self.link.remember_origin(self.key, self.origin)  # its task id comes last: its key names it till then
         chunk = self.link.timeouts.fetch_chunk
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))

@@ -88,7 +88,7 @@ class EventBus:
             return  # nobody ever followed this server: events cost nothing
         now = time.time()
         refs = tuple(inputs)
-        size = _size(task_id, agent, caller, preview, text, refs)
+        size = _size(task_id, agent, caller, preview, text, refs) + len(call_key)
         log = self._log
         with self._lock:
             self._seq += 1

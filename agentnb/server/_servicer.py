@@ -243,14 +243,14 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
             known = self._host.store.keyed(key)  # a call sent again is not queued twice
             if known is not None:
                 return known
+        remember = self._remember(key, request.key_names_task) if key else None
         if request.mesh:  # every agent of the mesh on this server, in one operation
-            return self.meshes.call(request, self._remember(key) if key else None)
-        actor = self._actor(request.agent)
-        return self._host.call(actor, request, inline, self._remember(key) if key else None)
+            return self.meshes.call(request, remember)
+        return self._host.call(self._actor(request.agent), request, inline, remember)
 
-    def _remember(self, key: str) -> Any:
+    def _remember(self, key: str, readable: bool) -> Any:
         def remember(entry: Any) -> None:  # before the call runs: a resend, a watcher by key find it
-            self._host.store.name_key(entry, key)
+            self._host.store.name_key(entry, key, readable)
 
         return remember
 

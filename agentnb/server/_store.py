@@ -115,7 +115,7 @@ class Entry:
     mesh = False  # a mesh call's entry (``_mesh_store.MeshEntry``) holds one reply per agent
     __slots__ = (
         "task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read", "stream",
-        "key",
+        "key", "key_reads",
     )  # fmt: skip
 
     def __init__(self, task_id: str, agent: str) -> None:
@@ -130,6 +130,7 @@ class Entry:
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
         self.stream: Any = None  # a streaming reply's pieces (server._stream.PieceLog), kept with it
         self.key = ""  # the call key its caller gave (its STREAMING and INPUT events carry it)
+        self.key_reads = False  # the key names the task to readers (CallRequest.key_names_task)
 
     @property
     def outcome(self) -> pb.Outcome:
@@ -298,13 +299,14 @@ class ResultStore:
 
     # -- call keys -------------------------------------------------------------
 
-    def name_key(self, entry: Entry, key: str) -> None:
-        """Find ``entry`` (just issued) by its caller's call key too; tell who awaited the key."""
+    def name_key(self, entry: Entry, key: str, readable: bool = False) -> None:
+        """Find ``entry`` (just issued) by its caller's call key too (a resend); if ``readable``
+        (the caller chose the key as a secret), tell who awaited the key to read the task."""
         with self._lock:
-            entry.key = key
+            entry.key, entry.key_reads = key, readable
             if key not in self._keyed and self._entries.get(entry.task_id) is entry:
                 self._keyed[key] = entry
-            waiting = self._expected.pop(key, None)
+            waiting = self._expected.pop(key, None) if readable else None
             if waiting:
                 self._expecting -= len(waiting)
         for found in waiting or ():
@@ -334,6 +336,8 @@ class ResultStore:
         check_task_id(key, "call key")
         with self._lock:
             entry = self._keyed.get(key)
+            if entry is not None and not entry.key_reads:
+                entry = None  # a key that only keeps resends apart (maybe guessable) names nothing
             if entry is None:
                 self._check_gone(key)
                 if self._expecting >= self._max:
@@ -400,6 +404,7 @@ class ResultStore:
                 self._expired.pop(oldest, None)
         if entry.key and self._keyed.get(entry.key) is entry:
             del self._keyed[entry.key]
+        if entry.key_reads:
             self._gone_keys[int(entry.key, 16)] = key
             while len(self._gone_keys) > GONE_KEYS:
                 del self._gone_keys[next(iter(self._gone_keys))]
