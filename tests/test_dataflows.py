@@ -20,6 +20,8 @@ from agentnb._core._config import Timeouts
 from agentnb._core._events import Event
 from agentnb._proto import agentnb_pb2 as pb
 from agentnb._proto import agentnb_pb2_grpc as pb_grpc
+from agentnb._runtime._ops import delete_op
+from agentnb._runtime._outbox import Pending
 from agentnb._runtime._session import get_session
 from agentnb.notebook.graph._model import GraphModel
 from agentnb.server._app import AgentServer, ServerConfig
@@ -164,6 +166,25 @@ def test_a_chain_across_two_servers_is_queued_on_both_before_its_first_call_fini
         model = GraphModel()
         model.extend(events)
         assert {m.target: m.source_task for m in model.messages() if m.source != "driver"} == expected
+
+
+def test_a_chain_whose_first_call_never_reaches_its_server_fails_at_once_all_along() -> None:
+    first, other = Sum(name="A0").to_dist(), Sum(name="B0").to_dist()
+    ports = [int(a.address.rsplit(":", 1)[1]) for a in (first, other)]
+    gone = Sum(name="Gone").to_dist(port=ports[0])
+    agents = [Sum(name=f"C{i}").to_dist(port=ports[(i + 1) % 2]) for i in range(6)]
+    for agent in [gone, *agents]:
+        assert agent(Msg("user", 0)).content == 1
+    gone.link.put(Pending("Gone", op=delete_op("Gone")))  # deleted behind its back: its calls are refused
+    assert gone.link.outbox.not_created == {}
+    chain = [gone(Msg("user", 0))]
+    for agent in agents:  # sent by key, before the refusal comes back
+        chain.append(agent(chain[-1]))
+    start = time.monotonic()
+    for placeholder in chain[::-1]:  # the last first: none waits for its server to give up on its input
+        with pytest.raises(agentnb.AgentnbError, match="no agent 'Gone'"):
+            placeholder.result(timeout=30)
+    assert time.monotonic() - start < 5
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ class Call:
     __slots__ = (
         "link", "agent", "request", "slots", "producers", "size", "task_id", "server_id", "state",
         "origin", "key", "consumers", "released", "withheld", "acked", "finished", "resolved", "value",
-        "error", "eager", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
+        "error", "eager", "cut_off", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
     )  # fmt: skip
     # Few objects per call, on purpose: a simulation holds 100,000 calls, and every
     # object the garbage collector tracks makes each of its full passes longer (a
@@ -163,6 +163,7 @@ class Call:
         self.origin = origin
         self.key = ""  # set when it is queued for a server that can find calls by key, or read at once
         self.eager = False
+        self.cut_off = False  # failed here because an input never reached its server
         self.consumers = 0  # calls that take this one's reply as input and have not settled
         self.released = False
         self.withheld = False  # done, but its (big) reply was left on the server until read
@@ -484,14 +485,16 @@ def _input_lost(consumer: Call, producer: Call) -> None:
     """A producer whose server is gone fails its consumers here at once: the consumer's own
     server could only find that out by waiting for the lost server (forwarded placeholders).
     So does a producer that failed before it reached its server, for a consumer sent already
-    (naming it by key): that server would wait for a call that never comes."""
+    (naming it by key), and so on down the chain: that server would wait for a call that
+    never comes (at most ``Timeouts.reconnect``)."""
     error = producer.error
     if error is None or producer.withheld or consumer.finished:
         return
     if isinstance(error, ServerUnavailableError):
         lost = f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}"
         consumer.fail(ServerUnavailableError(lost))
-    elif not producer.task_id and consumer.state != PENDING:
+    elif (not producer.task_id or producer.cut_off) and consumer.state != PENDING:
+        consumer.cut_off = True  # (first: its own consumers, sent too, learn of it from here)
         consumer.fail(upstream_error(producer, error))
 
 

@@ -165,8 +165,8 @@ class Outbox:
         with self._lock:
             if call.state != PENDING or self._count[call.agent] != 1:
                 return False
-            if any(not self._producer_ready(p) for p in call.producers):
-                return False
+            if any(not self._producer_ready(p, by_key=False) for p in call.producers):
+                return False  # (not by key: a reader blocked in its send would miss a producer failing here)
             for item in self._pending:
                 if item.call is call:
                     break
@@ -271,7 +271,7 @@ class Outbox:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _producer_ready(self, producer: Call, batch: set[int] | None = None) -> bool:
+    def _producer_ready(self, producer: Call, batch: set[int] | None = None, by_key: bool = True) -> bool:
         """Whether a call taking ``producer``'s reply can be encoded: as a reference once
         the producer has its task id, or if it goes earlier in the same batch to the same
         server (``batch``: ids of those calls); as a relayed value once that value is here."""
@@ -281,7 +281,8 @@ class Outbox:
         if route is not None:
             if producer.acked or (batch is not None and route == "" and id(producer) in batch):
                 return True
-            return bool(route) and self._by_key(producer) and (producer.eager or producer.state != PENDING)
+            ok = by_key and bool(route) and self._by_key(producer)
+            return ok and (producer.eager or producer.state != PENDING)
         if producer.withheld:  # done, but its value stayed on its server: fetch it to relay it
             producer.link.fetch_soon(producer)
         return False
@@ -485,6 +486,8 @@ class Outbox:
             inputs = request.inputs
             route = link.route(producer)
             error = producer.error
+            if error is not None and producer.cut_off:  # its server would wait for its input in vain
+                raise upstream_error(producer, error)
             if route is not None and producer.acked:
                 fill_ref(inputs[i], route, producer.task_id, producer.agent, producer.server_id)
             elif error is not None:
