@@ -123,7 +123,8 @@ class CliServer:
 @contextmanager
 def cli_server(*args: str, env: dict[str, str] | None = None) -> Iterator[CliServer]:
     """``python -m agentnb.server ARGS`` (tests/ importable); stopped (SIGTERM, then kill) at exit."""
-    full_env = {**os.environ, "PYTHONPATH": HERE, **(env or {})}
+    # tests/ and this checkout's package (not whichever agentnb the interpreter has installed)
+    full_env = {**os.environ, "PYTHONPATH": os.pathsep.join((HERE, os.path.dirname(HERE))), **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "agentnb.server", "--port", "0", *args],
         stderr=subprocess.PIPE,

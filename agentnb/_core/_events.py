@@ -12,11 +12,17 @@ GONE = "gone"
 
 @dataclass(frozen=True)
 class InputRef:
-    """A placeholder consumed by a call: the producing server, task and agent."""
+    """A placeholder consumed by a call: the producing server, task and agent.
+
+    A call sent before its input's call was acknowledged names that call by its
+    key (``call_key``): the driver fills in ``task_id`` when it knows it, else it
+    is "" and the producer's "queued" event carries the same ``call_key``.
+    """
 
     address: str
     task_id: str
     agent: str
+    call_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Event:
             events; the same number comes with the call's outcome, so each
             piece is shown once); the pieces streamed so far ("streaming");
             the prompt's number within its task ("input").
+        call_key: the key its caller gave the call ("queued" events): a consumer's
+            input may name the call by it (``InputRef.call_key``).
     """
 
     kind: str
@@ -63,3 +71,4 @@ class Event:
     message_id: str = ""
     direct_inputs: int = 0
     chunk: int = 0
+    call_key: str = ""

@@ -30,20 +30,22 @@ class Message(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., role: _Optional[str] = ..., timestamp: _Optional[float] = ..., content_json: _Optional[str] = ..., content_bytes: _Optional[bytes] = ..., content_text: _Optional[str] = ..., url_json: _Optional[str] = ..., metadata_json: _Optional[str] = ...) -> None: ...
 
 class TaskRef(_message.Message):
-    __slots__ = ("address", "task_id", "agent", "server_id", "batch_op", "items")
+    __slots__ = ("address", "task_id", "agent", "server_id", "batch_op", "items", "call_key")
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_OP_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     address: str
     task_id: str
     agent: str
     server_id: str
     batch_op: int
     items: bool
-    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ..., items: _Optional[bool] = ...) -> None: ...
+    call_key: str
+    def __init__(self, address: _Optional[str] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., server_id: _Optional[str] = ..., batch_op: _Optional[int] = ..., items: _Optional[bool] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class SharedSegment(_message.Message):
     __slots__ = ("name", "size", "generation")
@@ -254,7 +256,7 @@ class ListAgentsResponse(_message.Message):
     def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
 
 class CallRequest(_message.Message):
-    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each", "shared")
+    __slots__ = ("agent", "inputs", "as_list", "no_input", "caller", "wait_ms", "method", "args_json", "call_key", "mesh", "each", "shared", "key_names_task")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     AS_LIST_FIELD_NUMBER: _ClassVar[int]
@@ -267,6 +269,7 @@ class CallRequest(_message.Message):
     MESH_FIELD_NUMBER: _ClassVar[int]
     EACH_FIELD_NUMBER: _ClassVar[int]
     SHARED_FIELD_NUMBER: _ClassVar[int]
+    KEY_NAMES_TASK_FIELD_NUMBER: _ClassVar[int]
     agent: str
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     as_list: bool
@@ -279,7 +282,8 @@ class CallRequest(_message.Message):
     mesh: bool
     each: bool
     shared: SharedSegment
-    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ...) -> None: ...
+    key_names_task: bool
+    def __init__(self, agent: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., as_list: _Optional[bool] = ..., no_input: _Optional[bool] = ..., caller: _Optional[str] = ..., wait_ms: _Optional[int] = ..., method: _Optional[str] = ..., args_json: _Optional[str] = ..., call_key: _Optional[str] = ..., mesh: _Optional[bool] = ..., each: _Optional[bool] = ..., shared: _Optional[_Union[SharedSegment, _Mapping]] = ..., key_names_task: _Optional[bool] = ...) -> None: ...
 
 class CallResponse(_message.Message):
     __slots__ = ("task_id", "outcome", "server_id")
@@ -386,22 +390,28 @@ class FetchResultResponse(_message.Message):
     def __init__(self, outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
 
 class WatchResultsRequest(_message.Message):
-    __slots__ = ("task_ids", "inline_limit")
+    __slots__ = ("task_ids", "inline_limit", "call_keys", "gather_ms")
     TASK_IDS_FIELD_NUMBER: _ClassVar[int]
     INLINE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEYS_FIELD_NUMBER: _ClassVar[int]
+    GATHER_MS_FIELD_NUMBER: _ClassVar[int]
     task_ids: _containers.RepeatedScalarFieldContainer[str]
     inline_limit: int
-    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., inline_limit: _Optional[int] = ...) -> None: ...
+    call_keys: _containers.RepeatedScalarFieldContainer[str]
+    gather_ms: int
+    def __init__(self, task_ids: _Optional[_Iterable[str]] = ..., inline_limit: _Optional[int] = ..., call_keys: _Optional[_Iterable[str]] = ..., gather_ms: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("task_id", "outcome", "status")
+    __slots__ = ("task_id", "outcome", "status", "call_key")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     outcome: Outcome
     status: Status
-    def __init__(self, task_id: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ...) -> None: ...
+    call_key: str
+    def __init__(self, task_id: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., status: _Optional[_Union[Status, _Mapping]] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class WatchResultsResponse(_message.Message):
     __slots__ = ("results", "server_id")
@@ -434,7 +444,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results", "shm_domain", "rss_bytes")
+    __slots__ = ("server_id", "pid", "address", "accepts_code", "agents", "max_message_bytes", "version", "event_seq", "started_at", "tls", "results", "shm_domain", "rss_bytes", "features")
     SERVER_ID_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -448,6 +458,7 @@ class GetServerInfoResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     SHM_DOMAIN_FIELD_NUMBER: _ClassVar[int]
     RSS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
     server_id: str
     pid: int
     address: str
@@ -461,7 +472,8 @@ class GetServerInfoResponse(_message.Message):
     results: int
     shm_domain: str
     rss_bytes: int
-    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ..., shm_domain: _Optional[str] = ..., rss_bytes: _Optional[int] = ...) -> None: ...
+    features: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, server_id: _Optional[str] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., accepts_code: _Optional[bool] = ..., agents: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., version: _Optional[str] = ..., event_seq: _Optional[int] = ..., started_at: _Optional[float] = ..., tls: _Optional[bool] = ..., results: _Optional[int] = ..., shm_domain: _Optional[str] = ..., rss_bytes: _Optional[int] = ..., features: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ShutdownRequest(_message.Message):
     __slots__ = ()
@@ -496,7 +508,7 @@ class StreamEventsRequest(_message.Message):
     def __init__(self, since_seq: _Optional[int] = ..., server_id: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs", "chunk", "queued_at", "started_at", "input_preview")
+    __slots__ = ("seq", "kind", "task_id", "agent", "caller", "inputs", "timestamp", "preview", "text", "server_id", "message_id", "direct_inputs", "chunk", "queued_at", "started_at", "input_preview", "call_key")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         KIND_UNSPECIFIED: _ClassVar[Event.Kind]
@@ -531,6 +543,7 @@ class Event(_message.Message):
     QUEUED_AT_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     INPUT_PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     seq: int
     kind: Event.Kind
     task_id: str
@@ -547,7 +560,8 @@ class Event(_message.Message):
     queued_at: float
     started_at: float
     input_preview: str
-    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ..., chunk: _Optional[int] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., input_preview: _Optional[str] = ...) -> None: ...
+    call_key: str
+    def __init__(self, seq: _Optional[int] = ..., kind: _Optional[_Union[Event.Kind, str]] = ..., task_id: _Optional[str] = ..., agent: _Optional[str] = ..., caller: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[TaskRef, _Mapping]]] = ..., timestamp: _Optional[float] = ..., preview: _Optional[str] = ..., text: _Optional[str] = ..., server_id: _Optional[str] = ..., message_id: _Optional[str] = ..., direct_inputs: _Optional[int] = ..., chunk: _Optional[int] = ..., queued_at: _Optional[float] = ..., started_at: _Optional[float] = ..., input_preview: _Optional[str] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class EventBatch(_message.Message):
     __slots__ = ("events", "dropped", "server_id")
@@ -568,12 +582,14 @@ class Piece(_message.Message):
     def __init__(self, text: _Optional[str] = ..., message: _Optional[_Union[Message, _Mapping]] = ...) -> None: ...
 
 class StreamResultRequest(_message.Message):
-    __slots__ = ("task_id", "from_piece")
+    __slots__ = ("task_id", "from_piece", "call_key")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     FROM_PIECE_FIELD_NUMBER: _ClassVar[int]
+    CALL_KEY_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     from_piece: int
-    def __init__(self, task_id: _Optional[str] = ..., from_piece: _Optional[int] = ...) -> None: ...
+    call_key: str
+    def __init__(self, task_id: _Optional[str] = ..., from_piece: _Optional[int] = ..., call_key: _Optional[str] = ...) -> None: ...
 
 class StreamResultResponse(_message.Message):
     __slots__ = ("first", "pieces", "outcome", "server_id")

@@ -17,6 +17,7 @@ and no thread hop.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +33,7 @@ from .._core._errors import (
     RemoteError,
     ServerUnavailableError,
 )
-from .._core._message import Msg, new_id
+from .._core._message import Msg
 from .._proto import agentnb_pb2 as pb
 from . import _console, _stream
 from ._codec import Returned, decode_result, driver_error
@@ -89,6 +90,9 @@ class CallLink(Protocol):
     def remember_origin(self, task_id: str, origin: Any) -> None:
         """Route the task's live output to where the call was made."""
 
+    def remember_key(self, key: str, task_id: str) -> None:
+        """The call named by ``key`` has this task id (events that name it by key are told)."""
+
     def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
         """Show the task's live output only after its producers finished (and showed theirs)."""
 
@@ -120,12 +124,18 @@ class Call:
             method call) or its error (``error``). A withheld reply is ``finished``
             but not resolved until it is fetched.
         task_id: issued by the server ("" until acknowledged).
+        key: the call's key (``CallRequest.call_key``), chosen here: a resend with the same key
+            is not queued twice, and a consumer on another server may name this call's task by
+            it before the task id is known (``TaskRef.call_key``). As unguessable as a task id.
+        eager: its outbox sends it without waiting for anything but acknowledgements of calls
+            that are themselves eager (set by the outbox when the call is queued): a consumer
+            may name it by key before it reaches its server, since it will soon.
     """
 
     __slots__ = (
         "link", "agent", "request", "slots", "producers", "size", "task_id", "server_id", "state",
         "origin", "key", "consumers", "released", "withheld", "acked", "finished", "resolved", "value",
-        "error", "big", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
+        "error", "big", "eager", "cut_off", "_on_ack", "_on_done", "_on_resolved", "_lock", "__weakref__",
     )  # fmt: skip
     # Few objects per call, on purpose: a simulation holds 100,000 calls, and every
     # object the garbage collector tracks makes each of its full passes longer (a
@@ -152,7 +162,9 @@ class Call:
         self.server_id = ""
         self.state = PENDING
         self.origin = origin
-        self.key = ""  # set when a reader sends it: a resend with the same key is not queued twice
+        self.key = ""  # set when it is queued for a server that can find calls by key, or read at once
+        self.eager = False
+        self.cut_off = False  # failed here because an input never reached its server
         self.consumers = 0  # calls that take this one's reply as input and have not settled
         self.released = False
         self.big = False  # its reply was big: released at once when nobody reads it again
@@ -182,6 +194,14 @@ class Call:
             fill(i, producer)
         return request
 
+    def give_key(self) -> str:
+        """Name the call by a key of its own (before it is sent; once)."""
+        with self._lock:
+            if not self.key and self.request is not None and self.state == PENDING:
+                self.key = self.request.call_key = new_key()
+                self.request.key_names_task = True
+            return self.key
+
     def requeued(self) -> None:
         """It is back in the outbox, to be sent again (the server had no room, or its reader stopped)."""
         with self._lock:
@@ -208,6 +228,8 @@ class Call:
             self.acked = True
             self.slots = None  # its inputs are references (or values) on the server now
         self.link.remember_origin(self.task_id, self.origin)
+        if self.key:
+            self.link.remember_key(self.key, task_id)
         waiting = [p.when_done for p in self.producers if not p.finished]
         if waiting:  # its live prints wait for its producers' (feeds of two servers race)
             self.link.output_after(self.task_id, waiting)
@@ -396,9 +418,10 @@ class Call:
     def _send_here(self, timeout: float | None) -> None:
         """Send the call from this thread and wait for its outcome in the same round trip."""
         if not self.key:
-            self.key = new_id()  # not a secret: it only keeps a resend from being queued twice
-            assert self.request is not None  # not sent yet, so not answered
-            self.request.call_key = self.key
+            with self._lock:
+                assert self.request is not None  # not sent yet, so not answered
+                self.key = self.request.call_key = new_key()
+                self.request.key_names_task = True
         self.link.remember_origin(self.key, self.origin)  # its task id comes last: its key names it till then
         chunk = self.link.timeouts.fetch_chunk
         wait = chunk if timeout is None else max(0.001, min(timeout, chunk))
@@ -455,13 +478,34 @@ class Call:
         return self.finished
 
 
+def new_key() -> str:
+    """A call key: 32 hex digits of 128 bits from the system's random source (a key names a
+    task as its id does, so it must be as hard to guess)."""
+    return secrets.token_hex(16)
+
+
 def _input_lost(consumer: Call, producer: Call) -> None:
     """A producer whose server is gone fails its consumers here at once: the consumer's own
-    server could only find that out by waiting for the lost server (forwarded placeholders)."""
+    server could only find that out by waiting for the lost server (forwarded placeholders).
+    So does a producer that failed before it reached its server, for a consumer sent already
+    (naming it by key), and so on down the chain: that server would wait for a call that
+    never comes (at most ``Timeouts.reconnect``)."""
     error = producer.error
-    if isinstance(error, ServerUnavailableError) and not producer.withheld and not consumer.finished:
+    if error is None or producer.withheld or consumer.finished:
+        return
+    if isinstance(error, ServerUnavailableError):
         lost = f"agent {consumer.agent!r} cannot get its input from agent {producer.agent!r}: {error}"
         consumer.fail(ServerUnavailableError(lost))
+    elif (not producer.task_id or producer.cut_off) and consumer.state != PENDING:
+        consumer.cut_off = True  # (first: its own consumers, sent too, learn of it from here)
+        consumer.fail(upstream_error(producer, error))
+
+
+def upstream_error(producer: Call, error: BaseException) -> AgentnbError:
+    """What a consumer fails with when its producer failed before it could be sent (or named)."""
+    if isinstance(error, RemoteError):
+        return error
+    return RemoteError(producer.agent, producer.link.address, type(error).__name__, str(error), "")
 
 
 def _set(future: asyncio.Future[None]) -> None:

@@ -53,7 +53,7 @@ def error_for(code: grpc.StatusCode, details: str, reason: str, where: str) -> A
             f"{where}: the agent server cannot be reached ({details}); {_hint(details)}"
         )
     if code == grpc.StatusCode.NOT_FOUND:
-        if reason in ("expired", "unknown_task", "released", "restarted"):
+        if reason in ("expired", "unknown_task", "unknown_key", "released", "restarted"):
             return ResultExpiredError(f"{where}: {details}")
         return AgentNotFoundError(f"{where}: {details}")
     if code == grpc.StatusCode.ALREADY_EXISTS:
@@ -306,10 +306,13 @@ class ServerClient:
             stream.cancel()
 
     async def stream_result(
-        self, task_id: str, from_piece: int, agent: str
+        self, task_id: str, from_piece: int, agent: str, call_key: str = ""
     ) -> AsyncIterator[pb.StreamResultResponse]:
-        """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability)."""
-        stream = self._stub.StreamResult(pb.StreamResultRequest(task_id=task_id, from_piece=from_piece))
+        """A task's pieces from ``from_piece`` on, then its outcome (the task id is the capability;
+        or the key of the call that made it, with no task id: see ``TaskRef.call_key``)."""
+        stream = self._stub.StreamResult(
+            pb.StreamResultRequest(task_id=task_id, from_piece=from_piece, call_key=call_key)
+        )
         try:
             async for response in stream:
                 yield response

@@ -251,13 +251,20 @@ def input_label(index: int, count: int, agent: str) -> str:
 
 
 def fill_ref(
-    out: pb.Input, address: str, task_id: str, agent: str, server_id: str, batch_op: int = 0
+    out: pb.Input,
+    address: str,
+    task_id: str,
+    agent: str,
+    server_id: str,
+    batch_op: int = 0,
+    call_key: str = "",
 ) -> None:
     """Make an input slot a placeholder's reference, in place (``batch_op``: to the task an
-    earlier operation of the same Submit makes)."""
+    earlier operation of the same Submit makes; ``call_key``: to the task of the call with
+    that key on that server)."""
     ref = out.ref
     ref.address, ref.task_id, ref.agent, ref.server_id = address, task_id, agent, server_id
-    ref.batch_op = batch_op
+    ref.batch_op, ref.call_key = batch_op, call_key
 
 
 def encode_failure(failure: RemoteError) -> pb.Failure:
@@ -315,7 +322,7 @@ def decode_event(event: pb.Event, address: str) -> Event:
         agent=event.agent,
         address=address,
         caller=event.caller,
-        inputs=tuple(InputRef(r.address or address, r.task_id, r.agent) for r in event.inputs),
+        inputs=tuple(InputRef(r.address or address, r.task_id, r.agent, r.call_key) for r in event.inputs),
         timestamp=event.timestamp,
         preview=event.preview,
         text=event.text,
@@ -323,6 +330,7 @@ def decode_event(event: pb.Event, address: str) -> Event:
         message_id=event.message_id,
         direct_inputs=event.direct_inputs,
         chunk=event.chunk,
+        call_key=event.call_key,
     )
 
 

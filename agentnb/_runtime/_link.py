@@ -50,6 +50,8 @@ class SessionPort(Protocol):
 
     def remember_origin(self, task_id: str, origin: Any) -> None: ...
 
+    def remember_key(self, key: str, task_id: str) -> None: ...
+
     def show_output(self, task_id: str, agent: str, address: str, outcome: pb.Outcome) -> None: ...
 
     def feed_state(self, task_id: str) -> str | None: ...
@@ -95,6 +97,9 @@ class ServerLink:
         #: from the first contact on (its earlier events are other drivers'), ours from the start.
         self.events_from: tuple[int, str] = (0, "")
         self.accepts_code: bool | None = True if server is not None else None
+        #: The server finds calls by key ("call_key_refs"): a server this session launched
+        #: runs this code; another says so in GetServerInfo (until asked: no).
+        self.keyed_refs = server is not None
         #: The server, if it runs in this process (its own agents call each other in-process).
         self.local = local.lookup(address)
         #: The server shares this host's shared memory (it was launched here, or says so): big
@@ -136,6 +141,7 @@ class ServerLink:
         else:
             response = self._run(lambda: self.client.info(first=True))
         self.accepts_code, self.server_id = response.accepts_code, response.server_id
+        self.keyed_refs = "call_key_refs" in response.features
         self.shared = bool(response.shm_domain) and response.shm_domain == shm.domain()
         if self._client is not None:
             self._client.shared = self.shared
@@ -254,6 +260,9 @@ class ServerLink:
 
     def remember_origin(self, task_id: str, origin: Any) -> None:
         self._session.remember_origin(task_id, origin)
+
+    def remember_key(self, key: str, task_id: str) -> None:
+        self._session.remember_key(key, task_id)
 
     def feed_state(self, task_id: str) -> str | None:
         return self._session.feed_state(task_id)

@@ -154,6 +154,9 @@ class LocalLink:
     def remember_origin(self, task_id: str, origin: Any) -> None:
         pass
 
+    def remember_key(self, key: str, task_id: str) -> None:
+        pass
+
     def output_after(self, task_id: str, producers: Sequence[WhenDone]) -> None:
         pass  # (its calls' prints are the server's own)
 

@@ -9,8 +9,18 @@ waits, with the calls after it to the same agent (other agents' calls go
 on). A batch the server cannot take yet (its result store is full) is sent
 again shortly: back pressure, never loss.
 
+A placeholder made on another server is encoded as a reference to its task
+once its server acknowledged it, or at once by its call's key when both
+servers can find calls by key ("call_key_refs") and the producer is *eager*:
+it goes out without waiting for anything slower than acknowledgements (no
+relayed value, no call before it to its agent that waits for one). A chain
+through agents of several servers then goes in a few round trips, not one
+per step; the consuming server waits for the key's call at most
+``Timeouts.reconnect`` seconds.
+
 The outbox tells each call what happens to it (``sending``, ``requeued``,
-``acknowledged``, ``fail``) and never writes a call's fields.
+``acknowledged``, ``fail``; ``give_key`` and ``eager`` when it is queued) and
+never writes its other fields.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from .._core._config import Limits
 from .._core._errors import AgentnbError, ProtocolError, RemoteError, ServerUnavailableError
 from .._proto import agentnb_pb2 as pb
 from . import _wire as wire
-from ._calls import PENDING, Call, as_message
+from ._calls import PENDING, Call, as_message, upstream_error
 from ._client import status_error
 from ._codec import fill_msg, fill_ref, input_label
 from ._loop import LoopThread
@@ -79,6 +89,10 @@ class Sender(Protocol):
     def route(self, producer: Call) -> str | None:
         """How this link's server reaches ``producer``'s (see ``route_address``)."""
 
+    @property
+    def keyed_refs(self) -> bool:
+        """The server finds calls by key (``TaskRef.call_key``, feature "call_key_refs")."""
+
     def watch(self, call: Call) -> None:
         """Deliver an acknowledged call's outcome when it is ready (on the loop)."""
 
@@ -110,6 +124,7 @@ class Outbox:
         self._fresh = False  # operations were queued since the last flush looked
         self._released_at = 0.0  # when the oldest release waiting was queued
         self._waiting_on: set[int] = set()  # ids of producer calls this outbox waits for
+        self._slow: Counter[str] = Counter()  # calls pending per agent that are not eager
         #: Why agents could not be created here (a call to one is told that, not "no agent").
         self.not_created: dict[str, AgentnbError] = {}
 
@@ -121,9 +136,16 @@ class Outbox:
         if gone is not None:
             self._fail(item, gone)
             return
-        if item.call is not None:
-            self._made(item.call)
+        call = item.call
+        if call is not None:
+            self._made(call)
+            if self._link.keyed_refs and call.request is not None and not call.request.mesh:
+                call.give_key()
         with self._lock:
+            if call is not None and call.state == PENDING:
+                call.eager = not self._slow[item.agent] and all(self._flows(p) for p in call.producers)
+                if not call.eager:
+                    self._slow[item.agent] += 1
             self._pending.append(item)
             self._count[item.agent] += 1
             self._active = time.monotonic()
@@ -143,8 +165,8 @@ class Outbox:
         with self._lock:
             if call.state != PENDING or self._count[call.agent] != 1:
                 return False
-            if any(not self._producer_ready(p) for p in call.producers):
-                return False
+            if any(not self._producer_ready(p, by_key=False) for p in call.producers):
+                return False  # (not by key: a reader blocked in its send would miss a producer failing here)
             for item in self._pending:
                 if item.call is call:
                     break
@@ -154,6 +176,7 @@ class Outbox:
                 return False
             self._pending.remove(item)
             self._count[call.agent] -= 1
+            self._left(item)
             return True
 
     def withdraw(self, wanted: Callable[[Pending], bool]) -> list[Call]:
@@ -163,12 +186,14 @@ class Outbox:
             for item in taken:
                 self._pending.remove(item)
                 self._count[item.agent] -= 1
+                self._left(item)
         return [item.call for item in taken if item.call is not None]
 
     def fail_all(self, error: AgentnbError) -> None:
         """Nothing more can be sent: fail what waits."""
         with self._lock:
             pending, self._pending = list(self._pending), deque()
+            self._slow.clear()
         for item in pending:
             self._fail(item, error)
 
@@ -246,7 +271,7 @@ class Outbox:
 
     # -- batches -----------------------------------------------------------------------------
 
-    def _producer_ready(self, producer: Call, batch: set[int] | None = None) -> bool:
+    def _producer_ready(self, producer: Call, batch: set[int] | None = None, by_key: bool = True) -> bool:
         """Whether a call taking ``producer``'s reply can be encoded: as a reference once
         the producer has its task id, or if it goes earlier in the same batch to the same
         server (``batch``: ids of those calls); as a relayed value once that value is here."""
@@ -254,10 +279,35 @@ class Outbox:
             return True  # its value or its error: encoding knows what to do
         route = self._link.route(producer)
         if route is not None:
-            return producer.acked or (batch is not None and route == "" and id(producer) in batch)
+            if producer.acked or (batch is not None and route == "" and id(producer) in batch):
+                return True
+            ok = by_key and bool(route) and self._by_key(producer)
+            return ok and (producer.eager or producer.state != PENDING)
         if producer.withheld:  # done, but its value stayed on its server: fetch it to relay it
             producer.link.fetch_soon(producer)
         return False
+
+    def _by_key(self, producer: Call) -> bool:
+        """Whether a consumer here can name ``producer`` (on another server) by its key."""
+        link = producer.link
+        return bool(producer.key) and self._link.keyed_refs and getattr(link, "keyed_refs", False)
+
+    def _flows(self, producer: Call) -> bool:
+        """Whether a call taking ``producer``'s reply waits for nothing slower than
+        acknowledgements of eager calls (call with the lock)."""
+        if producer.resolved or producer.acked:
+            return True
+        if self._link.route(producer) is None:
+            return False  # its value is relayed: it waits for the producer to finish
+        return producer.eager or producer.state != PENDING
+
+    def _left(self, item: Pending) -> None:
+        """An operation left the queue (sent, taken out): it no longer slows its agent (with the lock)."""
+        call = item.call
+        if call is not None and not call.eager and self._slow[item.agent] > 0:
+            self._slow[item.agent] -= 1
+            if not self._slow[item.agent]:
+                del self._slow[item.agent]
 
     def _ready(self, producer: Call, batch: set[int]) -> bool:
         """``_producer_ready``, cheaply for the producers this outbox already waits for."""
@@ -309,6 +359,7 @@ class Outbox:
                 budget -= call.size
                 calls.add(id(call))
             batch.append(item)
+            self._left(item)
         self._pending = keep
         return batch
 
@@ -362,6 +413,8 @@ class Outbox:
                     for item in reversed(refused):
                         self._pending.appendleft(item)
                         self._count[item.agent] += 1
+                        if item.call is not None and not item.call.eager:
+                            self._slow[item.agent] += 1
             if refused:
                 await asyncio.sleep(RETRY_FULL)
 
@@ -405,7 +458,7 @@ class Outbox:
                 broken = next((p for p in item.call.producers if p.error is not None), None)
                 if broken is not None:  # its producer, earlier in the batch, failed: say that
                     assert broken.error is not None
-                    self._fail(item, _upstream(broken, broken.error))
+                    self._fail(item, upstream_error(broken, broken.error))
                     continue
             self._apply(item, result, response.server_id)
         return refused
@@ -433,12 +486,16 @@ class Outbox:
             inputs = request.inputs
             route = link.route(producer)
             error = producer.error
+            if error is not None and producer.cut_off:  # its server would wait for its input in vain
+                raise upstream_error(producer, error)
             if route is not None and producer.acked:
                 fill_ref(inputs[i], route, producer.task_id, producer.agent, producer.server_id)
             elif error is not None:
-                raise _upstream(producer, error)
+                raise upstream_error(producer, error)
             elif route == "" and positions is not None and id(producer) in positions:
                 fill_ref(inputs[i], "", "", producer.agent, "", batch_op=positions[id(producer)])
+            elif route and self._by_key(producer):  # not acknowledged yet: by its key
+                fill_ref(inputs[i], route, "", producer.agent, producer.server_id, call_key=producer.key)
             else:  # a loopback-only producer, seen from another host: relay its value
                 msg = as_message(producer.value, producer.agent)
                 where = input_label(i, len(inputs), call.agent)
@@ -525,12 +582,6 @@ def for_agent(error: AgentnbError, agent: str) -> AgentnbError:
     if isinstance(error, RemoteError) or f"{agent!r}" in str(error):
         return error
     return type(error)(f"agent {agent!r}: {error}")
-
-
-def _upstream(producer: Call, error: BaseException) -> AgentnbError:
-    if isinstance(error, RemoteError):
-        return error
-    return RemoteError(producer.agent, producer.link.address, type(error).__name__, str(error), "")
 
 
 def _what(item: Pending) -> str:

@@ -30,6 +30,10 @@ from ._watch import Failure, ResultWatch
 #: Replies up to this size come with their outcome; bigger ones stay on the
 #: server until read (a driver never receives values it does not read).
 INLINE_REPLY_BYTES = 64 * 1024
+#: The driver's watch takes at most one response per this many milliseconds from a server
+#: (results that trickle in, as a long chain's do, come a few at a time, not one per message;
+#: the first after a quiet spell comes at once).
+GATHER_MS = 5
 
 
 class Reader(Protocol):
@@ -118,7 +122,9 @@ class Results:
             if link.local is not None:
                 self._watch = LocalWatch(link.local, link.loop)
             else:
-                self._watch = ResultWatch(link.client, link.explain, INLINE_REPLY_BYTES, link.unreachable)
+                self._watch = ResultWatch(
+                    link.client, link.explain, INLINE_REPLY_BYTES, link.unreachable, GATHER_MS
+                )
         return self._watch
 
     def until_delivered(self, task_ids: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from .._core._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, Limits, Timeouts
@@ -78,6 +79,9 @@ class Session:
         self.output = OutputLedger(self.dispatch, self._later)
         self._origin: Callable[[], Any] | None = None  # where a call comes from (a cell)
         self.origins: OrderedDict[str, Any] = OrderedDict()
+        #: call key -> task id, of this session's calls once acknowledged (an event's input
+        #: that names its producer by key is told the task id)
+        self.keyed: OrderedDict[str, str] = OrderedDict()
         self._notice: Notice = print_notice
         self._servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
@@ -182,6 +186,12 @@ class Session:
             if len(self.origins) > 200_000:
                 self.origins.popitem(last=False)
 
+    def remember_key(self, key: str, task_id: str) -> None:
+        """A call named by ``key`` got its task id (any thread)."""
+        self.keyed[key] = task_id
+        if len(self.keyed) > 200_000:
+            self.keyed.popitem(last=False)
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
 
@@ -253,8 +263,19 @@ class Session:
         if event.kind == "output":
             self.output.live(event)
         else:
+            if event.inputs and any(ref.call_key and not ref.task_id for ref in event.inputs):
+                event = self._known_inputs(event)
             self.states.update(event)
             self.dispatch(event)
+
+    def _known_inputs(self, event: Event) -> Event:
+        """The event, its inputs named by key given their task ids where this session knows them."""
+        keyed = self.keyed
+        inputs = tuple(
+            replace(ref, task_id=keyed.get(ref.call_key, "")) if ref.call_key and not ref.task_id else ref
+            for ref in event.inputs
+        )
+        return replace(event, inputs=inputs)
 
     def server_unreachable(self, address: str, error: AgentnbError) -> None:
         """A server's calls failed for being unreachable too long: what did not finish there

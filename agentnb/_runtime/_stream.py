@@ -83,16 +83,19 @@ class PieceFeed:
         task_id: str,
         reconnect: float,
         on_outcome: Callable[[pb.Outcome], None] | None = None,
+        call_key: str = "",
     ) -> None:
-        """Read the task's pieces on ``loop`` (once; from any thread)."""
+        """Read the task's pieces on ``loop`` (once; from any thread); with no ``task_id``,
+        of the task the call with ``call_key`` makes there."""
         with self._lock:
             if self.started:
                 return
             self.started = True
-        key = (self.address, task_id)
+        key = (self.address, task_id or call_key)
         _reading[key] = self
         self._ended.append(lambda: _forget(key, self))
-        loop.call_soon(lambda: asyncio.ensure_future(self._read(client, task_id, reconnect, on_outcome)))
+        read = self._read(client, task_id, reconnect, on_outcome, call_key)
+        loop.call_soon(lambda: asyncio.ensure_future(read))
 
     async def _read(
         self,
@@ -100,11 +103,12 @@ class PieceFeed:
         task_id: str,
         reconnect: float,
         on_outcome: Callable[[pb.Outcome], None] | None,
+        call_key: str = "",
     ) -> None:
         backoff, down_since = 0.1, 0.0
         while True:
             try:
-                async for response in client().stream_result(task_id, len(self.items), self.agent):
+                async for response in client().stream_result(task_id, len(self.items), self.agent, call_key):
                     down_since = 0.0
                     if response.pieces:
                         self._add([_decode(p, self.agent) for p in response.pieces])

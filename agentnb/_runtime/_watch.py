@@ -42,6 +42,7 @@ Failure = Callable[[AgentnbError], None]
 Doubt = Callable[[], None]
 
 _CHUNK = 10_000  # ids per request message
+KEY = "key:"  # a wait for a call key, among the waits for task ids
 #: A server sends an empty response this often on a stream that waits (see the servicer).
 HEARTBEAT_S = 1.0
 #: Silence for this long puts a watch in trouble (its waiters are told; nothing fails yet).
@@ -55,15 +56,19 @@ class ResultWatch:
         describe: Callable[[AgentnbError], AgentnbError] | None = None,
         inline_limit: int = 0,
         on_lost: Callable[[AgentnbError], None] | None = None,
+        gather_ms: int = 0,
     ) -> None:
         """Args:
         client: the server's client.
         describe: adds what is known about a server that cannot be reached.
         inline_limit: replies bigger than this come withheld (0: always whole).
         on_lost: told (after the waiters) when the server was unreachable too long.
+        gather_ms: let the server send at most one response per this many milliseconds
+            (a watcher off the critical path; see ``WatchResultsRequest.gather_ms``).
         """
         self._client = client
         self._inline = inline_limit
+        self._gather = gather_ms
         self._describe = describe or (lambda exc: exc)
         self._on_lost = on_lost
         self._waiting: dict[str, list[tuple[Delivery, Failure, Doubt | None]]] = {}
@@ -77,17 +82,22 @@ class ResultWatch:
     def __len__(self) -> int:
         return len(self._waiting)
 
-    def watch(self, task_id: str, deliver: Delivery, fail: Failure, doubt: Doubt | None = None) -> None:
+    def watch(
+        self, task_id: str, deliver: Delivery, fail: Failure, doubt: Doubt | None = None, key: str = ""
+    ) -> None:
         """Deliver the outcome of ``task_id`` once it is ready (call on the loop); ``doubt`` is
-        called when the server falls into trouble meanwhile (at once if it is)."""
+        called when the server falls into trouble meanwhile (at once if it is). With ``key``
+        (``task_id`` empty): of the task the call with that call key makes (see
+        ``TaskRef.call_key``), which may not have reached the server yet."""
         if doubt is not None and self.troubled:
             _guard(doubt)
-        waiting = self._waiting.get(task_id)
+        slot = KEY + key if key else task_id
+        waiting = self._waiting.get(slot)
         if waiting is not None:
             waiting.append((deliver, fail, doubt))
             return
-        self._waiting[task_id] = [(deliver, fail, doubt)]
-        self._unsent.append(task_id)
+        self._waiting[slot] = [(deliver, fail, doubt)]
+        self._unsent.append(slot)
         if self._wake is None:
             self._wake = asyncio.Event()
         self._wake.set()
@@ -196,11 +206,14 @@ class ResultWatch:
             if not self._unsent:
                 self._wake.clear()
                 await self._wake.wait()
-            ids, self._unsent = self._unsent, []
-            for i in range(0, len(ids), _CHUNK):
-                await call.write(
-                    pb.WatchResultsRequest(task_ids=ids[i : i + _CHUNK], inline_limit=self._inline)
+            slots, self._unsent = self._unsent, []
+            for i in range(0, len(slots), _CHUNK):
+                ids = [s for s in slots[i : i + _CHUNK] if not s.startswith(KEY)]
+                keys = [s[len(KEY) :] for s in slots[i : i + _CHUNK] if s.startswith(KEY)]
+                request = pb.WatchResultsRequest(
+                    task_ids=ids, call_keys=keys, inline_limit=self._inline, gather_ms=self._gather
                 )
+                await call.write(request)
 
     def _deliver(self, result: pb.TaskResult, server_id: str) -> None:
         if result.HasField("outcome") and result.outcome.HasField("shared"):  # from a server of this host
@@ -212,7 +225,8 @@ class ResultWatch:
                     grpc.StatusCode.INVALID_ARGUMENT.value[0],
                     str(exc),
                 )
-        for deliver, _, _ in self._waiting.pop(result.task_id, ()):
+        slot = KEY + result.call_key if result.call_key else result.task_id
+        for deliver, _, _ in self._waiting.pop(slot, ()):
             _guard(deliver, result, server_id)
 
 

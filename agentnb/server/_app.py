@@ -199,7 +199,8 @@ class AgentServer:
         )
         if config.lease:
             self.lease = Lease(config.lease, self.request_stop)
-        servicer = Servicer(self.host, facts, limits, self.request_stop, self.lease)
+        reconnect = config.timeouts.reconnect  # how long a watcher waits for a call named by key
+        servicer = Servicer(self.host, facts, limits, self.request_stop, self.lease, reconnect)
         add_servicer(servicer, self._grpc)
         self._grpc.start()
         if config.own_process:  # its agents call each other in-process (a launcher's thread does not:

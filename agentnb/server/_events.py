@@ -32,8 +32,9 @@ from .._proto import agentnb_pb2 as pb
 
 Kind = pb.Event.Kind
 
-#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk, size)
-_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int, int, int]
+#: (seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk, size,
+#: call_key)
+_Raw = tuple[int, Any, str, str, str, tuple[pb.TaskRef, ...], float, str, str, str, int, int, int, str]
 
 #: A subscriber gets at most one batch per this many seconds: one write for
 #: many events under load, and still well inside the graph's 50 ms budget.
@@ -81,18 +82,19 @@ class EventBus:
         message_id: str = "",
         direct_inputs: int = 0,
         chunk: int = 0,
+        call_key: str = "",
     ) -> None:
         if not self._recording:
             return  # nobody ever followed this server: events cost nothing
         now = time.time()
         refs = tuple(inputs)
-        size = _size(task_id, agent, caller, preview, text, refs)
+        size = _size(task_id, agent, caller, preview, text, refs) + len(call_key)
         log = self._log
         with self._lock:
             self._seq += 1
             log.append((
                 self._seq, kind, task_id, agent, caller, refs, now, preview, text, message_id,
-                direct_inputs, chunk, size,
+                direct_inputs, chunk, size, call_key,
             ))  # fmt: skip
             self._bytes += size
             while len(log) > self._max or self._bytes > self._max_bytes:
@@ -204,7 +206,7 @@ def _batch(events: list[_Raw], server_id: str) -> list[pb.Event]:
 def _merged(last: _Raw, earlier: list[_Raw], server_id: str) -> pb.Event:
     event = _proto(last, server_id)
     queued = earlier[0]
-    event.caller, event.direct_inputs = queued[4], queued[10]
+    event.caller, event.direct_inputs, event.call_key = queued[4], queued[10], queued[13]
     event.inputs.extend(queued[5])
     event.queued_at, event.input_preview = queued[6], queued[7]
     if len(earlier) > 1:
@@ -213,9 +215,10 @@ def _merged(last: _Raw, earlier: list[_Raw], server_id: str) -> pb.Event:
 
 
 def _proto(raw: _Raw, server_id: str) -> pb.Event:
-    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk, _ = raw
+    seq, kind, task_id, agent, caller, inputs, timestamp, preview, text, message_id, direct, chunk = raw[:12]
+    key = raw[13]
     return pb.Event(
         seq=seq, kind=kind, task_id=task_id, agent=agent, caller=caller, inputs=inputs,
         timestamp=timestamp, preview=preview, text=text, server_id=server_id, message_id=message_id,
-        direct_inputs=direct, chunk=chunk,
+        direct_inputs=direct, chunk=chunk, call_key=key,
     )  # fmt: skip

@@ -178,7 +178,7 @@ class AgentHost:
             self.bus.publish(
                 Kind.QUEUED, task_id, actor.name, caller=request.caller, inputs=refs,
                 preview=preview(direct[0].content) if direct and direct[0] is not None else "",
-                direct_inputs=len(direct),
+                direct_inputs=len(direct), call_key=request.call_key,
             )  # fmt: skip
         prints = TaskPrints(self._printer(task_id, actor.name), self.output_budget)
         job = Job("call", inputs, shape, entry, request.method, args, prints)

@@ -39,13 +39,14 @@ class InteractiveRpcs:
 
     _host: Any
     _facts: Any
+    _key_wait: float
 
     def __init__(self, limits: Any) -> None:
         self._stream_slots = StreamSlots(limits.waits_per_peer)
 
     def StreamResult(self, request: pb.StreamResultRequest, context: Any) -> Iterator[bytes]:
         responses = stream_result(
-            self._host.store, self._stream_slots, self._facts.server_id, request, context
+            self._host.store, self._stream_slots, self._facts.server_id, request, context, self._key_wait
         )
         try:
             yield from responses

@@ -19,7 +19,8 @@ from .._proto import agentnb_pb2 as pb
 from .._runtime import _wire as wire
 from .._runtime._client import REASON_KEY, error_for
 from .._runtime._local import Delivery
-from ._servicer import ServerFacts, Servicer, _refusal, task_result
+from ._servicer import ServerFacts, Servicer, _refusal
+from ._watches import task_result
 
 
 class _Aborted(Exception):

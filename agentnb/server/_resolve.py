@@ -84,6 +84,8 @@ class Resolver:
                     self._local_items(inputs, i, ref)
                 else:
                     self._loop.loop.call_soon_threadsafe(self._remote_items, inputs, i, ref)
+            elif local and ref.call_key and not ref.task_id:
+                self._local_key(inputs, i, ref)
             elif local:
                 self._local(inputs, i, ref)
             else:
@@ -94,7 +96,9 @@ class Resolver:
 
     def watch_ref(self, ref: pb.TaskRef, sink: Inputs) -> None:
         """Resolve one placeholder into ``sink`` (its input 0), as a call's inputs are."""
-        if self._is_local(ref):
+        if self._is_local(ref) and ref.call_key and not ref.task_id:
+            self._local_key(sink, 0, ref)
+        elif self._is_local(ref):
             self._local(sink, 0, ref)
         else:
             self._loop.loop.call_soon_threadsafe(self._remote, sink, 0, ref)
@@ -126,6 +130,32 @@ class Resolver:
             self._store.on_done(ref.task_id, lambda entry: inputs.resolve(i, _value(entry.outcome, ref)))
         except StoreError as exc:
             inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+
+    def _local_key(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
+        """A placeholder named by its call's key, made here: the call may not be here yet
+        (it came by another link): wait for it at most ``Timeouts.reconnect`` seconds."""
+
+        def found(entry: Any) -> None:
+            try:
+                self._store.on_done(entry.task_id, lambda done: inputs.resolve(i, _value(done.outcome, ref)))
+            except StoreError as exc:
+                inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+
+        try:
+            remove = self._store.on_key(ref.call_key, found)
+        except StoreError as exc:
+            inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", exc.message))
+            return
+        wait = self._timeouts.reconnect
+
+        def expire() -> None:
+            if remove():  # it never came
+                inputs.resolve(i, _unreadable(ref, self._address, "ResultExpiredError", (
+                    f"no call with key {ref.call_key} arrived at this server within {wait:.0f} s"
+                )))  # fmt: skip
+
+        loop = self._loop.loop
+        loop.call_soon_threadsafe(lambda: loop.call_later(wait, expire))
 
     def _local_items(self, inputs: Inputs, i: int, ref: pb.TaskRef) -> None:
         def done(entry: Any) -> None:
@@ -198,7 +228,7 @@ class Resolver:
             inputs.resolve(i, _unreadable(ref, address, type(error).__name__, str(error)))
             self._loop.loop.call_soon(self._forget, address, watch)
 
-        watch.watch(ref.task_id, deliver, fail, inputs.doubt)
+        watch.watch(ref.task_id, deliver, fail, inputs.doubt, "" if ref.task_id else ref.call_key)
 
     def _forget(self, address: str, watch: ResultWatch) -> None:
         """A server that failed what waited on it: close its channel unless waited on again."""

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias, TypeVar
@@ -21,12 +19,12 @@ from .._runtime import _shm as shm
 from .._runtime import _wire as wire
 from .._runtime._channel import ENVELOPE_BYTES
 from .._runtime._client import REASON_KEY
-from .._runtime._watch import HEARTBEAT_S
 from ._interactive import InteractiveRpcs
 from ._lease import resident_bytes
 from ._mesh import MeshHost
 from ._recipes import RecipeError
 from ._store import StoreError, check_task_id
+from ._watches import WatchStream
 
 if TYPE_CHECKING:
     from ._host import Actor, AgentHost
@@ -42,8 +40,8 @@ STORE_CODES = {
     "unknown_task": grpc.StatusCode.NOT_FOUND,
     "bad_id": grpc.StatusCode.INVALID_ARGUMENT,
 }
-#: Call keys remembered so that a call sent again is not queued twice.
-CALL_KEYS = 20_000
+#: Protocol features this server has beyond the first version (GetServerInfo says them).
+FEATURES = ("call_key_refs",)
 
 
 class Refusal(Exception):
@@ -150,6 +148,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
         limits: Limits,
         request_stop: Callable[[], None],
         lease: Lease | None = None,
+        key_wait: float = 15.0,
     ) -> None:
         InteractiveRpcs.__init__(self, limits)  # StreamResult, AnswerInput, PostMortem
         self._facts = facts
@@ -158,8 +157,8 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
         self._limits = limits
         self._request_stop = request_stop
         self._waits = PeerWaits(self._limits.waits_per_peer)
-        self._keys: OrderedDict[str, str] = OrderedDict()  # call key -> task id
-        self._keys_lock = threading.Lock()
+        #: How long a watcher waits for a call named by key that has not arrived (Timeouts.reconnect).
+        self._key_wait = key_wait
         self.meshes = MeshHost(host)
 
     def _actor(self, name: str) -> Actor:
@@ -240,22 +239,18 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
     def _call(self, request: pb.CallRequest, inline: bool = False) -> Any:
         key = request.call_key
         if key:
-            check_task_id(key)
-            with self._keys_lock:
-                known = self._keys.get(key)
+            check_task_id(key, "call key")
+            known = self._host.store.keyed(key)  # a call sent again is not queued twice
             if known is not None:
-                return self._host.store.entry(known)
+                return known
+        remember = self._remember(key, request.key_names_task) if key else None
         if request.mesh:  # every agent of the mesh on this server, in one operation
-            return self.meshes.call(request, self._remember(key) if key else None)
-        actor = self._actor(request.agent)
-        return self._host.call(actor, request, inline, self._remember(key) if key else None)
+            return self.meshes.call(request, remember)
+        return self._host.call(self._actor(request.agent), request, inline, remember)
 
-    def _remember(self, key: str) -> Any:
-        def remember(entry: Any) -> None:  # before the call runs: a resend finds it
-            with self._keys_lock:
-                self._keys[key] = entry.task_id
-                while len(self._keys) > CALL_KEYS:
-                    self._keys.popitem(last=False)
+    def _remember(self, key: str, readable: bool) -> Any:
+        def remember(entry: Any) -> None:  # before the call runs: a resend, a watcher by key find it
+            self._host.store.name_key(entry, key, readable)
 
         return remember
 
@@ -379,81 +374,15 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
 
     def WatchResults(self, requests: Iterator[pb.WatchResultsRequest], context: Context) -> Iterator[bytes]:
         """WatchResultsResponses, framed by hand around the outcomes' stored bytes."""
-        ready: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-        removers: dict[str, Any] = {}
-        lock = threading.Lock()
-        limit = self._limits.watches_per_stream
-        store = self._host.store
-        inline = [0]  # the watcher's inline_limit (its latest request says)
         threshold = self._limits.shm_threshold if shm.peer_shares(context.invocation_metadata()) else 0
-
-        def deliver(entry: Any) -> None:
-            with lock:
-                removers.pop(entry.task_id, None)
-            ready.put(task_result(entry, inline[0], threshold))
-
-        def read() -> None:
-            try:
-                for request in requests:
-                    inline[0] = request.inline_limit
-                    for task_id in request.task_ids:
-                        with lock:
-                            if task_id in removers:
-                                continue
-                            if len(removers) >= limit:
-                                ready.put(_result_error(task_id, Refusal(
-                                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                    f"this stream already watches {limit:,} results", "waits",
-                                )))  # fmt: skip
-                                continue
-                            removers[task_id] = None
-                        try:
-                            remove = store.on_done(task_id, deliver)
-                        except Exception as exc:  # noqa: BLE001
-                            with lock:
-                                removers.pop(task_id, None)
-                            ready.put(_result_error(task_id, _refusal(exc)))
-                            continue
-                        with lock:
-                            if task_id in removers:
-                                removers[task_id] = remove
-            except Exception:  # noqa: BLE001 - the stream ended under us
-                pass
-            finally:
-                ready.put(None)
-
-        threading.Thread(target=read, name="agentnb-watch-reader", daemon=True).start()
-        server_id = wire.text(2, self._facts.server_id)
-        try:
-            while True:
-                try:
-                    first = ready.get(timeout=HEARTBEAT_S)
-                except queue.Empty:  # nothing ready: say this server is still here
-                    yield server_id
-                    continue
-                if first is None:
-                    return
-                batch, size, ended = [first], len(first), False
-                while len(batch) < 1000 and size < BATCH_BYTES:
-                    try:
-                        more = ready.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        ended = True
-                        break
-                    batch.append(more)
-                    size += len(more)
-                yield b"".join(wire.field(1, result) for result in batch) + server_id
-                if ended:
-                    return
-        finally:  # however the stream ends, its waiters go
-            with lock:
-                pending = list(removers.values())
-                removers.clear()
-            for remove in pending:
-                if remove is not None:
-                    remove()
+        stream = WatchStream(
+            self._host.store, self._limits.watches_per_stream, self._key_wait, self._facts.server_id,
+            threshold, lambda exc: _refusal(exc).status(),
+        )  # fmt: skip
+        reader = threading.Thread(target=stream.read, args=(requests,), daemon=True)
+        reader.name = "agentnb-watch-reader"
+        reader.start()
+        yield from stream.responses(wire.text(2, self._facts.server_id))
 
     # -- the server ---------------------------------------------------------------------
 
@@ -473,6 +402,7 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
             results=len(self._host.store),
             shm_domain=shm.domain(),
             rss_bytes=resident_bytes(),
+            features=FEATURES,
         )
 
     def RenewLease(self, request: pb.RenewLeaseRequest, context: Context) -> pb.RenewLeaseResponse:
@@ -494,21 +424,6 @@ class Servicer(InteractiveRpcs, pb_grpc.AgentServerServicer):
         yield from self._host.bus.subscribe(request.since_seq, request.server_id, context.is_active)
 
 
-#: Results in one WatchResults message are cut at about this many bytes.
-BATCH_BYTES = 4 * 1024 * 1024
-
-
-def task_result(entry: Any, limit: int, shared: int = 0) -> bytes:
-    """A TaskResult: the whole outcome, or (if bigger than ``limit``) all of it but the reply;
-    through shared memory if bigger than ``shared`` (a reader of this host)."""
-    if limit and entry.size > limit and entry.is_reply:
-        outcome = entry.outcome
-        stub = pb.Outcome(output=outcome.output, output_cut=outcome.output_cut, withheld=entry.size)
-        return wire.text(1, entry.task_id) + wire.field(2, stub.SerializeToString())
-    data = shm.outcome_for(entry.wire, True, shared) if shared else entry.wire
-    return b"".join((wire.text(1, entry.task_id), wire.header(2, len(data)), data))
-
-
 def _agent_of(op: pb.Op) -> str:
     kind = op.WhichOneof("op")
     if kind == "call":
@@ -516,7 +431,3 @@ def _agent_of(op: pb.Op) -> str:
     if kind == "observe":
         return op.observe.agent
     return ""
-
-
-def _result_error(task_id: str, refusal: Refusal) -> bytes:
-    return pb.TaskResult(task_id=task_id, status=refusal.status()).SerializeToString()

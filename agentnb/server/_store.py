@@ -12,6 +12,13 @@ Waiting never leaks: a waiter is a callback registered with :meth:`on_done`
 and removed by the handle it returns, however the wait ends (its deadline,
 the result, or the reader cancelling), and no wait lasts beyond ``MAX_WAIT_S``.
 
+A call may carry a key its caller chose (``CallRequest.call_key``, as random as
+a task id): the store finds a task by it too, so a caller can name a call as
+another call's input before it knows the task id (``TaskRef.call_key``). A
+reader may wait for a key no call has brought yet (:meth:`on_key`); such waits
+are few (at most ``max_results`` at once) and each one's owner ends it within a
+bound (the reader's stream, the resolver's timer).
+
 Thread-safe: gRPC handler threads, reply threads and the resolver all use it.
 """
 
@@ -81,12 +88,15 @@ class _Ids:
             return self._pool.pop()
 
 
-def check_task_id(task_id: str) -> None:
+def check_task_id(task_id: str, what: str = "task id") -> None:
     """Raise StoreError('bad_id') unless ``task_id`` has the exact form this server issues."""
     if len(task_id) != 32 or not TASK_ID.fullmatch(task_id):
         shown = task_id[:40] + ("…" if len(task_id) > 40 else "")
-        raise StoreError("bad_id", f"{shown!r} is not a task id (32 lower-case hex digits)")
+        raise StoreError("bad_id", f"{shown!r} is not a {what} (32 lower-case hex digits)")
 
+
+#: Keys of calls whose results went, remembered to say why (a late reader by key).
+GONE_KEYS = 20_000
 
 #: A finished result nobody has read yet is not dropped to make room for more
 #: results before this many seconds (the store says it is full instead: back
@@ -105,7 +115,7 @@ class Entry:
     mesh = False  # a mesh call's entry (``_mesh_store.MeshEntry``) holds one reply per agent
     __slots__ = (
         "task_id", "agent", "done", "is_reply", "wire", "size", "done_at", "callbacks", "read", "stream",
-        "key",
+        "key", "key_reads",
     )  # fmt: skip
 
     def __init__(self, task_id: str, agent: str) -> None:
@@ -120,6 +130,7 @@ class Entry:
         self.read = False  # its outcome was handed to a reader (a watcher, a fetch)
         self.stream: Any = None  # a streaming reply's pieces (server._stream.PieceLog), kept with it
         self.key = ""  # the call key its caller gave (its STREAMING and INPUT events carry it)
+        self.key_reads = False  # the key names the task to readers (CallRequest.key_names_task)
 
     @property
     def outcome(self) -> pb.Outcome:
@@ -145,6 +156,10 @@ class ResultStore:
         self._expired: dict[int, tuple[str, str]] = {}  # task -> (agent, why)
         self._gone: deque[int] = deque()
         self._ids = _Ids()
+        self._keyed: dict[str, Entry] = {}  # call key -> its entry, while the entry is kept
+        self._gone_keys: dict[int, int] = {}  # call key -> its task (as ints), once it went (the last few)
+        self._expected: dict[str, list[Callback]] = {}  # call key not here yet -> who waits for it
+        self._expecting = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -278,9 +293,80 @@ class ResultStore:
                     self._drop(entry, "released")
 
     def waiters(self) -> int:
-        """Callbacks registered on unfinished entries (for tests and status)."""
+        """Callbacks registered on unfinished entries or awaited keys (for tests and status)."""
         with self._lock:
-            return sum(len(e.callbacks or ()) for e in self._entries.values())
+            return sum(len(e.callbacks or ()) for e in self._entries.values()) + self._expecting
+
+    # -- call keys -------------------------------------------------------------
+
+    def name_key(self, entry: Entry, key: str, readable: bool = False) -> None:
+        """Find ``entry`` (just issued) by its caller's call key too (a resend); if ``readable``
+        (the caller chose the key as a secret), tell who awaited the key to read the task."""
+        with self._lock:
+            entry.key, entry.key_reads = key, readable
+            if key not in self._keyed and self._entries.get(entry.task_id) is entry:
+                self._keyed[key] = entry
+            waiting = self._expected.pop(key, None) if readable else None
+            if waiting:
+                self._expecting -= len(waiting)
+        for found in waiting or ():
+            found(entry)
+
+    def keyed(self, key: str) -> Entry | None:
+        """The entry of the call with this key; None if no such call came (raises StoreError
+        if it came and its result went)."""
+        with self._lock:
+            entry = self._keyed.get(key)
+            if entry is None:
+                self._check_gone(key)
+            return entry
+
+    def on_key(self, key: str, found: Callback) -> Callable[[], bool]:
+        """Call ``found(entry)`` once a call with this key is here (now, if it is).
+
+        Returns a remover; it returns True if it ended the wait (``found`` was not
+        called and will not be), False if the key came first. The caller of
+        ``on_key`` bounds the wait: the store keeps it until the key comes or the
+        remover runs.
+
+        Raises:
+            StoreError: the key is malformed, its call's result went, or too many
+                keys are awaited ('full').
+        """
+        check_task_id(key, "call key")
+        with self._lock:
+            entry = self._keyed.get(key)
+            if entry is not None and not entry.key_reads:
+                entry = None  # a key that only keeps resends apart (maybe guessable) names nothing
+            if entry is None:
+                self._check_gone(key)
+                if self._expecting >= self._max:
+                    raise StoreError(
+                        "full", f"this server already awaits {self._expecting:,} calls named by key"
+                    )
+                self._expected.setdefault(key, []).append(found)
+                self._expecting += 1
+                return lambda: self._unexpect(key, found)
+        found(entry)
+        return _ended
+
+    def _check_gone(self, key: str) -> None:
+        """Raise why the result of the call with this key went, if it came and went lately
+        (call with the lock)."""
+        task = self._gone_keys.get(int(key, 16)) if TASK_ID.fullmatch(key) else None
+        if task is not None:
+            raise self._missing(f"{task:032x}")
+
+    def _unexpect(self, key: str, found: Callback) -> bool:
+        with self._lock:
+            waiting = self._expected.get(key)
+            if waiting is None or found not in waiting:
+                return False
+            waiting.remove(found)
+            self._expecting -= 1
+            if not waiting:
+                del self._expected[key]
+            return True
 
     # -- bounds ----------------------------------------------------------------
 
@@ -316,6 +402,12 @@ class ResultStore:
             oldest = self._gone.popleft()
             if self._released.pop(oldest, None) is None:
                 self._expired.pop(oldest, None)
+        if entry.key and self._keyed.get(entry.key) is entry:
+            del self._keyed[entry.key]
+        if entry.key_reads:
+            self._gone_keys[int(entry.key, 16)] = key
+            while len(self._gone_keys) > GONE_KEYS:
+                del self._gone_keys[next(iter(self._gone_keys))]
 
     def _missing(self, task_id: str) -> StoreError:
         parts = split_item(task_id) if TASK_ID.fullmatch(task_id) else None
@@ -351,3 +443,7 @@ class ResultStore:
 
 def _nothing() -> None:
     pass
+
+
+def _ended() -> bool:
+    return False

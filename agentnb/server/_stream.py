@@ -106,6 +106,35 @@ class PieceLog:
             listener()
 
 
+def _remaining(context: Any) -> float:
+    remaining = context.time_remaining()
+    return MAX_WAIT_S if remaining is None else max(0.0, remaining)
+
+
+def _by_key(store: ResultStore, key: str, wait: float, context: Any) -> Entry:
+    """The entry of the call with this key, waiting at most ``wait`` seconds for it to arrive."""
+    found: list[Entry] = []
+    arrived = threading.Event()
+
+    def arrive(entry: Entry) -> None:
+        found.append(entry)
+        arrived.set()
+
+    remove = store.on_key(key, arrive)
+    try:
+        context.add_callback(arrived.set)  # the reader went: stop waiting
+        arrived.wait(wait)
+    finally:
+        remove()
+    if not found:
+        raise Refused(
+            grpc.StatusCode.NOT_FOUND,
+            f"no call with key {key} arrived at this server within {wait:.0f} s",
+            "unknown_key",
+        )
+    return found[0]
+
+
 def log_of(entry: Entry) -> PieceLog:
     """The task's piece log, made on first use (by its reader or its reply)."""
     log = entry.stream
@@ -235,15 +264,23 @@ def stream_result(
     server_id: str,
     request: pb.StreamResultRequest,
     context: Any,
+    key_wait: float = 15.0,
 ) -> Iterator[bytes]:
     """The StreamResultResponses of one reader, framed by hand around the stored pieces.
 
+    A reader that names the task by its call's key (``call_key``) waits at most
+    ``key_wait`` seconds for that call to arrive.
+
     Raises:
         StoreError: the task id is malformed, unknown, expired or released.
-        Refused: too many streams of this peer, or the caller's deadline passed.
+        Refused: too many streams of this peer, the caller's deadline passed, or no call
+            with the key arrived in time.
     """
-    check_task_id(request.task_id)
-    entry = store.entry(request.task_id)
+    if request.call_key and not request.task_id:
+        entry = _by_key(store, request.call_key, min(key_wait, _remaining(context)), context)
+    else:
+        check_task_id(request.task_id)
+        entry = store.entry(request.task_id)
     peer = context.peer()
     if not slots.enter(peer):
         raise Refused(
@@ -256,7 +293,7 @@ def stream_result(
     log = log_of(entry)
     removers = [log.listen(wake.set)]
     try:
-        removers.append(store.on_done(request.task_id, lambda _: wake.set()))
+        removers.append(store.on_done(entry.task_id, lambda _: wake.set()))
         context.add_callback(wake.set)
         remaining = context.time_remaining()
         deadline = time.monotonic() + (MAX_WAIT_S if remaining is None else min(remaining, MAX_WAIT_S))

@@ -97,7 +97,10 @@ class StreamedInput(Msg):
         resolver, ref = self._resolver, self._ref
         address = ref.address or resolver.address
         feed = PieceFeed(ref.agent, address)
-        feed.start(resolver.loop, lambda: resolver.client(address), ref.task_id, resolver.reconnect)
+        feed.start(
+            resolver.loop, lambda: resolver.client(address), ref.task_id, resolver.reconnect,
+            call_key="" if ref.task_id else ref.call_key,
+        )  # fmt: skip
         return feed
 
     def __eq__(self, other: object) -> bool:

@@ -75,6 +75,8 @@ __all__ = [
 STOPPED = "stopped: its server stopped before it finished"
 #: How a "gone" event from a server unreachable too long begins (its preview says why).
 UNREACHABLE = "unreachable: "
+#: Messages waiting for a producer known only by its call key wait under this prefix and the key.
+_KEY = "key:"
 
 
 class GraphModel:
@@ -87,6 +89,8 @@ class GraphModel:
         self._changed = threading.Condition(self._lock)
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._waiting: OrderedDict[str, list[_Message]] = OrderedDict()  # producer task -> its messages
+        #: call key -> task id, from "queued" events: an input may name its producer by key
+        self._keys: OrderedDict[str, str] = OrderedDict()
         self._nodes: dict[str, _Node] = {}
         self._edges: dict[Hashable, _Edge] = {}
         self._scope: deque[_Message] = deque()
@@ -138,6 +142,8 @@ class GraphModel:
             call.queued_at = event.timestamp
             if not call.state:
                 self._move(call, "queued")
+            if event.call_key:
+                self._keyed(call, event.call_key)
             self._add_messages(call, event.inputs, event.direct_inputs)
             return call
         if event.kind == "running":  # its time counts even when it arrives after the outcome
@@ -229,13 +235,26 @@ class GraphModel:
             if msg.edge.latest is msg:
                 self._relabel(msg.edge)
 
+    def _keyed(self, producer: _Call, key: str) -> None:
+        """The call named by ``key`` is ``producer``: messages that waited for it by key wait
+        for (or carry) its task now."""
+        self._keys[key] = producer.task_id
+        if len(self._keys) > self.options.calls:
+            self._keys.popitem(last=False)
+        for msg in self._waiting.pop(_KEY + key, ()):
+            msg.source_task = producer.task_id
+            if producer.state in ("done", "error"):
+                self._carry(msg, producer)
+            else:
+                self._waiting.setdefault(producer.task_id, []).append(msg)
+
     def _add_messages(self, call: _Call, inputs: tuple[InputRef, ...], direct: int) -> None:
-        sources = [(ref.agent, ref.task_id) for ref in inputs]
+        sources = [(ref.agent, ref.task_id or self._by_key(ref.call_key)) for ref in inputs]
         if direct or not inputs:  # messages straight from the caller, or no input at all
             sources.append((call.caller, ""))
         for source, source_task in sources:
             self._seq += 1
-            msg = _Message(self._seq, source, call, source_task)
+            msg = _Message(self._seq, source, call, "" if source_task.startswith(_KEY) else source_task)
             if not source_task:
                 msg.preview, msg.ready_at = call.input_preview, call.queued_at
             else:
@@ -249,6 +268,12 @@ class GraphModel:
             call.messages.append(msg)
             self._log.append(msg)
             self._enter_scope(msg)
+
+    def _by_key(self, key: str) -> str:
+        """The task of the call named by ``key`` if known, else a name to wait for it by."""
+        if not key:
+            return ""
+        return self._keys.get(key) or _KEY + key
 
     # -- scope: edges and nodes ------------------------------------------------
 
