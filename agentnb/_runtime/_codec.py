@@ -344,8 +344,9 @@ def decode_events(event: pb.Event, address: str) -> list[Event]:
     task_id, agent, seq = event.task_id, event.agent, event.seq
     queued = Event(
         "queued", task_id, agent, address, event.caller,
-        tuple(InputRef(r.address or address, r.task_id, r.agent) for r in event.inputs),
+        tuple(InputRef(r.address or address, r.task_id, r.agent, r.call_key) for r in event.inputs),
         event.queued_at, event.input_preview, event.text, seq, "", event.direct_inputs, event.chunk,
+        event.call_key,
     )  # fmt: skip
     last = Event(
         kind, task_id, agent, address, "", (), event.timestamp, event.preview, event.text, seq,

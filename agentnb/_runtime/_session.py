@@ -60,6 +60,10 @@ def _log_listener_failure(listener: Listener) -> None:
     log.exception("agentnb listener %r failed", listener)
 
 
+#: An event whose input names its producer by a key not known here yet waits this long at most.
+HOLD_KEYED_S = 1.0
+
+
 class Session:
     """The driver's session: what it launched, its links and feeds, its live agents, and
     where their output goes (a notebook switches that to the calling cell: see
@@ -82,6 +86,8 @@ class Session:
         #: call key -> task id, of this session's calls once acknowledged (an event's input
         #: that names its producer by key is told the task id)
         self.keyed: OrderedDict[str, str] = OrderedDict()
+        self._held: dict[str, list[Event]] = {}  # events waiting for a producer's task id, by its key
+        self._keys_lock = threading.Lock()
         self._notice: Notice = print_notice
         self._servers: dict[str, ServerProcess] = {}  # address -> process
         self._by_bind: dict[tuple[str, int], ServerProcess] = {}
@@ -188,9 +194,13 @@ class Session:
 
     def remember_key(self, key: str, task_id: str) -> None:
         """A call named by ``key`` got its task id (any thread)."""
-        self.keyed[key] = task_id
-        if len(self.keyed) > 200_000:
-            self.keyed.popitem(last=False)
+        with self._keys_lock:
+            self.keyed[key] = task_id
+            if len(self.keyed) > 200_000:
+                self.keyed.popitem(last=False)
+            held = key in self._held
+        if held:  # an event naming it waits to be shown to the listeners
+            self.loop.call_soon(self._show_held, key)
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
         return self.loop.run(coro, timeout)
@@ -263,10 +273,30 @@ class Session:
         if event.kind == "output":
             self.output.live(event)
         else:
+            self.states.update(event)
             if event.inputs and any(ref.call_key and not ref.task_id for ref in event.inputs):
                 event = self._known_inputs(event)
-            self.states.update(event)
+                if self._hold(event):
+                    return
             self.dispatch(event)
+
+    def _hold(self, event: Event) -> bool:
+        """Keep an event whose input names a producer whose task id is not known here yet (its
+        acknowledgement is on its way) until it is, at most ``HOLD_KEYED_S``: listeners (the
+        graph) get the producer's task id (on the loop)."""
+        key = next((ref.call_key for ref in event.inputs if ref.call_key and not ref.task_id), "")
+        with self._keys_lock:
+            if not key or key in self.keyed:
+                return False
+            self._held.setdefault(key, []).append(event)
+        self.loop.loop.call_later(HOLD_KEYED_S, self._show_held, key)
+        return True
+
+    def _show_held(self, key: str) -> None:
+        with self._keys_lock:
+            events = self._held.pop(key, ())
+        for event in events:  # shown once, whatever else is still unknown
+            self.dispatch(self._known_inputs(event))
 
     def _known_inputs(self, event: Event) -> Event:
         """The event, its inputs named by key given their task ids where this session knows them."""
