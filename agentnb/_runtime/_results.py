@@ -32,8 +32,10 @@ from ._watch import Failure, ResultWatch
 INLINE_REPLY_BYTES = 64 * 1024
 #: The driver's watch takes at most one response per this many milliseconds from a server
 #: (results that trickle in, as a long chain's do, come a few at a time, not one per message;
-#: the first after a quiet spell comes at once).
-GATHER_MS = 5
+#: the first after a quiet spell comes at once). Measured: 5 ms capped one agent with 8
+#: calls in flight at 8 per 5 ms (1,963 calls/s against 2,835 with none); 1 ms keeps most of
+#: what 5 ms gave a 1,000-agent chain on 4 servers (0.76 s; 0.63 s at 5 ms, 1.08 s with none).
+GATHER_MS = 1
 
 
 class Reader(Protocol):
