@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# graphviz: the graph widget's layout; chromium: the browser tests (Playwright drives it)
-APT_PACKAGES=(graphviz chromium)
+# graphviz: the graph widget's layout; chromium: the browser tests (Playwright drives it);
+# iproute2: ip netns and tc, the tests' other hosts and cut links
+APT_PACKAGES=(graphviz chromium iproute2)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=()
     for pkg in "${APT_PACKAGES[@]}"; do
