@@ -200,7 +200,12 @@ class Call:
             if not self.key and self.request is not None and self.state == PENDING:
                 self.key = self.request.call_key = new_key()
                 self.request.key_names_task = True
-            return self.key
+                fresh = True
+            else:
+                fresh = False
+        if fresh:  # its first events (a reply streaming) may come before its task id: they say its key
+            self.link.remember_origin(self.key, self.origin)
+        return self.key
 
     def requeued(self) -> None:
         """It is back in the outbox, to be sent again (the server had no room, or its reader stopped)."""
