@@ -154,7 +154,7 @@ class ResultWatch:
                 return
             except grpc.RpcError as exc:
                 error = translate(exc, self._client.address, "waiting for results")
-                if exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):
+                if exc.code() not in _DROPPED:
                     self.fail_all(error)
                     return
                 self._trouble()
@@ -228,6 +228,11 @@ class ResultWatch:
         slot = KEY + result.call_key if result.call_key else result.task_id
         for deliver, _, _ in self._waiting.pop(slot, ()):
             _guard(deliver, result, server_id)
+
+
+#: How a stream that broke under a server going away (or restarting) ends: open it again.
+#: INTERNAL ("Internal error from Core") is what a stream opened as a launcher restarts may get.
+_DROPPED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.INTERNAL)
 
 
 class _Silent(Exception):

@@ -12,6 +12,7 @@ without one (their prints still come).
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import threading
@@ -31,6 +32,8 @@ RATE = 10.0
 MAX_LIVE = 16
 #: Calls remembered (so a call gets one display).
 _REMEMBERED = 1000
+#: A streaming event whose call's cell is not known yet is looked at again this often, this many times.
+ORIGIN_PAUSE_S, ORIGIN_TRIES = 0.05, 20
 
 
 class StreamText:
@@ -124,12 +127,17 @@ class StreamViews:
         self._seen: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._live = 0
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: Event, tries: int = 0) -> None:
         if event.kind != "streaming":
             return
         key = (event.address, event.task_id)
         origins = self._session.origins  # by task id; a call read at once, by its key till then
         parent = origins.get(event.task_id) or (origins.get(event.message_id) if event.message_id else None)
+        if parent is None and tries < ORIGIN_TRIES:
+            # a reply may stream before its call's acknowledgement reached this driver (under
+            # load): look again shortly, on the loop (where listeners run)
+            asyncio.get_running_loop().call_later(ORIGIN_PAUSE_S, self, event, tries + 1)
+            return
         with self._lock:
             if key in self._seen or parent is None:
                 return
