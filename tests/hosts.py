@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
+
+import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -87,6 +90,15 @@ class Hosts:
         for i, host in enumerate(self.hosts):
             subprocess.run(["ip", "link", "del", f"anb{self._tag}a{i}"], capture_output=True, timeout=30)
             subprocess.run(["ip", "netns", "del", host.name], capture_output=True, timeout=30)
+
+
+def one_host() -> Iterator[Host]:
+    """One other host for a module's tests (a fixture's body); skips them where none can be made."""
+    try:
+        with Hosts(1) as hosts:
+            yield hosts[0]
+    except OSError as exc:
+        pytest.skip(str(exc))
 
 
 def start_launcher(

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 from agents import Echo
-from hosts import Host, Hosts, start_launcher
+from hosts import Host, one_host, start_launcher
 
 from agentnb import Event, Msg
 from agentnb._runtime._session import get_session
@@ -18,11 +18,7 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Host]:
-    try:
-        with Hosts(1) as hosts:
-            yield hosts[0]
-    except OSError as exc:
-        pytest.skip(str(exc))
+    yield from one_host()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 from agents import Echo, Gate
 from conftest import wait_state
-from hosts import Host, Hosts, start_launcher
+from hosts import Host, one_host, start_launcher
 from raw import CliServer, cli_server
 
 import agentnb
@@ -148,11 +148,7 @@ def test_a_killed_producer_fails_the_agent_consuming_its_placeholder(
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[Host]:
-    try:
-        with Hosts(1) as hosts:
-            yield hosts[0]
-    except OSError as exc:
-        pytest.skip(str(exc))
+    yield from one_host()
 
 
 @pytest.fixture
